@@ -1,0 +1,37 @@
+#pragma once
+// Chat templates: renders a model's Jinja chat template with Hugging Face's semantics
+// (trim_blocks, lstrip_blocks, the variables transformers passes) using Strata's own
+// Jinja interpreter (chat_template/jinja_*.h).
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace strata {
+
+struct ChatTemplateInputs {
+  nlohmann::json messages = nlohmann::json::array();
+  nlohmann::json tools;  // null when absent
+  bool add_generation_prompt = false;
+  std::string bos_token;
+  std::string eos_token;
+  nlohmann::json extra_context = nlohmann::json::object();  // e.g. enable_thinking
+};
+
+class ChatTemplate {
+ public:
+  // Parses the template; throws strata::Error naming the line on a syntax error.
+  explicit ChatTemplate(const std::string& source);
+  ~ChatTemplate();
+  ChatTemplate(ChatTemplate&&) noexcept;
+  ChatTemplate& operator=(ChatTemplate&&) noexcept;
+
+  // Throws strata::Error (with the line) on raise_exception or an unsupported construct,
+  // and on exceeding the render limits (output size, loop iterations, recursion depth).
+  std::string render(const ChatTemplateInputs& inputs) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strata

@@ -1,0 +1,124 @@
+#pragma once
+// The backend interface: every operation the model runs, behind one dispatch table per
+// device (a virtual class). Model code calls these and never asks which device it is on.
+// Tensors passed in live on the backend's device; index arrays arrive as BatchTensors,
+// uploaded once per forward pass.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace strata {
+
+class ThreadPool;
+
+// How rotary embeddings are computed for one model.
+struct RopeConfig {
+  enum class Scaling : uint8_t { None, Linear, Llama3 };
+  int head_dim = 0;
+  int rotary_dim = 0;   // dimensions rotated (== head_dim for Llama-family)
+  float theta = 10000.0f;
+  // true: rotate the two halves of the head (GPT-NeoX / Hugging Face layout);
+  // false: rotate adjacent pairs (original Llama / GGUF "llama" layout).
+  bool neox = true;
+  Scaling scaling = Scaling::None;
+  float factor = 1.0f;
+  float low_freq_factor = 1.0f;
+  float high_freq_factor = 4.0f;
+  int original_max_positions = 8192;
+};
+
+// Shape of the paged KV cache: per layer, K and V tensors of
+// [num_blocks, block_size, num_kv_heads, head_dim].
+struct KVCacheLayout {
+  int num_layers = 0;
+  int num_blocks = 0;
+  int block_size = 16;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  DType dtype = DType::F16;
+
+  size_t bytes_per_block() const;  // all layers, K and V
+};
+
+struct KVStorage {
+  KVCacheLayout layout;
+  std::vector<Tensor> k;  // one per layer
+  std::vector<Tensor> v;
+};
+
+// The index arrays of one forward pass, on the backend's device (I32 tensors). See
+// model/forward_batch.h for their meaning.
+struct BatchTensors {
+  Tensor token_ids;      // [T]
+  Tensor positions;      // [T]
+  Tensor slot_mapping;   // [T] flat KV slot (block * block_size + offset) of each new token
+  Tensor query_start;    // [S + 1] first row of each sequence in the flattened tokens
+  Tensor context_lens;   // [S] tokens in the cache for each sequence after this step's writes
+  Tensor block_tables;   // [S, max_blocks_per_seq], -1 padded
+  Tensor logit_rows;     // [L] rows of the flattened tokens whose logits are wanted
+  int num_tokens = 0;
+  int num_seqs = 0;
+  int max_blocks_per_seq = 0;
+  int max_query_len = 0;
+  int max_context_len = 0;
+  // Host copies, for backends and policies that need them on the CPU.
+  std::vector<int32_t> host_query_start;
+  std::vector<int32_t> host_context_lens;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+
+  // Memory.
+  virtual Tensor allocate(const Tensor::Shape& shape, DType dtype) = 0;
+  virtual Tensor upload(const Tensor& host) = 0;  // CPU: the same tensor, no copy
+  virtual Tensor download(const Tensor& t) = 0;   // to a host tensor
+  virtual KVStorage allocate_kv(const KVCacheLayout& layout) = 0;
+  virtual BatchTensors upload_batch(const class ForwardBatch& batch) = 0;
+
+  // y[M, N] = x[M, K] · w[N, K]ᵀ. x, y f32 (rows may be strided); w any dtype incl. quantized.
+  virtual void matmul(Tensor& y, const Tensor& x, const Tensor& w) = 0;
+  // y[M, N] += bias[N]
+  virtual void add_bias(Tensor& y, const Tensor& bias) = 0;
+  // Root-mean-square norm over the last dimension, times weight[D]. y may alias x.
+  virtual void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) = 0;
+  // In place on x[T, H, head_dim], positions from batch.positions.
+  virtual void rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) = 0;
+  // y[T, D] = table[ids[t], :] (table any dtype, dequantized to f32).
+  virtual void embedding(Tensor& y, const Tensor& table, const Tensor& ids) = 0;
+  // y = silu(gate) * up, elementwise (f32). y may alias gate.
+  virtual void silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) = 0;
+  // y = a + b, elementwise (f32). y may alias a.
+  virtual void add(Tensor& y, const Tensor& a, const Tensor& b) = 0;
+  // y[L, D] = x[rows[l], :]
+  virtual void gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) = 0;
+
+  // Writes k, v [T, num_kv_heads, head_dim] into the cache slots of batch.slot_mapping.
+  virtual void store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v,
+                        const BatchTensors& batch) = 0;
+  // Causal attention of q[T, Hq, D] over each sequence's cached keys/values (which already
+  // include this step's tokens); out[T, Hq * D]. Grouped-query: Hq is a multiple of Hkv.
+  virtual void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
+                         const BatchTensors& batch, float scale) = 0;
+  // Copies whole blocks src -> dst within one storage (copy-on-write) or across two
+  // storages with the same layout (swap to and from host memory).
+  virtual void copy_blocks(KVStorage& dst, const KVStorage& src,
+                           std::span<const std::pair<int32_t, int32_t>> src_dst) = 0;
+
+  // Waits for queued work (no-op on CPU).
+  virtual void synchronize() {}
+};
+
+struct CpuBackendOptions {
+  int num_threads = 0;  // 0: all cores
+};
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
+
+}  // namespace strata

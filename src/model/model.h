@@ -1,0 +1,54 @@
+#pragma once
+// A causal language model: configuration read from the file's metadata, weights on a
+// backend, and a forward pass over a ForwardBatch that fills logits for the wanted rows.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "kernels/backend.h"
+#include "kernels/forward_batch.h"
+
+namespace strata {
+
+struct ModelConfig {
+  std::string architecture;  // "llama", "qwen2", "qwen3", "mistral", ...
+  std::string name;
+  int num_layers = 0;
+  int hidden_size = 0;
+  int intermediate_size = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  int vocab_size = 0;
+  int context_length = 0;
+  float rms_norm_eps = 1e-5f;
+  RopeConfig rope;
+  bool qkv_bias = false;   // Qwen2
+  bool qk_norm = false;    // Qwen3
+  bool tied_embeddings = false;
+};
+
+class CausalLM {
+ public:
+  virtual ~CausalLM() = default;
+  virtual const ModelConfig& config() const = 0;
+  virtual Backend& backend() = 0;
+  // The KV layout this model needs for `num_blocks` blocks of `block_size` tokens.
+  KVCacheLayout kv_layout(int num_blocks, int block_size, DType dtype = DType::F16) const;
+  // Runs the batch; writes logits [batch.num_logit_rows(), vocab] (f32, host) into `logits`
+  // (resized as needed).
+  virtual void forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) = 0;
+  // Bytes of weights resident (for start-up reporting).
+  virtual size_t weight_bytes() const = 0;
+};
+
+struct LoadOptions {
+  int num_threads = 0;
+  // Called with (bytes done, bytes total) while loading, for a progress indication.
+  std::function<void(size_t, size_t)> progress;
+};
+
+// Loads a GGUF file or a Hugging Face safetensors directory onto the CPU backend.
+std::unique_ptr<CausalLM> load_model(const std::string& path, const LoadOptions& options);
+
+}  // namespace strata

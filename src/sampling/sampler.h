@@ -1,0 +1,35 @@
+#pragma once
+// Per-sequence sampling: a chain of small logits processors (penalties, bias, masks),
+// then greedy or random choice with temperature, top-k, top-p and min-p, from the
+// sequence's own seeded generator (same seed, same tokens, whatever the batch).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sampling/sampling_params.h"
+
+namespace strata {
+
+struct SampleResult {
+  int32_t token = 0;
+  float logprob = 0.0f;  // of the chosen token, under the model's distribution (before sampling transforms)
+  std::vector<std::pair<int32_t, float>> top_logprobs;  // requested alternatives
+};
+
+class SequenceSampler {
+ public:
+  // seed: the request's seed (or a random one when unset); prompt feeds the repetition penalty.
+  SequenceSampler(const SamplingParams& params, uint64_t seed, std::span<const int32_t> prompt);
+  // Chooses the next token from logits [vocab] (modified in place).
+  SampleResult sample(std::span<float> logits);
+  // Records a generated token (penalties count it).
+  void accept(int32_t token);
+
+ private:
+  SamplingParams params_;
+  uint64_t rng_state_;
+  std::vector<int32_t> prompt_;
+  std::vector<int32_t> output_;
+};
+
+}  // namespace strata
