@@ -2,6 +2,9 @@
 // Chat templates: renders a model's Jinja chat template with Hugging Face's semantics
 // (trim_blocks, lstrip_blocks, the variables transformers passes) using Strata's own
 // Jinja interpreter (chat_template/jinja_*.h).
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +18,9 @@ struct ChatTemplateInputs {
   std::string bos_token;
   std::string eos_token;
   nlohmann::json extra_context = nlohmann::json::object();  // e.g. enable_thinking
+  // strftime_now() normally formats the current local time; tests pin it to this Unix
+  // time (formatted as UTC) so that renders are reproducible.
+  std::optional<int64_t> fixed_time;
 };
 
 class ChatTemplate {

@@ -78,6 +78,13 @@ class GGUFFile {
  private:
   GGUFFile() = default;
   void parse();
+  uint64_t key_offset(std::string_view key) const;  // where the key's entry starts (0 if unknown)
+  const GGUFValue& require(std::string_view key) const;
+  [[noreturn]] void wrong_type(std::string_view key, const GGUFValue& v, std::string_view expected) const;
+  int64_t int_of(std::string_view key, const GGUFValue& v) const;
+  double float_of(std::string_view key, const GGUFValue& v) const;
+  const GGUFValue::Array& array_of(std::string_view key, const GGUFValue& v,
+                                   std::string_view expected) const;
 
   std::string path_;
   std::shared_ptr<Storage> bytes_;
@@ -86,7 +93,11 @@ class GGUFFile {
   std::map<std::string, GGUFValue, std::less<>> metadata_;
   std::vector<GGUFTensorInfo> tensors_;
   std::map<std::string, size_t, std::less<>> tensor_index_;
+  std::map<std::string, uint64_t, std::less<>> key_offsets_;
 };
+
+// "uint32", "string", "array", ... for messages and dumps.
+std::string_view gguf_value_type_name(GGUFValue::Type type);
 
 // GGUF tensor type ids <-> DType (nullopt for ids Strata does not support).
 std::optional<DType> dtype_from_gguf_type(uint32_t ggml_type);

@@ -4,7 +4,11 @@
 // sequence's own seeded generator (same seed, same tokens, whatever the batch).
 #include <cstdint>
 #include <span>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
+
+#include "sampling/truncation.h"
 
 #include "sampling/sampling_params.h"
 
@@ -30,6 +34,16 @@ class SequenceSampler {
   uint64_t rng_state_;
   std::vector<int32_t> prompt_;
   std::vector<int32_t> output_;
+  // Tokens of prompt + output, each once (repetition penalty), and output counts.
+  std::unordered_set<int32_t> seen_set_;
+  std::vector<int32_t> seen_;
+  std::unordered_map<int32_t, int> output_counts_;
+  // Scratch re-used across steps.
+  std::vector<Candidate> candidates_;
+  std::vector<double> weights_;
+
+  void mark_seen(int32_t token);
+  void fill_logprobs(std::span<const float> raw_logits, SampleResult& result) const;
 };
 
 }  // namespace strata

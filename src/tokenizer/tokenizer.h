@@ -72,8 +72,9 @@ class IncrementalDetokenizer {
  private:
   const Tokenizer& tokenizer_;
   bool skip_special_;
-  std::string pending_;
-  bool first_ = true;
+  std::string pending_;                   // bytes of an incomplete character
+  std::optional<int32_t> previous_id_;    // context: decoders treat the first token apart
+
 };
 
 }  // namespace strata

@@ -1,0 +1,90 @@
+#pragma once
+// The prefix cache (policy over the block allocator): a radix tree keyed by token ids at
+// block granularity, shared by all requests. Each node is one full block: its key is the
+// block's token ids plus a salt for anything else that changes the cached values (LoRA
+// adapter, image hashes later). The cache holds its own reference on every block it
+// records; blocks no sequence uses any more stay cached until space is needed, then the
+// least recently used leaves are evicted.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "cache/block_allocator.h"
+
+namespace strata {
+
+struct PrefixMatch {
+  std::vector<int32_t> blocks;  // one reference taken for the caller on each
+  int num_cached_tokens = 0;
+};
+
+struct PrefixCacheStats {
+  int64_t hit_tokens = 0;      // prompt tokens served from the cache
+  int64_t queried_tokens = 0;  // prompt tokens looked up
+  int64_t hits = 0;            // lookups that matched at least one block
+  int64_t misses = 0;          // lookups that matched none
+  int64_t evictions = 0;       // blocks evicted
+};
+
+class PrefixCache {
+ public:
+  PrefixCache(BlockAllocator& allocator, int block_size);
+  ~PrefixCache();
+  PrefixCache(const PrefixCache&) = delete;
+  PrefixCache& operator=(const PrefixCache&) = delete;
+
+  // The longest cached run of whole blocks at the start of `tokens`, at most `max_blocks`
+  // blocks. Takes a reference on each matched block for the caller. Does not count
+  // statistics (a caller may look up and then not admit); see record_lookup.
+  PrefixMatch match(std::span<const int32_t> tokens, int max_blocks, uint64_t salt = 0);
+  void record_lookup(int hit_tokens, int queried_tokens);
+
+  // Records that blocks[i] holds tokens [i*B, (i+1)*B) for every whole block of `tokens`
+  // (at most blocks.size()). Blocks already recorded for the same prefix are kept; the
+  // caller's duplicates are not added.
+  void insert(std::span<const int32_t> tokens, std::span<const int32_t> blocks, uint64_t salt = 0);
+
+  // Frees up to `n` blocks held by the cache alone, least recently used leaves first.
+  // Returns how many were freed.
+  int evict(int n);
+  // Blocks that evictions could free now (held by the cache alone, with every
+  // descendant also held by the cache alone).
+  int num_evictable() const;
+  int num_cached_blocks() const { return num_nodes_; }
+  bool holds(int32_t block) const;
+  // Releases every block the cache holds (e.g. at shutdown).
+  void clear();
+
+  PrefixCacheStats stats() const { return stats_; }
+
+ private:
+  struct Key {
+    uint64_t salt = 0;
+    std::vector<int32_t> tokens;
+    auto operator<=>(const Key&) const = default;
+  };
+  struct Node {
+    int32_t block = -1;
+    Node* parent = nullptr;
+    const Key* key = nullptr;  // this node's key in parent->children
+    uint64_t last_used = 0;
+    std::map<Key, std::unique_ptr<Node>> children;
+  };
+
+  Key block_key(std::span<const int32_t> tokens, int index, uint64_t salt) const;
+  bool evictable_subtree(const Node& node, int& count) const;
+  void remove_leaf(Node* leaf);
+  void release_subtree(Node& node);
+
+  BlockAllocator& allocator_;
+  int block_size_;
+  Node root_;
+  int num_nodes_ = 0;
+  uint64_t clock_ = 0;
+  std::map<int32_t, Node*> node_of_block_;
+  PrefixCacheStats stats_;
+};
+
+}  // namespace strata

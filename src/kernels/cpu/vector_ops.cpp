@@ -1,0 +1,81 @@
+#include "kernels/cpu/vector_ops.h"
+
+#include <cmath>
+
+#include "core/half.h"
+
+namespace strata::cpu {
+
+// Defined in vector_ops_avx2.cpp / vector_ops_avx512.cpp, compiled for those ISAs; only
+// called after the CPUID check below.
+const VectorOps& vector_ops_avx2_table();
+const VectorOps& vector_ops_avx512_table();
+
+namespace {
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  float sum = 0.f;
+  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+float dot_f16(const float* a, const uint16_t* b, int64_t n) {
+  float sum = 0.f;
+  for (int64_t i = 0; i < n; ++i) sum += a[i] * fp16_to_fp32(b[i]);
+  return sum;
+}
+
+void scale_add_f32(float* acc, float acc_scale, const float* v, float w, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) acc[i] = acc[i] * acc_scale + w * v[i];
+}
+
+void scale_add_f16(float* acc, float acc_scale, const uint16_t* v, float w, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) acc[i] = acc[i] * acc_scale + w * fp16_to_fp32(v[i]);
+}
+
+void silu_mul(float* y, const float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    y[i] = g / (1.f + std::exp(-g)) * up[i];
+  }
+}
+
+float exp_shift_sum(float* x, float shift, int64_t n) {
+  float sum = 0.f;
+  for (int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
+  return sum;
+}
+
+void f32_to_f16(uint16_t* dst, const float* src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
+}
+
+constexpr VectorOps kGeneric{"generic", dot_f32, dot_f16, scale_add_f32, scale_add_f16, silu_mul, exp_shift_sum, f32_to_f16};
+
+bool cpu_has_avx2() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+bool cpu_has_avx512() {
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+const VectorOps& choose_vector_ops() {
+  if (const VectorOps* ops = vector_ops_avx512()) return *ops;
+  if (const VectorOps* ops = vector_ops_avx2()) return *ops;
+  return kGeneric;
+}
+
+}  // namespace
+
+const VectorOps& vector_ops_generic() { return kGeneric; }
+const VectorOps* vector_ops_avx2() { return cpu_has_avx2() ? &vector_ops_avx2_table() : nullptr; }
+const VectorOps* vector_ops_avx512() { return cpu_has_avx512() ? &vector_ops_avx512_table() : nullptr; }
+
+const VectorOps& vector_ops() {
+  static const VectorOps& chosen = choose_vector_ops();
+  return chosen;
+}
+
+}  // namespace strata::cpu

@@ -1,0 +1,151 @@
+#include "model/llama.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace strata {
+
+namespace {
+
+Tensor rows_of(const Tensor& t, int64_t rows) { return t.slice(0, 0, rows); }
+
+// The [T, H, head_dim] view of a [T, H * head_dim] activation.
+Tensor heads_of(const Tensor& t, int64_t rows, int heads, int head_dim) {
+  return rows_of(t, rows).reshape({rows, heads, head_dim});
+}
+
+size_t tensor_bytes(const Tensor& t) { return t.defined() ? t.nbytes() : 0; }
+
+size_t count_weight_bytes(const LlamaWeights& w) {
+  size_t n = tensor_bytes(w.token_embd) + tensor_bytes(w.output_norm);
+  if (w.output.defined() && w.output.raw_data() != w.token_embd.raw_data()) n += tensor_bytes(w.output);
+  for (const auto& l : w.layers)
+    for (const Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm,
+                            &l.wo, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down})
+      n += tensor_bytes(*t);
+  return n;
+}
+
+Tensor upload_if_defined(Backend& backend, const Tensor& t) { return t.defined() ? backend.upload(t) : t; }
+
+void upload_weights(Backend& backend, LlamaWeights& w) {
+  const bool tied = w.output.defined() && w.output.raw_data() == w.token_embd.raw_data();
+  w.token_embd = backend.upload(w.token_embd);
+  w.output = tied ? w.token_embd : backend.upload(w.output);
+  w.output_norm = backend.upload(w.output_norm);
+  for (auto& l : w.layers)
+    for (Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.wo,
+                      &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down})
+      *t = upload_if_defined(backend, *t);
+}
+
+}  // namespace
+
+LlamaModel::LlamaModel(ModelConfig config, LlamaWeights weights, std::unique_ptr<Backend> backend,
+                       std::shared_ptr<void> keepalive)
+    : config_(std::move(config)), weights_(std::move(weights)), backend_(std::move(backend)),
+      keepalive_(std::move(keepalive)) {
+  weight_bytes_ = count_weight_bytes(weights_);
+  upload_weights(*backend_, weights_);
+}
+
+void LlamaModel::ensure_scratch(int64_t tokens, int64_t logit_rows) {
+  const auto& c = config_;
+  if (tokens > scratch_.rows) {
+    Backend& b = *backend_;
+    const int64_t q_dim = int64_t{c.num_heads} * c.head_dim, kv_dim = int64_t{c.num_kv_heads} * c.head_dim;
+    scratch_.rows = tokens;
+    scratch_.x = b.allocate({tokens, c.hidden_size}, DType::F32);
+    scratch_.normed = b.allocate({tokens, c.hidden_size}, DType::F32);
+    scratch_.q = b.allocate({tokens, q_dim}, DType::F32);
+    scratch_.k = b.allocate({tokens, kv_dim}, DType::F32);
+    scratch_.v = b.allocate({tokens, kv_dim}, DType::F32);
+    scratch_.attn = b.allocate({tokens, q_dim}, DType::F32);
+    scratch_.proj = b.allocate({tokens, c.hidden_size}, DType::F32);
+    scratch_.gate = b.allocate({tokens, c.intermediate_size}, DType::F32);
+    scratch_.up = b.allocate({tokens, c.intermediate_size}, DType::F32);
+  }
+  if (logit_rows > logit_scratch_.rows) {
+    logit_scratch_.rows = logit_rows;
+    logit_scratch_.hidden = backend_->allocate({logit_rows, c.hidden_size}, DType::F32);
+    logit_scratch_.logits = backend_->allocate({logit_rows, c.vocab_size}, DType::F32);
+  }
+}
+
+void LlamaModel::project(Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias) {
+  backend_->matmul(y, x, w);
+  if (bias.defined()) backend_->add_bias(y, bias);
+}
+
+void LlamaModel::attention_block(int layer, int64_t t, const BatchTensors& bt, KVStorage& kv) {
+  const auto& c = config_;
+  const auto& w = weights_.layers[static_cast<size_t>(layer)];
+  Backend& b = *backend_;
+  Tensor x = rows_of(scratch_.x, t), normed = rows_of(scratch_.normed, t);
+  b.rms_norm(normed, x, w.attn_norm, c.rms_norm_eps);
+  Tensor q = rows_of(scratch_.q, t), k = rows_of(scratch_.k, t), v = rows_of(scratch_.v, t);
+  project(q, normed, w.wq, w.bq);
+  project(k, normed, w.wk, w.bk);
+  project(v, normed, w.wv, w.bv);
+  Tensor qh = heads_of(scratch_.q, t, c.num_heads, c.head_dim);
+  Tensor kh = heads_of(scratch_.k, t, c.num_kv_heads, c.head_dim);
+  Tensor vh = heads_of(scratch_.v, t, c.num_kv_heads, c.head_dim);
+  if (c.qk_norm) {
+    b.rms_norm(qh, qh, w.q_norm, c.rms_norm_eps);
+    b.rms_norm(kh, kh, w.k_norm, c.rms_norm_eps);
+  }
+  b.rope(qh, bt, c.rope);
+  b.rope(kh, bt, c.rope);
+  b.store_kv(kv, layer, kh, vh, bt);
+  Tensor attn = rows_of(scratch_.attn, t);
+  b.attention(attn, qh, kv, layer, bt, 1.0f / std::sqrt(static_cast<float>(c.head_dim)));
+  Tensor proj = rows_of(scratch_.proj, t);
+  b.matmul(proj, attn, w.wo);
+  b.add(x, x, proj);
+}
+
+void LlamaModel::mlp_block(int layer, int64_t t) {
+  const auto& w = weights_.layers[static_cast<size_t>(layer)];
+  Backend& b = *backend_;
+  Tensor x = rows_of(scratch_.x, t), normed = rows_of(scratch_.normed, t);
+  b.rms_norm(normed, x, w.ffn_norm, config_.rms_norm_eps);
+  Tensor gate = rows_of(scratch_.gate, t), up = rows_of(scratch_.up, t);
+  b.matmul(gate, normed, w.w_gate);
+  b.matmul(up, normed, w.w_up);
+  b.silu_mul(gate, gate, up);
+  Tensor proj = rows_of(scratch_.proj, t);
+  b.matmul(proj, gate, w.w_down);
+  b.add(x, x, proj);
+}
+
+void LlamaModel::forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) {
+  const int64_t t = batch.num_tokens(), l = batch.num_logit_rows();
+  if (t == 0) throw InvalidArgument("batch", "forward() called with an empty batch");
+  ensure_scratch(t, l);
+  Backend& b = *backend_;
+  const BatchTensors bt = b.upload_batch(batch);
+  Tensor x = rows_of(scratch_.x, t);
+  b.embedding(x, weights_.token_embd, bt.token_ids);
+  for (int layer = 0; layer < config_.num_layers; ++layer) {
+    attention_block(layer, t, bt, kv);
+    mlp_block(layer, t);
+  }
+  if (l == 0) {
+    logits = Tensor();
+    return;
+  }
+  // Only the rows whose logits are wanted go through the final norm and the vocabulary.
+  Tensor hidden = rows_of(logit_scratch_.hidden, l);
+  b.gather_rows(hidden, x, bt.logit_rows);
+  b.rms_norm(hidden, hidden, weights_.output_norm, config_.rms_norm_eps);
+  Tensor device_logits = rows_of(logit_scratch_.logits, l);
+  b.matmul(device_logits, hidden, weights_.output);
+  Tensor host = b.download(device_logits);
+  if (!logits.defined() || logits.shape() != host.shape() || logits.dtype() != DType::F32)
+    logits = Tensor::empty(host.shape(), DType::F32);
+  if (host.raw_data() != logits.raw_data()) std::memcpy(logits.raw_data(), host.raw_data(), host.nbytes());
+}
+
+}  // namespace strata

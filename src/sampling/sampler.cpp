@@ -1,0 +1,73 @@
+#include "sampling/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "sampling/logits_processors.h"
+#include "sampling/rng.h"
+
+namespace strata {
+
+SequenceSampler::SequenceSampler(const SamplingParams& params, uint64_t seed,
+                                 std::span<const int32_t> prompt)
+    : params_(params), rng_state_(seed), prompt_(prompt.begin(), prompt.end()) {
+  for (int32_t t : prompt_) mark_seen(t);
+}
+
+void SequenceSampler::mark_seen(int32_t token) {
+  if (seen_set_.insert(token).second) seen_.push_back(token);
+}
+
+void SequenceSampler::accept(int32_t token) {
+  output_.push_back(token);
+  ++output_counts_[token];
+  mark_seen(token);
+}
+
+// log_softmax of the raw logits: the chosen token's logprob and the top alternatives.
+void SequenceSampler::fill_logprobs(std::span<const float> raw, SampleResult& result) const {
+  float max_logit = -INFINITY;
+  for (float l : raw) max_logit = std::max(max_logit, l);
+  double sum = 0.0;
+  for (float l : raw) sum += std::exp(static_cast<double>(l - max_logit));
+  const double log_z = static_cast<double>(max_logit) + std::log(sum);
+  result.logprob = static_cast<float>(raw[static_cast<size_t>(result.token)] - log_z);
+  const size_t n = std::min(static_cast<size_t>(std::max(params_.top_logprobs, 0)), raw.size());
+  if (n == 0) return;
+  std::vector<int32_t> ids(raw.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(),
+                    [&](int32_t a, int32_t b) {
+                      const float la = raw[static_cast<size_t>(a)], lb = raw[static_cast<size_t>(b)];
+                      return la > lb || (la == lb && a < b);
+                    });
+  result.top_logprobs.clear();
+  for (size_t i = 0; i < n; ++i)
+    result.top_logprobs.emplace_back(ids[i], static_cast<float>(raw[static_cast<size_t>(ids[i])] - log_z));
+}
+
+SampleResult SequenceSampler::sample(std::span<float> logits) {
+  SampleResult result;
+  const bool want_logprobs = params_.logprobs || params_.top_logprobs > 0;
+  std::vector<float> raw;
+  if (want_logprobs) raw.assign(logits.begin(), logits.end());
+
+  apply_repetition_penalty(logits, seen_, params_.repetition_penalty);
+  apply_frequency_presence(logits, output_counts_, params_.frequency_penalty, params_.presence_penalty);
+  apply_logit_bias(logits, params_.logit_bias);
+
+  if (params_.temperature <= 0.0f) {
+    result.token = argmax(logits);
+  } else {
+    const TruncationParams trunc{params_.temperature, params_.top_k, params_.top_p, params_.min_p};
+    truncate_candidates(logits, trunc, candidates_, weights_);
+    // One draw per step, whatever the candidates: the stream of draws depends only on the seed.
+    const double u = uniform01(rng_state_);
+    result.token = candidates_[draw_index(weights_, u)].token;
+  }
+  if (want_logprobs) fill_logprobs(raw, result);
+  return result;
+}
+
+}  // namespace strata

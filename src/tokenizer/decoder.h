@@ -1,0 +1,31 @@
+#pragma once
+// Decoders: token texts -> output bytes (the `decoder` of a Hugging Face tokenizer.json,
+// or what a GGUF tokenizer model implies). Each step rewrites the list of token strings;
+// the result is their concatenation. Bytes stay raw: invalid UTF-8 is only replaced by
+// Tokenizer::decode.
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace strata {
+
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  virtual void decode(std::vector<std::string>& tokens) const = 0;
+};
+
+using DecoderPtr = std::unique_ptr<Decoder>;
+
+DecoderPtr make_sequence_decoder(std::vector<DecoderPtr> steps);
+DecoderPtr make_byte_level_decoder();
+DecoderPtr make_replace_decoder(std::string pattern, std::string content);
+DecoderPtr make_byte_fallback_decoder();  // "<0xAB>" tokens -> the byte
+DecoderPtr make_fuse_decoder();
+// Removes up to `start` leading and `stop` trailing copies of `content` from each token.
+DecoderPtr make_strip_decoder(std::string content, size_t start, size_t stop);
+// "▁" -> " ", and the first token loses its leading space when `strip_first_space`.
+DecoderPtr make_metaspace_decoder(std::string replacement, bool strip_first_space);
+DecoderPtr make_wordpiece_decoder(std::string prefix, bool cleanup);
+
+}  // namespace strata

@@ -1,0 +1,81 @@
+#include "tokenizer/pipeline_tokenizer.h"
+
+#include "core/error.h"
+#include "tokenizer/utf8.h"
+
+namespace strata {
+
+PipelineTokenizer::PipelineTokenizer(TokenizerParts parts) : parts_(std::move(parts)), added_(parts_.added_tokens) {
+  if (!parts_.model || !parts_.model_vocab) throw Error("tokenizer: no model");
+  special_ = parts_.special;
+  chat_template_ = parts_.chat_template;
+  int32_t size = parts_.model_vocab->size();
+  for (const auto& t : parts_.added_tokens) size = std::max(size, t.id + 1);
+  texts_.resize(static_cast<size_t>(size));
+  special_ids_.assign(static_cast<size_t>(size), false);
+  for (int32_t id = 0; id < parts_.model_vocab->size(); ++id) {
+    texts_[id] = parts_.model_vocab->text(id);
+    if (static_cast<size_t>(id) < parts_.control.size() && parts_.control[id]) special_ids_[id] = true;
+  }
+  for (const auto& t : parts_.added_tokens) {
+    if (t.id < 0) continue;
+    texts_[t.id] = t.content;
+    if (t.special) special_ids_[t.id] = true;
+  }
+}
+
+void PipelineTokenizer::encode_plain(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const {
+  std::string normalized(text);
+  if (parts_.normalizer) parts_.normalizer->normalize(normalized);
+  if (normalized.empty()) return;
+  std::vector<std::string> words;
+  words.push_back(std::move(normalized));
+  if (parts_.pre_tokenizer) parts_.pre_tokenizer->pre_tokenize(words, at_text_start);
+  for (const auto& w : words) parts_.model->tokenize(w, out);
+}
+
+std::vector<int32_t> PipelineTokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+  // Invalid UTF-8 cannot reach a Hugging Face tokenizer from Python: it would have been
+  // decoded with errors="replace" first, which is what sanitize() reproduces.
+  const std::string clean = utf8::sanitize(text);
+  std::vector<int32_t> ids;
+  ids.reserve(clean.size() / 3 + 4);
+  if (add_special) ids.insert(ids.end(), parts_.prefix_ids.begin(), parts_.prefix_ids.end());
+  bool at_text_start = true;
+  for (const auto& segment : added_.split(clean, parse_special)) {
+    if (segment.id >= 0) ids.push_back(segment.id);
+    else encode_plain(segment.text, at_text_start, ids);
+    at_text_start = false;
+  }
+  if (add_special) ids.insert(ids.end(), parts_.suffix_ids.begin(), parts_.suffix_ids.end());
+  return ids;
+}
+
+std::string PipelineTokenizer::decode_bytes(std::span<const int32_t> ids, bool skip_special) const {
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (int32_t id : ids) {
+    if (id < 0 || id >= vocab_size()) continue;  // unknown ids decode to nothing, as in HF
+    if (skip_special && special_ids_[id]) continue;
+    tokens.push_back(texts_[id]);
+  }
+  if (parts_.decoder) parts_.decoder->decode(tokens);
+  std::string out;
+  for (const auto& t : tokens) out += t;
+  return out;
+}
+
+std::string PipelineTokenizer::token_text(int32_t id) const {
+  if (id < 0 || id >= vocab_size()) throw InvalidArgument("token", "token id " + std::to_string(id) + " out of range");
+  return texts_[id];
+}
+
+bool PipelineTokenizer::is_special(int32_t id) const { return id >= 0 && id < vocab_size() && special_ids_[id]; }
+
+std::optional<int32_t> PipelineTokenizer::token_id(std::string_view text) const {
+  for (const auto& t : parts_.added_tokens)
+    if (t.content == text) return t.id;
+  return parts_.model_vocab->find(text);
+}
+
+}  // namespace strata
