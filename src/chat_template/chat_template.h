@@ -9,15 +9,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
+
 namespace strata {
 
 struct ChatTemplateInputs {
-  nlohmann::json messages = nlohmann::json::array();
-  nlohmann::json tools;  // null when absent
+  // ordered_json: templates see dicts in their insertion order (tojson, items()), as in Python.
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  nlohmann::ordered_json tools;  // null when absent
   bool add_generation_prompt = false;
   std::string bos_token;
   std::string eos_token;
-  nlohmann::json extra_context = nlohmann::json::object();  // e.g. enable_thinking
+  nlohmann::ordered_json extra_context = nlohmann::ordered_json::object();  // e.g. enable_thinking
   // strftime_now() normally formats the current local time; tests pin it to this Unix
   // time (formatted as UTC) so that renders are reproducible.
   std::optional<int64_t> fixed_time;

@@ -39,10 +39,6 @@ std::string attribute_name(const Value* v) {
   return v->as_string();
 }
 
-Value make_list_like(const Value& original, List items) {
-  return original.kind() == Kind::Tuple ? Value::tuple(std::move(items)) : Value::list(std::move(items));
-}
-
 std::string lower_ascii(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -56,6 +52,7 @@ Value sort_key(const Value& v, bool case_sensitive) {
 
 Value filter_select(Interpreter& interp, const Value& input, const CallArgs& args, bool by_attribute, bool keep) {
   List out;
+  if (!input.truthy()) return Value::list();  // jinja2: `if value:` before iterating
   size_t test_pos = by_attribute ? 1 : 0;
   std::string attr = by_attribute ? attribute_name(arg(args, 0, "attribute")) : "";
   const Value* test = args.positional.size() > test_pos ? &args.positional[test_pos] : nullptr;
@@ -71,6 +68,7 @@ Value filter_select(Interpreter& interp, const Value& input, const CallArgs& arg
 
 Value filter_map(Interpreter& interp, const Value& input, const CallArgs& args) {
   List out;
+  if (!input.truthy()) return Value::list();  // jinja2: `if value:` before iterating
   if (const Value* attr = args.get(99, "attribute")) {
     const Value* dflt = args.get(99, "default");
     for (const Value& item : iterate(input)) {
@@ -215,21 +213,6 @@ Value filter_round(const Value& v, const CallArgs& args) {
   return Value(r / scale);
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 Value filter_join(const Value& input, const CallArgs& args) {
   const Value* sep = arg(args, 0, "d");
   const Value* attr = arg(args, 1, "attribute");
@@ -294,8 +277,9 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
   if (name == "tojson") return filter_tojson(input, args);
   if (name == "trim") return Value(python_strip(soft_str(input), arg(args, 0, "chars"), true, true));
   if (name == "string") return Value(soft_str(input));
-  if (name == "safe") return input.is_string() ? input : Value(soft_str(input));
-  if (name == "e" || name == "escape" || name == "forceescape") return Value(html_escape(soft_str(input)));
+  if (name == "safe") return Value::markup(soft_str(input));
+  if (name == "e" || name == "escape") return input.is_markup() ? input : Value::markup(html_escape(soft_str(input)));
+  if (name == "forceescape") return Value::markup(html_escape(soft_str(input)));
   if (name == "upper" || name == "lower" || name == "title" || name == "capitalize")
     return get_attribute(Value(soft_str(input)), name).callable().call({});
   if (name == "replace") {
@@ -319,7 +303,7 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
   if (name == "float") return to_float(input, args);
   if (name == "abs") {
     if (!input.is_number()) throw RenderError("bad operand type for abs(): '" + input.type_name() + "'");
-    return input.is_float() ? Value(std::fabs(input.as_double())) : Value(std::llabs(input.as_int()));
+    return input.is_float() ? Value(std::fabs(input.as_double())) : Value(static_cast<int64_t>(std::llabs(input.as_int())));
   }
   if (name == "round") return filter_round(input, args);
   if (name == "items") return filter_items(input);

@@ -45,9 +45,8 @@ void slice_indices(int64_t n, const Value& start, const Value& stop, int64_t ste
   }
 }
 
-int64_t checked(bool overflow, int64_t v) {
+void check_overflow(bool overflow) {
   if (overflow) throw RenderError("integer overflow");
-  return v;
 }
 
 Value arithmetic(const std::string& op, const Value& a, const Value& b) {
@@ -58,16 +57,16 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   }
   if (ints) {
     int64_t x = a.as_int(), y = b.as_int(), r = 0;
-    if (op == "+") return Value(checked(__builtin_add_overflow(x, y, &r), r));
-    if (op == "-") return Value(checked(__builtin_sub_overflow(x, y, &r), r));
-    if (op == "*") return Value(checked(__builtin_mul_overflow(x, y, &r), r));
+    if (op == "+") return check_overflow(__builtin_add_overflow(x, y, &r)), Value(r);
+    if (op == "-") return check_overflow(__builtin_sub_overflow(x, y, &r)), Value(r);
+    if (op == "*") return check_overflow(__builtin_mul_overflow(x, y, &r)), Value(r);
     if (op == "//") return Value(floor_div(x, y));
     if (op == "%") return Value(python_mod(x, y));
     if (op == "**") {
       if (y < 0) return Value(std::pow(static_cast<double>(x), static_cast<double>(y)));
       int64_t result = 1;
       for (int64_t i = 0; i < y; ++i) {
-        checked(__builtin_mul_overflow(result, x, &result), 0);
+        check_overflow(__builtin_mul_overflow(result, x, &result));
         if (result == 0 || result == 1) break;
       }
       return Value(result);
@@ -91,7 +90,7 @@ Value repeat(const Value& seq, int64_t times) {
     check_size(seq.as_string().size() * static_cast<size_t>(times));
     std::string out;
     for (int64_t i = 0; i < times; ++i) out += seq.as_string();
-    return Value(std::move(out));
+    return seq.is_markup() ? Value::markup(std::move(out)) : Value(std::move(out));
   }
   check_size(seq.items().size() * static_cast<size_t>(times));
   List out;
@@ -205,6 +204,10 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
   if (op == "+") {
     if (a.is_string() && b.is_string()) {
       check_size(a.as_string().size() + b.as_string().size());
+      if (a.is_markup() || b.is_markup()) {
+        auto safe = [](const Value& v) { return v.is_markup() ? v.as_string() : html_escape(v.as_string()); };
+        return Value::markup(safe(a) + safe(b));
+      }
       return Value(a.as_string() + b.as_string());
     }
     if (a.is_list() && b.is_list() && a.kind() == b.kind()) {

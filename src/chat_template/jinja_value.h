@@ -39,12 +39,14 @@ class Value {
   Value(double v) : kind_(Kind::Float), data_(v) {}
   Value(std::string s) : kind_(Kind::String), data_(std::move(s)) {}
   Value(const char* s) : kind_(Kind::String), data_(std::string(s)) {}
+  // A markupsafe.Markup string (from |safe or |escape): `+` escapes plain strings joined to it.
+  static Value markup(std::string s) { Value v(std::move(s)); v.markup_ = true; return v; }
   static Value list(List items = {});
   static Value tuple(List items);
   static Value dict();
   static Value ns();
   static Value function(std::string name, NativeFunction fn);
-  static Value from_json(const nlohmann::json& j);
+  static Value from_json(const nlohmann::ordered_json& j);
 
   Kind kind() const { return kind_; }
   bool is_undefined() const { return kind_ == Kind::Undefined; }
@@ -54,6 +56,7 @@ class Value {
   bool is_float() const { return kind_ == Kind::Float; }
   bool is_number() const { return kind_ == Kind::Int || kind_ == Kind::Float || kind_ == Kind::Bool; }
   bool is_string() const { return kind_ == Kind::String; }
+  bool is_markup() const { return kind_ == Kind::String && markup_; }
   bool is_list() const { return kind_ == Kind::List || kind_ == Kind::Tuple; }
   bool is_dict() const { return kind_ == Kind::Dict; }
   bool is_namespace() const { return kind_ == Kind::Namespace; }
@@ -77,6 +80,7 @@ class Value {
 
  private:
   Kind kind_ = Kind::Undefined;
+  bool markup_ = false;
   std::variant<std::string, bool, int64_t, double, std::shared_ptr<List>, std::shared_ptr<Dict>,
                std::shared_ptr<Callable>>
       data_ = std::string();
@@ -113,6 +117,9 @@ struct JsonFormat {
   bool ensure_ascii = false;
 };
 std::string to_json(const Value& v, const JsonFormat& format);
+
+// markupsafe.escape: & < > " ' as HTML entities.
+std::string html_escape(const std::string& s);
 
 // UTF-8 helpers: Python strings count code points.
 std::vector<std::string> utf8_chars(std::string_view s);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -31,35 +32,40 @@ inline void cpu_relax() {
 constexpr auto kSpinBudget = std::chrono::microseconds(50);
 
 // Spins until pred() holds or the spin budget runs out; returns whether pred() held.
+// The clock is read only every 64 pauses: it costs more than a pause.
 template <typename Pred>
 bool spin_until(Pred pred) {
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0;; ++i) {
     if (pred()) return true;
     cpu_relax();
-    if ((i & 63) == 63) {
-      if (std::chrono::steady_clock::now() - start > kSpinBudget) return false;
-      // Leave the core to others when the machine is oversubscribed.
-      std::this_thread::yield();
-    }
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() - start > kSpinBudget) return false;
   }
 }
+
+// Keeps each worker's completion flag on its own cache line, so that workers finishing a
+// job do not contend for one counter.
+struct alignas(64) WorkerSlot {
+  std::atomic<uint64_t> done_generation{0};
+};
 
 }  // namespace
 
 struct ThreadPool::Impl {
   int num_threads = 1;
   std::vector<std::thread> workers;
+  std::unique_ptr<WorkerSlot[]> slots;  // [num_threads]; slot 0 unused (the caller)
 
-  // A job is published by bumping `generation`; workers compare it with the last one they
-  // ran. `remaining` counts workers (other than the caller) that have not finished it.
-  std::atomic<uint64_t> generation{0};
-  std::atomic<int> remaining{0};
-  std::atomic<int> sleeping_workers{0};
-  std::atomic<bool> caller_sleeping{false};
-  std::atomic<bool> stopping{false};
-  std::atomic<bool> busy{false};  // a job is running: nested or concurrent calls run inline
+  // A job is published by bumping `generation`; each worker runs it once and then stores
+  // that generation in its slot. Hot fields sit on their own cache lines.
+  alignas(64) std::atomic<uint64_t> generation{0};
   const std::function<void(int, int)>* job = nullptr;
+  alignas(64) std::atomic<int> sleeping_workers{0};
+  std::atomic<bool> stopping{false};
+  alignas(64) std::atomic<bool> caller_sleeping{false};
+  std::mutex wake_mutex;  // with wake_cv: the caller's sleep while a long job finishes
+  std::condition_variable wake_cv;
+  alignas(64) std::atomic<bool> busy{false};  // a job is running: nested or concurrent calls run inline
 
   std::mutex error_mutex;
   std::exception_ptr error;
@@ -67,7 +73,8 @@ struct ThreadPool::Impl {
   void worker_loop(int index);
   void run_job_part(int index);
   void dispatch_and_join(const std::function<void(int, int)>& fn);
-  void wait_for_workers();
+  bool all_done(uint64_t gen) const;
+  void wait_for_workers(uint64_t gen);
 };
 
 void ThreadPool::Impl::run_job_part(int index) {
@@ -83,8 +90,7 @@ void ThreadPool::Impl::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
     auto has_news = [&] {
-      return generation.load(std::memory_order_acquire) != seen ||
-             stopping.load(std::memory_order_acquire);
+      return generation.load(std::memory_order_acquire) != seen || stopping.load(std::memory_order_relaxed);
     };
     if (!spin_until(has_news)) {
       // Announce the sleep before re-checking, so a dispatcher that bumps the generation
@@ -96,30 +102,45 @@ void ThreadPool::Impl::worker_loop(int index) {
     if (stopping.load(std::memory_order_acquire)) return;
     seen = generation.load(std::memory_order_acquire);
     run_job_part(index);
-    if (remaining.fetch_sub(1) == 1 && caller_sleeping.load()) remaining.notify_one();
+    slots[static_cast<size_t>(index)].done_generation.store(seen);
+    // Only a sleeping caller needs a wake-up (seq_cst store above, load here: either the
+    // caller sees our flag before sleeping or we see that it sleeps).
+    if (caller_sleeping.load()) {
+      std::lock_guard lock(wake_mutex);
+      wake_cv.notify_one();
+    }
   }
 }
 
-void ThreadPool::Impl::wait_for_workers() {
-  if (spin_until([&] { return remaining.load(std::memory_order_acquire) == 0; })) return;
+bool ThreadPool::Impl::all_done(uint64_t gen) const {
+  for (int i = 1; i < num_threads; ++i)
+    if (slots[static_cast<size_t>(i)].done_generation.load() != gen) return false;  // seq_cst: see wait_for_workers
+  return true;
+}
+
+void ThreadPool::Impl::wait_for_workers(uint64_t gen) {
+  if (spin_until([&] { return all_done(gen); })) return;
+  // Long job: sleep until the workers are done. caller_sleeping is raised under the mutex,
+  // so a worker that sees it can only notify once we wait (or after we have seen it done).
+  std::unique_lock lock(wake_mutex);
   caller_sleeping.store(true);
-  for (int left = remaining.load(); left != 0; left = remaining.load()) remaining.wait(left);
+  while (!all_done(gen)) wake_cv.wait(lock);
   caller_sleeping.store(false);
 }
 
 void ThreadPool::Impl::dispatch_and_join(const std::function<void(int, int)>& fn) {
   job = &fn;
-  remaining.store(num_threads - 1, std::memory_order_relaxed);
-  generation.fetch_add(1);  // publishes job and remaining to the workers
+  const uint64_t gen = generation.fetch_add(1) + 1;  // publishes the job to the workers
   if (sleeping_workers.load() > 0) generation.notify_all();
   run_job_part(0);
-  wait_for_workers();
+  wait_for_workers(gen);
   job = nullptr;
 }
 
 ThreadPool::ThreadPool(int num_threads) : impl_(std::make_unique<Impl>()) {
   if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl_->num_threads = num_threads;
+  impl_->slots = std::make_unique<WorkerSlot[]>(static_cast<size_t>(num_threads));
   impl_->workers.reserve(static_cast<size_t>(num_threads - 1));
   for (int i = 1; i < num_threads; ++i) impl_->workers.emplace_back([this, i] { impl_->worker_loop(i); });
 }

@@ -6,11 +6,13 @@
 #include <memory>
 #include <string>
 
+#include "engine/engine_config.h"
 #include "engine/request.h"
 
 namespace strata {
 
 class Tokenizer;
+class CausalLM;
 
 // A request's output stream: a queue of RequestOutputs the engine fills.
 class RequestStream {
@@ -57,5 +59,10 @@ class QueueFullError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// The engine over a loaded model and its tokenizer (see engine/engine_config.h for the
+// KV budget and scheduling limits). Starts the step-loop thread; logs the KV budget.
+std::unique_ptr<Engine> make_engine(std::unique_ptr<CausalLM> model, std::unique_ptr<Tokenizer> tokenizer,
+                                    EngineConfig config);
 
 }  // namespace strata

@@ -135,7 +135,8 @@ void Scheduler::schedule_swapped(StepState& step) {
   for (SequenceId id : sorted(swapped_)) {
     Sequence& seq = sequences_.at(id);
     if (seats_used() + seq.seats > config_.max_num_seqs) break;
-    if (!kv_.can_allocate(seq.blocks.size() + 1)) break;  // + room for its next token
+    // Room for its next token too, unless it will need no more than the whole cache.
+    if (!kv_.can_allocate(std::min(seq.blocks.size() + 1, kv_.num_blocks()))) break;
     for (const auto& copy : kv_.swap_in(seq.blocks)) step.plan.swap_in.push_back(copy);
     seq.status = SequenceStatus::Running;
     erase_id(swapped_, id);

@@ -108,7 +108,7 @@ void HttpSession::read_header() {
                             self->deadline_.cancel();
                             const auto& req = self->parser_->get();
                             auto expect = req.find(http::field::expect);
-                            if (expect != req.end() && iequals(expect->value(), "100-continue") &&
+                            if (expect != req.end() && iequals(std::string(expect->value()), "100-continue") &&
                                 !self->parser_->is_done()) {
                               self->queue_write("HTTP/1.1 100 Continue\r\n\r\n", false);
                             }
@@ -155,7 +155,7 @@ void HttpSession::handle_request() {
   request.target = std::string(message.target());
   request.body = std::move(message.body());
   for (const auto& field : message) {
-    request.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+    request.headers.emplace_back(lower(std::string(field.name_string())), std::string(field.value()));
   }
   RouteResult result = host_.router().route(request);
   if (result.job) return start_job(std::move(result.job));

@@ -113,10 +113,18 @@ void build_sentencepiece_bpe(const GGUFFile& f, const std::vector<int64_t>& type
   parts.decoder = make_sequence_decoder(std::move(dec));
 }
 
+// llama.cpp's converter marks word starts with "▁" and drops the "##" of continuation
+// pieces; restore the vocab.txt spelling that WordPiece (and token_text) expect.
+void restore_wordpiece_texts(std::vector<std::string>& tokens, const std::vector<int64_t>& types) {
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].rfind(kSpmSpace, 0) == 0) tokens[i].erase(0, kSpmSpace.size());
+    else if (types[i] == kNormal) tokens[i].insert(0, "##");
+  }
+}
+
 void build_wordpiece(const GGUFFile& f, TokenizerParts& parts) {
   parts.normalizer = make_bert_normalizer({});
   parts.pre_tokenizer = make_bert_pre_tokenizer();
-  // GGUF stores WordPiece continuation pieces with the "##" prefix, like vocab.txt.
   parts.model = std::make_unique<WordPieceModel>(parts.model_vocab, parts.special.unk.value_or(100));
   parts.decoder = make_wordpiece_decoder("##", true);
 }
@@ -127,11 +135,12 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GGUFFile& f) {
   const std::string model = f.get_string("tokenizer.ggml.model");
   TokenizerParts parts;
   parts.model_vocab = std::make_shared<Vocabulary>();
-  const auto tokens = f.get_string_array("tokenizer.ggml.tokens");
-  for (size_t i = 0; i < tokens.size(); ++i) parts.model_vocab->set(static_cast<int32_t>(i), tokens[i]);
+  auto tokens = f.get_string_array("tokenizer.ggml.tokens");
   std::vector<int64_t> types = f.has("tokenizer.ggml.token_type") ? f.get_int_array("tokenizer.ggml.token_type")
                                                                   : std::vector<int64_t>(tokens.size(), kNormal);
   types.resize(tokens.size(), kNormal);
+  if (model == "bert") restore_wordpiece_texts(tokens, types);
+  for (size_t i = 0; i < tokens.size(); ++i) parts.model_vocab->set(static_cast<int32_t>(i), tokens[i]);
   read_special_tokens(f, model, parts);
   collect_added_tokens(types, parts);
   if (model == "gpt2") build_byte_level_bpe(f, parts);

@@ -1,0 +1,29 @@
+#pragma once
+// How an engine is sized and what policies it follows. Travels as an explicit struct
+// from the CLI / server flags to make_engine.
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "scheduler/scheduler.h"
+
+namespace strata {
+
+struct EngineConfig {
+  int block_size = 16;                  // tokens per KV block
+  // KV cache budget: exactly num_kv_blocks if > 0; else kv_cache_memory bytes if > 0;
+  // else this fraction of the host's available memory, capped at what max_num_seqs
+  // sequences of the full context length could use.
+  int num_kv_blocks = 0;
+  int64_t kv_cache_memory = 0;
+  double kv_cache_memory_fraction = 0.25;
+  DType kv_dtype = DType::F16;
+  int max_num_seqs = 64;                // running sequences
+  int max_batched_tokens = 2048;        // tokens per step (decode + prefill chunks)
+  int max_queued = 4096;                // waiting requests before submit throws QueueFullError
+  PreemptionMode preemption = PreemptionMode::Recompute;
+  bool enable_prefix_caching = true;
+  int64_t swap_space = 0;               // bytes of host memory for swapped-out blocks
+  bool log_startup = true;              // print the KV budget to stderr at start
+};
+
+}  // namespace strata

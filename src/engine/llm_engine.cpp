@@ -1,0 +1,294 @@
+#include "engine/llm_engine.h"
+
+#include <cstdio>
+#include <random>
+
+#include "core/error.h"
+
+namespace strata {
+
+LLMEngine::LLMEngine(std::unique_ptr<CausalLM> model, std::unique_ptr<Tokenizer> tokenizer, EngineConfig config)
+    : model_(std::move(model)), tokenizer_(std::move(tokenizer)), config_(config),
+      inbox_(std::make_shared<Inbox>()) {
+  if (!model_ || !tokenizer_) throw InvalidArgument("model", "an engine needs a model and a tokenizer");
+  const KVCacheLayout one_block = model_->kv_layout(1, config_.block_size, config_.kv_dtype);
+  const size_t block_bytes = one_block.bytes_per_block();
+  num_blocks_ = plan_kv_blocks(config_, model_->config(), block_bytes);
+  const int host_blocks = static_cast<int>(config_.swap_space / static_cast<int64_t>(block_bytes));
+  kv_ = std::make_unique<KVCacheManager>(
+      KVCacheConfig{num_blocks_, config_.block_size, host_blocks, config_.enable_prefix_caching});
+  scheduler_ = std::make_unique<Scheduler>(
+      SchedulerConfig{config_.max_num_seqs, config_.max_batched_tokens, config_.preemption}, *kv_);
+  runner_ = std::make_unique<ModelRunner>(
+      *model_, model_->kv_layout(num_blocks_, config_.block_size, config_.kv_dtype), host_blocks);
+  if (config_.log_startup)
+    std::fprintf(stderr, "strata: KV cache: %d blocks of %d tokens = %lld tokens (%.1f MiB %s); swap space: %d blocks\n",
+                 num_blocks_, config_.block_size, static_cast<long long>(num_blocks_) * config_.block_size,
+                 static_cast<double>(block_bytes) * num_blocks_ / (1024.0 * 1024.0),
+                 std::string(dtype_name(config_.kv_dtype)).c_str(), host_blocks);
+  publish_stats();
+  thread_ = std::thread([this] { loop(); });
+}
+
+LLMEngine::~LLMEngine() { shutdown(std::chrono::milliseconds(0)); }
+
+void LLMEngine::validate(const GenerationRequest& r) const {
+  const int prompt = static_cast<int>(r.prompt_tokens.size());
+  if (prompt == 0) throw InvalidArgument("prompt", "the prompt is empty");
+  for (int32_t t : r.prompt_tokens)
+    if (t < 0 || t >= vocab_size())
+      throw InvalidArgument("prompt", "prompt token id " + std::to_string(t) + " is outside the vocabulary");
+  if (prompt >= context_length())
+    throw InvalidArgument("prompt", "the prompt has " + std::to_string(prompt) + " tokens; the context holds " +
+                                        std::to_string(context_length()));
+  if (r.n < 1 || r.n > config_.max_num_seqs)
+    throw InvalidArgument("n", "n must be between 1 and max_num_seqs (" + std::to_string(config_.max_num_seqs) + ")");
+  if (r.stop.max_tokens < 1) throw InvalidArgument("max_tokens", "max_tokens must be at least 1");
+  const int64_t total = std::min<int64_t>(int64_t{prompt} + r.stop.max_tokens, context_length());
+  if (!scheduler_->can_ever_fit(static_cast<int>(total)))
+    throw InvalidArgument("prompt", "prompt plus max_tokens (" + std::to_string(total) +
+                                        " tokens) cannot fit in the KV cache of " +
+                                        std::to_string(int64_t{num_blocks_} * config_.block_size) + " tokens");
+}
+
+std::shared_ptr<RequestStream> LLMEngine::submit(GenerationRequest request) {
+  validate(request);
+  std::weak_ptr<Inbox> weak_inbox = inbox_;
+  auto stream = std::make_shared<QueuedRequestStream>(request.request_id, [weak_inbox](const std::string& id) {
+    if (auto inbox = weak_inbox.lock()) {
+      std::lock_guard lock(inbox->mutex);
+      inbox->aborts.push_back(id);
+      inbox->wake.notify_all();
+    }
+  });
+  {
+    std::lock_guard lock(inbox_->mutex);
+    if (!inbox_->accepting) throw QueueFullError("the engine is shutting down");
+    const int waiting = stats().waiting;
+    if (waiting + static_cast<int>(inbox_->submissions.size()) >= config_.max_queued)
+      throw QueueFullError("the request queue is full (" + std::to_string(config_.max_queued) + " waiting)");
+    if (!inbox_->live_ids.insert(request.request_id).second)
+      throw InvalidArgument("request_id", "request id '" + request.request_id + "' is already in use");
+    inbox_->submissions.push_back(Submission{std::move(request), stream});
+  }
+  inbox_->wake.notify_all();
+  return stream;
+}
+
+void LLMEngine::abort(const std::string& request_id) {
+  std::lock_guard lock(inbox_->mutex);
+  inbox_->aborts.push_back(request_id);
+  inbox_->wake.notify_all();
+}
+
+EngineStats LLMEngine::stats() const {
+  std::lock_guard lock(stats_mutex_);
+  return stats_;
+}
+
+void LLMEngine::shutdown(std::chrono::milliseconds timeout) {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(inbox_->mutex);
+    inbox_->accepting = false;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(inbox_->mutex);
+      if (inbox_->live_ids.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  {
+    std::lock_guard lock(inbox_->mutex);
+    inbox_->stop = true;
+  }
+  inbox_->wake.notify_all();
+  thread_.join();
+}
+
+void LLMEngine::loop() {
+  while (true) {
+    std::deque<Submission> submissions;
+    std::vector<std::string> aborts;
+    bool stop = false;
+    {
+      std::unique_lock lock(inbox_->mutex);
+      inbox_->wake.wait(lock, [&] {
+        return inbox_->stop || !inbox_->submissions.empty() || !inbox_->aborts.empty() || !scheduler_->idle();
+      });
+      submissions.swap(inbox_->submissions);
+      aborts.swap(inbox_->aborts);
+      stop = inbox_->stop;
+    }
+    for (auto& s : submissions) admit(std::move(s));
+    for (const auto& id : aborts) end_request(id, FinishReason::Abort, {});
+    if (stop) {
+      std::vector<std::string> ids;
+      for (const auto& [id, r] : requests_) ids.push_back(id);
+      for (const auto& id : ids) end_request(id, FinishReason::Abort, {});
+      publish_stats();
+      deliver();
+      return;
+    }
+    if (!scheduler_->idle()) step();
+    else {
+      publish_stats();
+      deliver();
+    }
+  }
+}
+
+void LLMEngine::admit(Submission submission) {
+  GenerationRequest& r = submission.request;
+  // The context bounds generation as max_tokens does.
+  const int room = context_length() - static_cast<int>(r.prompt_tokens.size());
+  r.stop.max_tokens = std::min(r.stop.max_tokens, room);
+  const uint64_t seed = r.sampling.seed ? *r.sampling.seed : std::random_device{}() * 0x9E3779B97F4A7C15ull;
+  auto request = std::make_unique<ActiveRequest>(std::move(r), std::move(submission.stream), *tokenizer_, seed);
+  const GenerationRequest& req = request->request();
+  Sequence seq;
+  seq.id = next_sequence_id_++;
+  seq.priority = req.priority;
+  seq.arrival = next_arrival_++;
+  seq.tokens = req.prompt_tokens;
+  seq.num_prompt_tokens = static_cast<int>(req.prompt_tokens.size());
+  seq.seats = req.n;
+  request->choice(0).seq = seq.id;
+  owner_of_sequence_[seq.id] = {request.get(), 0};
+  prompt_tokens_total_ += seq.num_prompt_tokens;
+  scheduler_->add(std::move(seq));
+  requests_[req.request_id] = std::move(request);
+}
+
+void LLMEngine::step() {
+  BatchPlan plan = scheduler_->schedule();
+  if (plan.empty()) {
+    // Nothing fits this step (cannot last: running sequences finish and free blocks).
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return;
+  }
+  ++steps_;
+  try {
+    runner_->execute(plan, logits_);
+  } catch (const std::exception& e) {
+    // A failed forward pass fails the requests it carried; the engine keeps serving.
+    std::set<std::string> failed;
+    for (const auto& s : plan.sequences)
+      if (auto it = owner_of_sequence_.find(s.id); it != owner_of_sequence_.end())
+        failed.insert(it->second.first->request().request_id);
+    for (const auto& id : failed) end_request(id, FinishReason::Error, e.what());
+    publish_stats();
+    deliver();
+    return;
+  }
+  scheduler_->complete(plan);
+  int row = 0;
+  const int64_t vocab = model_->config().vocab_size;
+  for (const auto& s : plan.sequences) {
+    if (!s.wants_logits) continue;
+    sample_sequence(s.id, logits_.data<float>() + row * vocab);
+    ++row;
+  }
+  publish_stats();
+  deliver();
+}
+
+void LLMEngine::sample_sequence(SequenceId id, const float* logits_row) {
+  auto [request, index] = owner_of_sequence_.at(id);
+  const size_t vocab = static_cast<size_t>(model_->config().vocab_size);
+  if (!request->forked()) {
+    // The prompt of an n > 1 request is computed: fork the n choices (sharing its
+    // blocks), each sampling its first token from these logits with its own generator.
+    std::vector<SequenceId> children;
+    for (int i = 1; i < request->num_choices(); ++i) {
+      const SequenceId child = next_sequence_id_++;
+      request->choice(i).seq = child;
+      owner_of_sequence_[child] = {request, i};
+      children.push_back(child);
+    }
+    scheduler_->fork(id, children);
+    request->set_forked();
+    for (int i = 0; i < request->num_choices(); ++i) {
+      row_scratch_.assign(logits_row, logits_row + vocab);
+      take_token(*request, i, request->choice(i).sampler.sample(row_scratch_));
+    }
+    return;
+  }
+  row_scratch_.assign(logits_row, logits_row + vocab);
+  take_token(*request, index, request->choice(index).sampler.sample(row_scratch_));
+}
+
+void LLMEngine::take_token(ActiveRequest& request, int index, const SampleResult& sample) {
+  ChoiceState& c = request.choice(index);
+  if (c.finished) return;
+  const Sequence& seq = scheduler_->sequence(c.seq);
+  if (static_cast<int>(seq.tokens.size()) == seq.num_prompt_tokens)
+    request.set_cached_prompt_tokens(std::max(0, seq.first_cached_tokens));
+  c.sampler.accept(sample.token);
+  scheduler_->append_token(c.seq, sample.token);
+  ++generation_tokens_total_;
+  if (request.accept(index, sample)) {
+    scheduler_->remove(c.seq);
+    owner_of_sequence_.erase(c.seq);
+  }
+}
+
+void LLMEngine::end_request(const std::string& request_id, FinishReason reason, const std::string& error) {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end()) return;
+  ActiveRequest& request = *it->second;
+  for (int i = 0; i < request.num_choices(); ++i) {
+    ChoiceState& c = request.choice(i);
+    if (c.finished) continue;
+    request.end_choice(i, reason, error);
+    if (c.seq >= 0 && owner_of_sequence_.count(c.seq)) {
+      scheduler_->remove(c.seq);
+      owner_of_sequence_.erase(c.seq);
+    }
+  }
+}
+
+void LLMEngine::deliver() {
+  std::vector<std::string> done;
+  for (auto& [id, request] : requests_)
+    if (request->deliver()) done.push_back(id);
+  if (done.empty()) return;
+  std::lock_guard lock(inbox_->mutex);
+  for (const auto& id : done) {
+    requests_.erase(id);
+    inbox_->live_ids.erase(id);
+  }
+}
+
+void LLMEngine::publish_stats() {
+  const SchedulerCounts counts = scheduler_->counts();
+  const PrefixCacheStats prefix = kv_->prefix_stats();
+  EngineStats s;
+  s.running = counts.running;
+  s.waiting = counts.waiting;
+  s.swapped = counts.swapped;
+  s.kv_blocks_total = kv_->num_blocks();
+  s.kv_blocks_used = kv_->num_blocks_in_use();
+  s.prefix_cache_hits = prefix.hit_tokens;
+  s.prefix_cache_queries = prefix.queried_tokens;
+  s.prefix_cache_evictions = prefix.evictions;
+  s.preemptions = counts.preemptions;
+  s.prompt_tokens_total = prompt_tokens_total_;
+  s.generation_tokens_total = generation_tokens_total_;
+  s.steps = steps_;
+  std::lock_guard lock(stats_mutex_);
+  stats_ = s;
+}
+
+}  // namespace strata
+
+namespace strata {
+
+std::unique_ptr<Engine> make_engine(std::unique_ptr<CausalLM> model, std::unique_ptr<Tokenizer> tokenizer,
+                                    EngineConfig config) {
+  return std::make_unique<LLMEngine>(std::move(model), std::move(tokenizer), config);
+}
+
+}  // namespace strata

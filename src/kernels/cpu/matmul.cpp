@@ -1,0 +1,118 @@
+#include "kernels/cpu/matmul.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu/matmul_internal.h"
+
+namespace strata::cpu {
+
+namespace {
+
+// Per-thread scratch for the prepared activations, reused across calls so that decode
+// (hundreds of small matmuls per token) never allocates.
+struct ActivationScratch {
+  std::vector<float> xf;
+  std::vector<int8_t> q;
+  std::vector<float> scale_sum;
+};
+
+ActivationScratch& scratch() {
+  thread_local ActivationScratch s;
+  return s;
+}
+
+bool is_weight_dtype(DType t) { return t != DType::I32; }
+bool is_float_dtype(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
+void check_operands(const Tensor& y, const Tensor& x, const Tensor& w) {
+  const auto fail = [&](const std::string& why) {
+    throw Error("matmul: " + why + " (y " + y.describe() + ", x " + x.describe() + ", w " + w.describe() + ")");
+  };
+  if (x.device() != Device::CPU || y.device() != Device::CPU || w.device() != Device::CPU)
+    fail("operands must be host tensors");
+  if (x.dtype() != DType::F32 || y.dtype() != DType::F32) fail("x and y must be f32");
+  if (x.ndim() != 2 || y.ndim() != 2 || w.ndim() != 2) fail("x, y and w must be 2-D");
+  if (!is_weight_dtype(w.dtype())) fail("unsupported weight dtype");
+  if (x.size(1) != w.size(1) || y.size(0) != x.size(0) || y.size(1) != w.size(0)) fail("shape mismatch");
+  if (x.stride(1) != 1 || y.stride(1) != 1 || !w.is_contiguous()) fail("rows must be dense");
+}
+
+// Copies (float weights) or quantizes (block weights) the activation rows.
+void prepare_activations(MatmulIsa isa, ThreadPool& pool, const Tensor& x, MatmulProblem& p) {
+  auto& s = scratch();
+  const float* x_base = x.data<float>();
+  const int64_t x_stride = x.stride(0);
+  if (is_float_dtype(p.wtype)) {
+    p.xf_stride = (p.k + 7) / 8 * 8;
+    s.xf.assign(static_cast<size_t>(p.m * p.xf_stride), 0.0f);
+    for (int64_t r = 0; r < p.m; ++r)
+      std::copy_n(x_base + r * x_stride, p.k, s.xf.data() + r * p.xf_stride);
+    p.xf = s.xf.data();
+    return;
+  }
+  const int64_t groups = p.k / kActGroup;
+  s.q.resize(static_cast<size_t>(p.m * p.k));
+  s.scale_sum.resize(static_cast<size_t>(p.m * groups * 2));
+  p.xq = {s.q.data(), s.scale_sum.data(), groups};
+  const auto quantize = isa == MatmulIsa::Avx2 ? quantize_activation_row_avx2 : quantize_activation_row_generic;
+  const auto rows = [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      quantize(x_base + r * x_stride, p.k, s.q.data() + r * p.k, s.scale_sum.data() + r * groups * 2);
+  };
+  if (p.m * p.k < 16384) rows(0, p.m);  // not worth waking the pool
+  else pool.parallel_for(p.m, 1, rows);
+}
+
+// Splits the output columns over the pool in multiples of 8 (the kernels' row groups),
+// so that every thread count gives the same per-column arithmetic.
+void run_columns(MatmulIsa isa, ThreadPool& pool, const MatmulProblem& p) {
+  const auto kernel = isa == MatmulIsa::Avx2 ? matmul_columns_avx2 : matmul_columns_generic;
+  const int64_t units = (p.n + 7) / 8;
+  const int64_t work = p.m * p.n * p.k;
+  const int threads = static_cast<int>(std::min<int64_t>(pool.size(), units));
+  if (threads <= 1 || work < 65536) {
+    kernel(p, 0, p.n);
+    return;
+  }
+  pool.run([&](int t, int count) {
+    const int64_t used = std::min<int64_t>(count, threads);
+    if (t >= used) return;
+    const int64_t begin = std::min(p.n, units * t / used * 8);
+    const int64_t end = std::min(p.n, units * (t + 1) / used * 8);
+    if (begin < end) kernel(p, begin, end);
+  });
+}
+
+}  // namespace
+
+MatmulIsa best_matmul_isa() {
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                           __builtin_cpu_supports("f16c");
+  return avx2 ? MatmulIsa::Avx2 : MatmulIsa::Generic;
+}
+
+void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
+  check_operands(y, x, w);
+  MatmulProblem p;
+  p.m = x.size(0);
+  p.n = w.size(0);
+  p.k = x.size(1);
+  p.wtype = w.dtype();
+  p.w = static_cast<const uint8_t*>(w.raw_data());
+  p.w_row_bytes = dtype_row_bytes(p.wtype, p.k);
+  p.y = y.data<float>();
+  p.y_stride = y.stride(0);
+  if (p.m == 0 || p.n == 0) return;
+  prepare_activations(isa, pool, x, p);
+  run_columns(isa, pool, p);
+}
+
+void matmul(ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
+  matmul_with(best_matmul_isa(), pool, y, x, w);
+}
+
+}  // namespace strata::cpu

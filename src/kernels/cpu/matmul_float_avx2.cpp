@@ -1,0 +1,147 @@
+// AVX2 kernels for F32 / F16 / BF16 weights: f32 FMA on converted weights. Small M
+// streams weight rows (converted on the fly with F16C); larger M converts a panel of
+// weight rows once into f32 and reuses it across all activation rows.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/half.h"
+#include "kernels/cpu/matmul_internal.h"
+
+namespace strata::cpu {
+
+namespace {
+
+template <DType T>
+__m256 load8(const uint8_t* row, int64_t k) {
+  if constexpr (T == DType::F32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + k));
+    if constexpr (T == DType::F16) return _mm256_cvtph_ps(h);
+    else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <DType T>
+float load1(const uint8_t* row, int64_t k) {
+  if constexpr (T == DType::F32) return reinterpret_cast<const float*>(row)[k];
+  const uint16_t h = reinterpret_cast<const uint16_t*>(row)[k];
+  if constexpr (T == DType::F16) return fp16_to_fp32(h);
+  return bf16_to_fp32(h);
+}
+
+float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// ---- small M: C weight rows streamed together against one activation row -------------
+template <DType T, int C>
+void stream_rows(const MatmulProblem& p, int64_t row, int64_t n) {
+  const float* x = p.xf + row * p.xf_stride;
+  const uint8_t* w[C];
+  __m256 acc[C];
+  for (int c = 0; c < C; ++c) w[c] = p.w + (n + c) * p.w_row_bytes, acc[c] = _mm256_setzero_ps();
+  const int64_t k8 = p.k / 8 * 8;
+  for (int64_t k = 0; k < k8; k += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + k);
+    for (int c = 0; c < C; ++c) acc[c] = _mm256_fmadd_ps(load8<T>(w[c], k), xv, acc[c]);
+  }
+  for (int c = 0; c < C; ++c) {
+    float sum = horizontal_sum(acc[c]);
+    for (int64_t k = k8; k < p.k; ++k) sum += load1<T>(w[c], k) * x[k];
+    p.y[row * p.y_stride + n + c] = sum;
+  }
+}
+
+template <DType T>
+void stream_columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
+  constexpr int kRows = 4;
+  for (int64_t r = 0; r < p.m; ++r) {
+    int64_t n = n_begin;
+    for (; n + kRows <= n_end; n += kRows) stream_rows<T, kRows>(p, r, n);
+    for (; n < n_end; ++n) stream_rows<T, 1>(p, r, n);
+  }
+}
+
+// ---- larger M: f32 panels ---------------------------------------------------------------
+// Panel rows have stride p.xf_stride (k rounded up to 8) and are zero padded, like the
+// activation rows, so the tile loop needs no tail.
+template <DType T>
+void pack_panel(const MatmulProblem& p, int64_t n, int rows, std::vector<float>& panel) {
+  for (int c = 0; c < rows; ++c) {
+    const uint8_t* w = p.w + (n + c) * p.w_row_bytes;
+    float* out = panel.data() + c * p.xf_stride;
+    const int64_t k8 = p.k / 8 * 8;
+    for (int64_t k = 0; k < k8; k += 8) _mm256_storeu_ps(out + k, load8<T>(w, k));
+    for (int64_t k = k8; k < p.xf_stride; ++k) out[k] = k < p.k ? load1<T>(w, k) : 0.0f;
+  }
+}
+
+template <int R, int C>
+void panel_tile(const MatmulProblem& p, const float* panel, int64_t m, int64_t n) {
+  __m256 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  const float* x = p.xf + m * p.xf_stride;
+  for (int64_t k = 0; k < p.xf_stride; k += 8) {
+    __m256 w[C];
+    for (int c = 0; c < C; ++c) w[c] = _mm256_loadu_ps(panel + c * p.xf_stride + k);
+    for (int r = 0; r < R; ++r) {
+      const __m256 xv = _mm256_loadu_ps(x + r * p.xf_stride + k);
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(xv, w[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) p.y[(m + r) * p.y_stride + n + c] = horizontal_sum(acc[r][c]);
+}
+
+template <int R, int C>
+void panel_tile_any(const MatmulProblem& p, const float* panel, int64_t m, int64_t n, int rows, int cols) {
+  if constexpr (R > 1)
+    if (rows < R) return panel_tile_any<R - 1, C>(p, panel, m, n, rows, cols);
+  if constexpr (C > 1)
+    if (cols < C) return panel_tile_any<R, C - 1>(p, panel, m, n, rows, cols);
+  panel_tile<R, C>(p, panel, m, n);
+}
+
+constexpr int kTileRows = 4, kTileCols = 3;
+
+template <DType T>
+void panel_columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
+  thread_local std::vector<float> panel;
+  panel.resize(static_cast<size_t>(kTileCols * p.xf_stride));
+  const int64_t chunk_rows = std::max<int64_t>(kTileRows, (256 * 1024 / (4 * p.xf_stride)) / kTileRows * kTileRows);
+  for (int64_t m0 = 0; m0 < p.m; m0 += chunk_rows) {
+    const int64_t m1 = std::min(p.m, m0 + chunk_rows);
+    for (int64_t n = n_begin; n < n_end; n += kTileCols) {
+      const int cols = static_cast<int>(std::min<int64_t>(kTileCols, n_end - n));
+      pack_panel<T>(p, n, cols, panel);
+      for (int64_t m = m0; m < m1; m += kTileRows)
+        panel_tile_any<kTileRows, kTileCols>(p, panel.data(), m, n, static_cast<int>(std::min<int64_t>(kTileRows, m1 - m)), cols);
+    }
+  }
+}
+
+template <DType T>
+void columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
+  if (p.m < kTileRows) stream_columns<T>(p, n_begin, n_end);
+  else panel_columns<T>(p, n_begin, n_end);
+}
+
+}  // namespace
+
+void matmul_float_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
+  switch (p.wtype) {
+    case DType::F32: return columns<DType::F32>(p, n_begin, n_end);
+    case DType::F16: return columns<DType::F16>(p, n_begin, n_end);
+    case DType::BF16: return columns<DType::BF16>(p, n_begin, n_end);
+    default: return;  // the dispatcher only sends float dtypes here
+  }
+}
+
+}  // namespace strata::cpu

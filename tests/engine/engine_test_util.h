@@ -1,0 +1,73 @@
+#pragma once
+// Helpers for engine tests: building requests and reading a stream to its end.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace strata::testing {
+
+struct ChoiceResult {
+  std::vector<int32_t> tokens;
+  std::string text;
+  std::optional<FinishReason> finish;
+};
+
+struct Collected {
+  std::map<int, ChoiceResult> choices;
+  int cached_prompt_tokens = 0;
+  int completion_tokens = 0;
+  bool finished = false;
+};
+
+// Reads until the finished output (or `timeout` without progress).
+inline Collected collect(RequestStream& stream, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  Collected out;
+  while (!out.finished) {
+    auto next = stream.next(timeout);
+    if (!next) {
+      ADD_FAILURE() << "stream " << stream.request_id() << " timed out";
+      return out;
+    }
+    for (const auto& d : next->deltas) {
+      auto& c = out.choices[d.index];
+      c.tokens.insert(c.tokens.end(), d.token_ids.begin(), d.token_ids.end());
+      c.text += d.text;
+      if (d.finish) c.finish = d.finish;
+    }
+    out.cached_prompt_tokens = next->cached_prompt_tokens;
+    out.completion_tokens = next->completion_tokens;
+    out.finished = next->finished;
+  }
+  return out;
+}
+
+inline GenerationRequest make_request(std::string id, std::vector<int32_t> prompt, int max_tokens,
+                                      float temperature = 0.0f, std::optional<uint64_t> seed = std::nullopt,
+                                      int n = 1) {
+  GenerationRequest r;
+  r.request_id = std::move(id);
+  r.prompt_tokens = std::move(prompt);
+  r.stop.max_tokens = max_tokens;
+  r.sampling.temperature = temperature;
+  r.sampling.seed = seed;
+  r.n = n;
+  return r;
+}
+
+// Polls until the engine holds no request and no KV block outside the prefix cache.
+inline bool wait_until_drained(const Engine& engine, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const EngineStats s = engine.stats();
+    if (s.running == 0 && s.waiting == 0 && s.swapped == 0 && s.kv_blocks_used == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+}  // namespace strata::testing

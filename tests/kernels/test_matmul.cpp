@@ -1,0 +1,147 @@
+// matmul against a double-precision reference that dequantizes the weights with
+// dequantize_row and uses the exact f32 activations.
+//
+// Error bounds. Float weights: 1e-5 * sum|w x| (f32 accumulation). Quantized weights
+// quantize each group of 32 activations to int8 with step d = amax/127, so each x
+// carries an error of at most d/2, roughly uniform. The kernels multiply that error by
+// the weight's integer part, whose magnitude is below 2 * max|w| of the group for the
+// formats and quantizers used here; the test allows 8 standard deviations of the
+// resulting sum: 8 * sqrt(sum_k (2 max|w|_g)^2 * d_g^2 / 12), plus the f32 term.
+// A second test uses activations that int8 represents exactly (x = 2^e * integer with
+// one |integer| = 127 per group), where only the f32 term remains.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_internal.h"
+#include "kernels/cpu/quant.h"
+
+namespace strata::cpu {
+namespace {
+
+const std::vector<DType> kAllWeightTypes = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
+                                            DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                                            DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+// Row lengths per dtype: not multiples of 8 for float types, of 256 for 32-block types.
+std::vector<int64_t> lengths_for(DType t) {
+  const int64_t block = dtype_info(t).block_size;
+  if (block == 1) return {7, 33, 200};
+  if (block == 32) return {32, 96, 544};
+  return {256, 768};
+}
+
+// Random weights (never zero) quantized to dtype, and their dequantized values.
+struct Weights {
+  Tensor packed;
+  std::vector<float> values;  // n x k
+};
+
+Weights make_weights(DType t, int64_t n, int64_t k, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 0.5f);
+  std::vector<float> source(static_cast<size_t>(n * k));
+  for (auto& v : source) v = normal(rng) + 0.01f;
+  Weights w{Tensor::empty({n, k}, t), std::vector<float>(source.size())};
+  auto* bytes = static_cast<uint8_t*>(w.packed.raw_data());
+  const int64_t row_bytes = dtype_row_bytes(t, k);
+  for (int64_t r = 0; r < n; ++r) {
+    quantize_row(t, source.data() + r * k, bytes + r * row_bytes, k);
+    dequantize_row(t, bytes + r * row_bytes, w.values.data() + r * k, k);
+  }
+  return w;
+}
+
+// x as a view with a row stride larger than k (padding columns filled with garbage).
+Tensor make_activations(int64_t m, int64_t k, bool exactly_representable, std::mt19937& rng) {
+  Tensor storage = Tensor::empty({m, k + 5}, DType::F32);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int> integer(-127, 127);
+  float* data = storage.data<float>();
+  for (int64_t i = 0; i < m * (k + 5); ++i) data[i] = exactly_representable ? 0.25f * integer(rng) : normal(rng);
+  if (exactly_representable)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t g = 0; g + 32 <= k; g += 32) data[r * (k + 5) + g] = -0.25f * 127;  // group amax = 127 steps
+  return storage.slice(1, 0, k);
+}
+
+void expect_matches_reference(MatmulIsa isa, DType t, int64_t m, int64_t n, int64_t k, bool exact_x, int threads) {
+  std::mt19937 rng(static_cast<unsigned>(m * 1000003 + n * 101 + k + static_cast<int>(t)));
+  const Weights w = make_weights(t, n, k, rng);
+  const Tensor x = make_activations(m, k, exact_x, rng);
+  Tensor y_storage = Tensor::empty({m, n + 3}, DType::F32);
+  Tensor y = y_storage.slice(1, 0, n);
+  ThreadPool pool(threads);
+  matmul_with(isa, pool, y, x, w.packed);
+  const bool quantized = dtype_info(t).quantized;
+  for (int64_t r = 0; r < m; ++r) {
+    const float* xr = x.data<float>() + r * x.stride(0);
+    for (int64_t c = 0; c < n; ++c) {
+      const float* wr = w.values.data() + c * k;
+      double ref = 0, magnitude = 0, variance = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        ref += static_cast<double>(wr[i]) * xr[i];
+        magnitude += std::fabs(static_cast<double>(wr[i]) * xr[i]);
+      }
+      for (int64_t g = 0; quantized && !exact_x && g < k; g += 32) {
+        double x_max = 0, w_max = 0;
+        for (int64_t i = g; i < g + 32; ++i) x_max = std::max<double>(x_max, std::fabs(xr[i])), w_max = std::max<double>(w_max, std::fabs(wr[i]));
+        variance += 32 * (2 * w_max) * (2 * w_max) * (x_max / 127) * (x_max / 127) / 12;
+      }
+      const double tolerance = 1e-5 * magnitude + 8 * std::sqrt(variance) + 1e-6;
+      const float got = y.data<float>()[r * y.stride(0) + c];
+      ASSERT_NEAR(got, ref, tolerance) << dtype_name(t) << " m=" << m << " n=" << n << " k=" << k << " at (" << r << ", " << c << ")";
+    }
+  }
+}
+
+void check_all_shapes(MatmulIsa isa, bool exact_x) {
+  for (DType t : kAllWeightTypes)
+    for (int64_t m : {1, 3, 17, 64})
+      for (int64_t n : {1, 7, 33})
+        for (int64_t k : lengths_for(t)) expect_matches_reference(isa, t, m, n, k, exact_x, 2);
+}
+
+TEST(Matmul, MatchesReferenceWithRandomActivations) { check_all_shapes(best_matmul_isa(), false); }
+TEST(Matmul, MatchesReferenceWithExactInt8Activations) { check_all_shapes(best_matmul_isa(), true); }
+TEST(Matmul, GenericKernelsMatchReference) { check_all_shapes(MatmulIsa::Generic, false); }
+
+// Every thread count gives bit-identical output (work is split by whole columns).
+TEST(Matmul, ThreadCountDoesNotChangeResults) {
+  std::mt19937 rng(3);
+  for (DType t : kAllWeightTypes)
+    for (int64_t m : {1, 17}) {
+      const int64_t n = 67, k = dtype_info(t).block_size == 1 ? 120 : 512;
+      const Weights w = make_weights(t, n, k, rng);
+      const Tensor x = make_activations(m, k, false, rng);
+      std::vector<std::vector<float>> outputs;
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        Tensor y = Tensor::empty({m, n}, DType::F32);
+        matmul(pool, y, x, w.packed);
+        outputs.emplace_back(y.data<float>(), y.data<float>() + m * n);
+      }
+      EXPECT_EQ(outputs[0], outputs[1]) << dtype_name(t) << " m=" << m;
+      EXPECT_EQ(outputs[0], outputs[2]) << dtype_name(t) << " m=" << m;
+    }
+}
+
+TEST(Matmul, LargeShapeMatchesReference) {
+  expect_matches_reference(best_matmul_isa(), DType::Q4_1, 70, 130, 1536, false, 2);
+  expect_matches_reference(best_matmul_isa(), DType::F16, 70, 130, 576, false, 2);
+}
+
+TEST(Matmul, RejectsMismatchedShapes) {
+  ThreadPool pool(1);
+  Tensor x = Tensor::empty({2, 64}, DType::F32), w = Tensor::empty({3, 32}, DType::Q8_0);
+  Tensor y = Tensor::empty({2, 3}, DType::F32);
+  EXPECT_THROW(matmul(pool, y, x, w), Error);
+}
+
+}  // namespace
+}  // namespace strata::cpu
