@@ -104,7 +104,7 @@ def render(env, source, conversation):
         text = template.render(
             messages=alias_reasoning_fields(json.loads(json.dumps(conversation["messages"]))),
             tools=conversation.get("tools"),
-            documents=None,
+            documents=conversation.get("documents"),
             add_generation_prompt=conversation.get("add_generation_prompt", False),
             bos_token=BOS,
             eos_token=EOS,
@@ -226,6 +226,17 @@ def conversations():
             {"role": "tool", "tool_call_id": "call00009", "name": "get_weather", "content": "-3 C"},
             {"role": "assistant", "content": "It is -3 C in Oslo."},
             {"role": "user", "content": "Thanks!"}], "tools": TOOLS, "add_generation_prompt": True},
+        {"name": "documents_rag", "messages": [{"role": "user", "content": "Summarize the documents."}],
+         "add_generation_prompt": True, "documents": [
+             {"title": "Doc one", "text": "Cats sleep a lot."},
+             {"title": "Doc two", "text": "Dogs like walks — 毎日."}]},
+        {"name": "tool_call_nested_unicode_args", "messages": [
+            {"role": "user", "content": "Plan a trip to Zürich."},
+            {"role": "assistant", "content": "", "tool_calls": [tool_call(
+                "call00004", "search_web",
+                {"query": "Zürich hôtels", "filters": {"stars": [4, 5], "price": 120.5, "pets": None}}, True)]},
+            {"role": "tool", "tool_call_id": "call00004", "name": "search_web", "content": "[\"Hotel Baur\"]"}],
+         "tools": TOOLS, "add_generation_prompt": True},
     ]
     return convs
 

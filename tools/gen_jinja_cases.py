@@ -38,6 +38,12 @@ CASES = {
         "{% for i in [1,2] %}\n  {{ i }}\n{% endfor %}\n",
         "{{- 'x' }}   \n  {{- 'y' }}",
         "{%- set x = 1 -%}\n\n{{ x }}",
+        "a {# c -#}\n\n   b",
+        "x\n\t{% if true %}\t\n\ty{% endif %}",
+        "{%- macro m() %}\n  inner\n{% endmacro %}\n[{{ m() }}]",
+        "{% raw -%}\n  x  \n{%- endraw %}",
+        "text\n{%- if true -%}\n\n  mid  \n\n{%- endif -%}\n\nend",
+        "{{ '{{' }} {{ '}}' }} {{ {'a': {'b': 1}} }}{% set e = {'a': {'b': 1}}%}{{ e.a.b }}",
     ],
     "statements": [
         "{% if n > 5 %}big{% elif n > 2 %}mid{% else %}small{% endif %}",
@@ -67,6 +73,7 @@ CASES = {
         "{% for a in [1,2] %}{% for b in [3,4] %}{{ loop.index }}{{ a }}{{ b }} {% endfor %}{% endfor %}",
         "{% if x is defined %}d{% else %}u{% endif %}{{ x }}",
         "{% generation %}gen {{ n }}{% endgeneration %}",
+        "{% macro f(a, b=2) -%}{{ a }}{{ b }}{{ varargs }}{%- endmacro %}{{ f(1, 2, 3) }}{{ f(1) }}",
         "{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 1 %}{% endfor %}{{ x }}",
     ],
     "expressions": [
@@ -96,6 +103,7 @@ CASES = {
         "{{ l | length > 2 }} {{ -1 | abs }} {{ 'x' ~ l | length }}",
         "{{ 'a' 'b' }}",
         "{{ u | length }} {{ u[0] }} {{ u[-1] }}",
+        "{{ '%s-%d' % ('a', 3) }} {{ '%5.2f|%-4s|%03d' % (3.14159, 'x', 7) }} {{ '%s' % 'solo' }} {{ '100%%' % () }}",
     ],
     "filters": [
         "{{ l | length }} {{ s | count }} {{ d | length }} {{ undefined_name | length }}",
@@ -120,7 +128,8 @@ CASES = {
         "{{ 'one two, three' | wordcount }} {{ '<b>' | safe }} {{ '<b>&\"' | e }} {{ '<a>' | escape }}",
         "{{ '<a>' | safe + '<b>' }} {{ '<a>' + '<b>' | safe }} {{ ('<a>' | safe) ~ '<b>' }}",
         "{{ l | sum }} {{ l | min }} {{ l | max }} {{ d | dictsort }} {{ none | selectattr('a') | list }}",
-        "{{ u | upper }} {{ u | reverse }} {{ u | wordcount }}",
+        "{{ l | batch(2) | list }} {{ l | batch(2, 0) | list }} {{ 'abc' | center(9) }}|{{ 'ab' | center(5) }}|",
+        "{{ u | upper }} {{ u | reverse }} {{ u | wordcount }} {{ \"it's a (big)-deal\" | title }} {{ \"it's\".title() }} {{ 'ÉCOLE ß' | lower }}",
     ],
     "tests": [
         "{{ x is defined }} {{ n is defined }} {{ x is undefined }} {{ none is none }} {{ n is not none }}",
@@ -145,6 +154,7 @@ CASES = {
         "{{ (1, 2 }}",
         "{% break %}",
         "{{ l | nosuchfilter }}",
+        "{% if false %}{{ l | nosuchfilter }}{{ l is nosuchtest }}{% endif %}",
         "{{ n is nosuchtest }}",
         "{{ 'abc",
         "{% set ns = namespace() %}{% set ns._private = 1 %}",

@@ -63,8 +63,27 @@ Value messages_value(const nlohmann::ordered_json& messages) {
 
 }  // namespace
 
+namespace {
+
+// Every failure leaves as strata::Error; a library exception (e.g. a bad_variant_access
+// from an unforeseen type mix) would otherwise escape callers that catch only Error.
+template <typename F>
+auto as_strata_error(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(std::string("chat template: internal error: ") + e.what());
+  }
+}
+
+}  // namespace
+
 ChatTemplate::ChatTemplate(const std::string& source) : impl_(std::make_unique<Impl>()) {
-  impl_->body = jinja::parse_template(source);
+  impl_->body = as_strata_error([&] { return jinja::parse_template(source); });
 }
 
 ChatTemplate::~ChatTemplate() = default;
@@ -72,6 +91,10 @@ ChatTemplate::ChatTemplate(ChatTemplate&&) noexcept = default;
 ChatTemplate& ChatTemplate::operator=(ChatTemplate&&) noexcept = default;
 
 std::string ChatTemplate::render(const ChatTemplateInputs& inputs) const {
+  return as_strata_error([&] { return render_checked(inputs); });
+}
+
+std::string ChatTemplate::render_checked(const ChatTemplateInputs& inputs) const {
   if (!inputs.messages.is_array()) throw InvalidArgument("messages", "chat template: messages must be a list");
   for (const auto& m : inputs.messages)
     if (!m.is_object()) throw InvalidArgument("messages", "chat template: each message must be an object");
@@ -89,7 +112,7 @@ std::string ChatTemplate::render(const ChatTemplateInputs& inputs) const {
   }));
   g.set(Value("messages"), messages_value(inputs.messages));
   g.set(Value("tools"), inputs.tools.is_null() ? Value::none() : Value::from_json(inputs.tools));
-  g.set(Value("documents"), Value::none());
+  g.set(Value("documents"), inputs.documents.is_null() ? Value::none() : Value::from_json(inputs.documents));
   g.set(Value("add_generation_prompt"), Value(inputs.add_generation_prompt));
   g.set(Value("bos_token"), Value(inputs.bos_token));
   g.set(Value("eos_token"), Value(inputs.eos_token));

@@ -16,7 +16,8 @@ namespace strata {
 struct ChatTemplateInputs {
   // ordered_json: templates see dicts in their insertion order (tojson, items()), as in Python.
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-  nlohmann::ordered_json tools;  // null when absent
+  nlohmann::ordered_json tools;      // null when absent
+  nlohmann::ordered_json documents;  // null when absent (RAG templates read it)
   bool add_generation_prompt = false;
   std::string bos_token;
   std::string eos_token;
@@ -39,6 +40,7 @@ class ChatTemplate {
   std::string render(const ChatTemplateInputs& inputs) const;
 
  private:
+  std::string render_checked(const ChatTemplateInputs& inputs) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -23,6 +23,7 @@ int64_t length_of(const Value& v);                                 // len(v)
 
 // jinja_methods.cpp: str/dict/list methods as bound callables, or nullopt.
 std::optional<Value> bound_method(const Value& obj, const std::string& name);
+std::string jinja_title(const std::string& s);  // the |title filter (not str.title)
 std::string python_strip(const std::string& s, const Value* chars, bool left, bool right);
 
 // jinja_filters.cpp / jinja_tests.cpp

@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
+#include <utility>
 
 #include "chat_template/jinja_builtins.h"
 #include "chat_template/jinja_error.h"
@@ -27,7 +29,7 @@ Value attribute_path(const Value& item, const std::string& path) {
     size_t dot = path.find('.', start);
     std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-    cur = get_item(cur, numeric ? Value(static_cast<int64_t>(std::stoll(part))) : Value(part));
+    cur = get_item(cur, numeric ? Value(static_cast<int64_t>(std::strtoll(part.c_str(), nullptr, 10))) : Value(part));
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
@@ -265,6 +267,36 @@ Value filter_min_max(const Value& input, const CallArgs& args, bool want_max) {
   return best;
 }
 
+Value filter_batch(const Value& input, const CallArgs& args) {
+  const Value* count = arg(args, 0, "linecount");
+  const Value* fill = arg(args, 1, "fill_with");
+  if (!count || count->as_int() <= 0) throw RenderError("batch needs a positive line count");
+  size_t n = static_cast<size_t>(count->as_int());
+  List batches, current;
+  for (const Value& item : iterate(input)) {
+    current.push_back(item);
+    if (current.size() == n) batches.push_back(Value::list(std::exchange(current, {})));
+  }
+  if (!current.empty()) {
+    while (fill && !fill->is_none() && current.size() < n) current.push_back(*fill);
+    batches.push_back(Value::list(std::move(current)));
+  }
+  return Value::list(std::move(batches));
+}
+
+// str.center: Python puts the extra space on the right when the padding is odd
+// and the string's length is even, on the left otherwise.
+Value filter_center(const Value& input, const CallArgs& args) {
+  std::string s = soft_str(input);
+  const Value* width_arg = arg(args, 0, "width");
+  int64_t width = width_arg ? width_arg->as_int() : 80;
+  int64_t len = static_cast<int64_t>(utf8_length(s));
+  if (width <= len) return Value(s);
+  int64_t pad = width - len;
+  int64_t left = pad / 2 + (pad & width & 1);
+  return Value(std::string(left, ' ') + s + std::string(pad - left, ' '));
+}
+
 }  // namespace
 
 Value apply_filter(Interpreter& interp, const std::string& name, const Value& input, const CallArgs& args) {
@@ -280,7 +312,8 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
   if (name == "safe") return Value::markup(soft_str(input));
   if (name == "e" || name == "escape") return input.is_markup() ? input : Value::markup(html_escape(soft_str(input)));
   if (name == "forceescape") return Value::markup(html_escape(soft_str(input)));
-  if (name == "upper" || name == "lower" || name == "title" || name == "capitalize")
+  if (name == "title") return Value(jinja_title(soft_str(input)));
+  if (name == "upper" || name == "lower" || name == "capitalize")
     return get_attribute(Value(soft_str(input)), name).callable().call({});
   if (name == "replace") {
     CallArgs a;
@@ -328,6 +361,8 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
     return Value(words);
   }
   if (name == "sum") return filter_sum(input, args);
+  if (name == "batch") return filter_batch(input, args);
+  if (name == "center") return filter_center(input, args);
   if (name == "min" || name == "max") return filter_min_max(input, args, name == "max");
   if (name == "attr") return get_attribute(input, attribute_name(arg(args, 0, "name")));
   if (name == "dictsort") {

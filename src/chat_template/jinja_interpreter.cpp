@@ -106,6 +106,8 @@ std::string Interpreter::capture(const Body& body) {
 }
 
 Interpreter::Flow Interpreter::exec(const Stmt& s) {
+  if (nesting_ >= limits_.max_nesting) throw RenderError("template nesting too deep while rendering", s.line);
+  Restore<int> nesting(nesting_, nesting_ + 1);
   try {
     switch (s.kind) {
       case StmtKind::Text: emit(s.text); return Flow::Normal;
@@ -181,19 +183,21 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s) {
   for (int64_t i = 0; i < n; ++i) {
     Restore<ScopePtr> scope(scope_, fresh_scope());
     Value loop = Value::dict();
-    Dict& d = loop.dict_ref();
-    d.set(Value("index"), Value(i + 1));
-    d.set(Value("index0"), Value(i));
-    d.set(Value("revindex"), Value(n - i));
-    d.set(Value("revindex0"), Value(n - i - 1));
-    d.set(Value("first"), Value(i == 0));
-    d.set(Value("last"), Value(i == n - 1));
-    d.set(Value("length"), Value(n));
-    d.set(Value("depth"), Value(1));
-    d.set(Value("depth0"), Value(0));
-    if (i > 0) d.set(Value("previtem"), items[i - 1]);
-    if (i + 1 < n) d.set(Value("nextitem"), items[i + 1]);
-    d.set(Value("cycle"), Value::function("cycle", [i](const CallArgs& args) {
+    auto& entries = loop.dict_ref().entries;  // fresh dict: append without lookups
+    entries.reserve(12);
+    auto add = [&](const char* key, Value v) { entries.emplace_back(Value(key), std::move(v)); };
+    add("index", Value(i + 1));
+    add("index0", Value(i));
+    add("revindex", Value(n - i));
+    add("revindex0", Value(n - i - 1));
+    add("first", Value(i == 0));
+    add("last", Value(i == n - 1));
+    add("length", Value(n));
+    add("depth", Value(1));
+    add("depth0", Value(0));
+    if (i > 0) add("previtem", items[i - 1]);
+    if (i + 1 < n) add("nextitem", items[i + 1]);
+    add("cycle", Value::function("cycle", [i](const CallArgs& args) {
       if (args.positional.empty()) throw RenderError("no items for cycling given");
       return args.positional[static_cast<size_t>(i) % args.positional.size()];
     }));
@@ -216,9 +220,6 @@ Value Interpreter::call_macro(const Stmt& def, const ScopePtr& closure, const Ca
   auto frame = std::make_shared<Scope>();
   frame->parent = closure;
   Restore<ScopePtr> scope(scope_, frame);
-  if (args.positional.size() > def.params.size())
-    throw RenderError("macro '" + def.text + "' takes not more than " + std::to_string(def.params.size()) +
-                      " argument(s)");
   for (size_t i = 0; i < def.params.size(); ++i) {
     const auto& [name, default_value] = def.params[i];
     if (const Value* v = args.get(i, name)) {
@@ -237,7 +238,11 @@ Value Interpreter::call_macro(const Stmt& def, const ScopePtr& closure, const Ca
       kwargs.dict_ref().set(Value(k), v);
     }
   }
-  frame->set("varargs", Value::list());
+  // Extra positional arguments go to `varargs` (jinja2 only accepts them when the body
+  // reads varargs; accepting them always is the lenient superset).
+  List extra;
+  for (size_t i = def.params.size(); i < args.positional.size(); ++i) extra.push_back(args.positional[i]);
+  frame->set("varargs", Value::tuple(std::move(extra)));
   frame->set("kwargs", kwargs);
   return Value(capture(def.body));
 }
@@ -288,6 +293,8 @@ Value Interpreter::eval_compare(const Expr& e) {
 }
 
 Value Interpreter::eval(const Expr& e) {
+  if (nesting_ >= limits_.max_nesting) throw RenderError("template nesting too deep while rendering", e.line);
+  Restore<int> nesting(nesting_, nesting_ + 1);
   try {
     return eval_inner(e);
   } catch (const RenderError& err) {

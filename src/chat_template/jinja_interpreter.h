@@ -11,8 +11,11 @@ namespace strata::jinja {
 
 struct RenderLimits {
   size_t max_output_bytes = 32u << 20;
-  int64_t max_loop_iterations = 2'000'000;  // across the whole render
-  int max_call_depth = 200;                  // macro calls and expression nesting
+  int64_t max_loop_iterations = 1'000'000;  // across the whole render
+  int max_call_depth = 200;                  // macro and function calls
+  // Statements and expressions being evaluated at once (nesting multiplied by recursion):
+  // bounds the C++ stack the render uses.
+  int max_nesting = 1500;
 };
 
 class Interpreter {
@@ -57,6 +60,7 @@ class Interpreter {
   std::string* out_ = nullptr;
   int64_t iterations_ = 0;
   int depth_ = 0;
+  int nesting_ = 0;
 };
 
 }  // namespace strata::jinja

@@ -246,9 +246,16 @@ class Lexer {
   }
 
   uint32_t read_hex(size_t& i, int n) {
-    if (i + n > src_.size()) throw syntax_error(line_, column(), "truncated escape in string literal");
-    uint32_t v = static_cast<uint32_t>(std::stoul(src_.substr(i, n), nullptr, 16));
-    i += n;
+    uint32_t v = 0;
+    for (int k = 0; k < n; ++k, ++i) {
+      char c = i < src_.size() ? src_[i] : '\0';
+      int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                  : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                  : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+      if (digit < 0) throw syntax_error(line_, column(), "truncated \\x/\\u escape in string literal");
+      v = v * 16 + static_cast<uint32_t>(digit);
+    }
+    if (v > 0x10FFFF) throw syntax_error(line_, column(), "invalid unicode escape in string literal");
     return v;
   }
 

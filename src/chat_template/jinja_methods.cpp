@@ -1,5 +1,8 @@
 // Python methods of str, dict and list that templates call (`content.strip()`,
 // `message.get('x')`). Mutating methods raise, as in jinja2's ImmutableSandboxedEnvironment.
+#include <locale.h>
+#include <wctype.h>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -112,24 +115,71 @@ bool affix_match(const std::string& s, const Value& affix, bool prefix) {
   return one(affix);
 }
 
-std::string ascii_map(std::string s, int (*fn)(int)) {
-  for (char& c : s) c = static_cast<char>(fn(static_cast<unsigned char>(c)));
-  return s;
+// Unicode case mapping through the C.UTF-8 locale (an immutable handle made once).
+locale_t utf8_locale() {
+  static const locale_t locale = [] {
+    locale_t l = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
+    return l ? l : newlocale(LC_CTYPE_MASK, "C", static_cast<locale_t>(0));
+  }();
+  return locale;
 }
 
-std::string python_title(const std::string& s) {
-  std::string out = s;
-  bool prev_cased = false;
-  for (char& c : out) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (std::isalpha(u)) {
-      c = static_cast<char>(prev_cased ? std::tolower(u) : std::toupper(u));
-      prev_cased = true;
+std::u32string decode(const std::string& s) {
+  std::u32string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = s[i];
+    int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    char32_t cp = extra == 3 ? (c & 0x07) : extra == 2 ? (c & 0x0F) : extra == 1 ? (c & 0x1F) : c;
+    for (int k = 0; k < extra && i + 1 < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[++i]) & 0x3F);
+    out += cp;
+  }
+  return out;
+}
+
+std::string encode(const std::u32string& s) {
+  std::string out;
+  for (char32_t cp : s) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
     } else {
-      prev_cased = false;
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
     }
   }
   return out;
+}
+
+char32_t to_upper(char32_t c) { return static_cast<char32_t>(towupper_l(static_cast<wint_t>(c), utf8_locale())); }
+char32_t to_lower(char32_t c) { return static_cast<char32_t>(towlower_l(static_cast<wint_t>(c), utf8_locale())); }
+bool is_cased(char32_t c) { return to_upper(c) != c || to_lower(c) != c; }
+
+enum class CaseMap { Upper, Lower, Title, Capitalize };
+
+std::string map_case(const std::string& s, CaseMap mode) {
+  std::u32string cps = decode(s);
+  bool prev_cased = false;
+  for (size_t i = 0; i < cps.size(); ++i) {
+    char32_t c = cps[i];
+    switch (mode) {
+      case CaseMap::Upper: cps[i] = to_upper(c); break;
+      case CaseMap::Lower: cps[i] = to_lower(c); break;
+      case CaseMap::Capitalize: cps[i] = i == 0 ? to_upper(c) : to_lower(c); break;
+      case CaseMap::Title:
+        cps[i] = prev_cased ? to_lower(c) : to_upper(c);
+        prev_cased = is_cased(c);
+        break;
+    }
+  }
+  return encode(cps);
 }
 
 std::string python_replace(const std::string& s, const std::string& from, const std::string& to, int64_t count) {
@@ -176,14 +226,10 @@ Value string_method(const std::string& s, const std::string& name, const CallArg
     if (!affix) throw RenderError(name + "() takes at least 1 argument");
     return Value(affix_match(s, *affix, name == "startswith"));
   }
-  if (name == "upper") return Value(ascii_map(s, ::toupper));
-  if (name == "lower") return Value(ascii_map(s, ::tolower));
-  if (name == "title") return Value(python_title(s));
-  if (name == "capitalize") {
-    std::string out = ascii_map(s, ::tolower);
-    if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
-    return Value(out);
-  }
+  if (name == "upper") return Value(map_case(s, CaseMap::Upper));
+  if (name == "lower") return Value(map_case(s, CaseMap::Lower));
+  if (name == "title") return Value(map_case(s, CaseMap::Title));
+  if (name == "capitalize") return Value(map_case(s, CaseMap::Capitalize));
   if (name == "replace") {
     const Value* count = args.get(2, "count");
     return Value(python_replace(s, string_arg(args, 0, "old", name), string_arg(args, 1, "new", name),
@@ -224,8 +270,8 @@ Value string_method(const std::string& s, const std::string& name, const CallArg
   if (name == "isalpha") return all_chars(::isalpha);
   if (name == "isalnum") return all_chars(::isalnum);
   if (name == "isspace") return all_chars(::isspace);
-  if (name == "islower") return Value(s != ascii_map(s, ::toupper) && s == ascii_map(s, ::tolower));
-  if (name == "isupper") return Value(s != ascii_map(s, ::tolower) && s == ascii_map(s, ::toupper));
+  if (name == "islower") return Value(s != map_case(s, CaseMap::Upper) && s == map_case(s, CaseMap::Lower));
+  if (name == "isupper") return Value(s != map_case(s, CaseMap::Lower) && s == map_case(s, CaseMap::Upper));
   throw RenderError("'str' object has no attribute '" + name + "'");
 }
 
@@ -285,6 +331,24 @@ std::string python_strip(const std::string& s, const Value* chars, bool left, bo
   if (right)
     while (hi > lo && strip_it(cs[hi - 1])) --hi;
   return join_chars(cs, lo, hi);
+}
+
+std::string jinja_title(const std::string& s) {
+  // jinja's do_title: words split at runs of '-', whitespace, '(', '{', '[', '<'; each piece
+  // gets its first character upper-cased and the rest lower-cased.
+  std::u32string cps = decode(s);
+  auto is_break = [](char32_t c) {
+    return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || (c < 0x80 && std::isspace(static_cast<int>(c)));
+  };
+  for (size_t i = 0; i < cps.size();) {
+    size_t j = i;
+    bool breaking = is_break(cps[i]);
+    while (j < cps.size() && is_break(cps[j]) == breaking) ++j;
+    cps[i] = to_upper(cps[i]);
+    for (size_t k = i + 1; k < j; ++k) cps[k] = to_lower(cps[k]);
+    i = j;
+  }
+  return encode(cps);
 }
 
 std::optional<Value> bound_method(const Value& obj, const std::string& name) {

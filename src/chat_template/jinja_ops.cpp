@@ -1,5 +1,7 @@
 // Operators and access on values with Python's semantics (as jinja2 delegates to Python).
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 
 #include "chat_template/jinja_builtins.h"
@@ -96,6 +98,52 @@ Value repeat(const Value& seq, int64_t times) {
   List out;
   for (int64_t i = 0; i < times; ++i) out.insert(out.end(), seq.items().begin(), seq.items().end());
   return seq.kind() == Kind::Tuple ? Value::tuple(std::move(out)) : Value::list(std::move(out));
+}
+
+// Python's `fmt % args` for the common conversions: %s %r %d %i %f %x %% with an
+// optional width and precision (e.g. %5.2f).
+std::string percent_format(const std::string& fmt, const Value& args) {
+  List values = args.kind() == Kind::Tuple ? args.items() : List{args};
+  size_t next = 0;
+  std::string out;
+  for (size_t i = 0; i < fmt.size(); ++i) {
+    if (fmt[i] != '%') {
+      out += fmt[i];
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < fmt.size() && std::strchr("-+ 0#.123456789", fmt[j])) ++j;
+    if (j >= fmt.size()) throw RenderError("incomplete format");
+    std::string spec = fmt.substr(i + 1, j - i - 1);
+    char conv = fmt[j];
+    i = j;
+    if (conv == '%') {
+      out += '%';
+      continue;
+    }
+    if (next >= values.size()) throw RenderError("not enough arguments for format string");
+    const Value& v = values[next++];
+    char buf[512];
+    if (conv == 's' || conv == 'r') {
+      std::string text = conv == 's' ? v.str() : v.repr();
+      std::snprintf(buf, sizeof buf, ("%" + spec + "s").c_str(), text.c_str());
+      out += spec.empty() ? text : std::string(buf);
+    } else if (conv == 'd' || conv == 'i' || conv == 'x' || conv == 'X' || conv == 'o') {
+      if (!v.is_number()) throw RenderError("%" + std::string(1, conv) + " format: a real number is required");
+      long long n = v.is_float() ? static_cast<long long>(v.as_double()) : static_cast<long long>(v.as_int());
+      std::snprintf(buf, sizeof buf, ("%" + spec + "ll" + std::string(1, conv == 'i' ? 'd' : conv)).c_str(), n);
+      out += buf;
+    } else if (conv == 'f' || conv == 'F' || conv == 'e' || conv == 'E' || conv == 'g' || conv == 'G') {
+      if (!v.is_number()) throw RenderError("must be real number, not " + v.type_name());
+      std::snprintf(buf, sizeof buf, ("%" + spec + std::string(1, conv)).c_str(), v.as_double());
+      out += buf;
+    } else {
+      throw RenderError(std::string("unsupported format character '") + conv + "'");
+    }
+  }
+  if (next < values.size()) throw RenderError("not all arguments converted during string formatting");
+  check_size(out.size());
+  return out;
 }
 
 }  // namespace
@@ -220,7 +268,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
     if ((a.is_string() || a.is_list()) && (b.is_int() || b.is_bool())) return repeat(a, b.as_int());
     if ((b.is_string() || b.is_list()) && (a.is_int() || a.is_bool())) return repeat(b, a.as_int());
   }
-  if (op == "%" && a.is_string()) throw RenderError("printf-style string formatting is not supported");
+  if (op == "%" && a.is_string()) return Value(percent_format(a.as_string(), b));
   type_error(op, a, b);
 }
 

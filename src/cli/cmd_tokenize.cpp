@@ -27,10 +27,16 @@ void print_ids(const std::vector<int32_t>& ids) {
 
 void print_json(const Tokenizer& tok, const std::vector<int32_t>& ids) {
   nlohmann::json out = nlohmann::json::array();
-  for (int32_t id : ids) {
-    const int32_t one[] = {id};
-    // The piece as text (byte-level pieces decoded); a lone partial character shows as U+FFFD.
-    out.push_back({{"id", id}, {"piece", tok.decode(one, false)}});
+  for (size_t i = 0; i < ids.size(); ++i) {
+    // The token's text as it reads after its predecessor (SentencePiece strips the space
+    // of a first token only); a partial UTF-8 character shows as U+FFFD.
+    std::string piece = tok.decode_bytes(std::span(ids).subspan(i, 1), false);
+    if (i > 0) {
+      const std::string before = tok.decode_bytes(std::span(ids).subspan(i - 1, 1), false);
+      const std::string both = tok.decode_bytes(std::span(ids).subspan(i - 1, 2), false);
+      if (both.compare(0, before.size(), before) == 0) piece = both.substr(before.size());
+    }
+    out.push_back({{"id", ids[i]}, {"piece", piece}});
   }
   std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }

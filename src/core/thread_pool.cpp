@@ -30,6 +30,7 @@ inline void cpu_relax() {
 // few microseconds, so a worker that sleeps between them pays a futex wake-up each time;
 // beyond this budget the pool is idle and spinning would only burn a core.
 constexpr auto kSpinBudget = std::chrono::microseconds(50);
+constexpr auto kPureSpin = std::chrono::microseconds(5);
 
 // Spins until pred() holds or the spin budget runs out; returns whether pred() held.
 // The clock is read only every 64 pauses: it costs more than a pause.
@@ -39,7 +40,13 @@ bool spin_until(Pred pred) {
   for (int i = 0;; ++i) {
     if (pred()) return true;
     cpu_relax();
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() - start > kSpinBudget) return false;
+    if ((i & 63) == 63) {
+      const auto waited = std::chrono::steady_clock::now() - start;
+      if (waited > kSpinBudget) return false;
+      // After a short pure spin, give the core away now and then: when the machine has
+      // more runnable threads than cores, the thread we wait for may need it.
+      if (waited > kPureSpin) std::this_thread::yield();
+    }
   }
 }
 

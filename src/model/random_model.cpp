@@ -29,6 +29,7 @@ ModelConfig tiny_shape(const std::string& arch) {
     c.rope.low_freq_factor = 1.0f;
     c.rope.high_freq_factor = 4.0f;
     c.rope.original_max_positions = 8192;
+    c.context_length = 32768;  // beyond the original context, as Llama 3.1
   } else if (arch == "qwen2") {
     c.tied_embeddings = true;
     c.rms_norm_eps = 1e-6f;

@@ -1,5 +1,7 @@
-// Writes one safetensors file: tensors in the order added, packed back to back, with the
-// JSON header padded by spaces to a multiple of 8 bytes so the data section is aligned.
+// Writes one safetensors file: tensors packed back to back, widest element type first
+// (as the Python writer does), after a JSON header padded by spaces to a multiple of 8
+// bytes, so that every tensor's data is aligned to its element size.
+#include <algorithm>
 #include <fstream>
 
 #include "model/safetensors.h"
@@ -34,8 +36,14 @@ std::vector<uint8_t> SafetensorsWriter::to_bytes() const {
     auto& meta = header["__metadata__"] = nlohmann::ordered_json::object();
     for (const auto& [key, value] : metadata_) meta[key] = value;
   }
+  std::vector<const Entry*> order;
+  for (const auto& t : tensors_) order.push_back(&t);
+  std::stable_sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+    return dtype_info(a->dtype).block_bytes > dtype_info(b->dtype).block_bytes;
+  });
   uint64_t offset = 0;
-  for (const auto& t : tensors_) {
+  for (const Entry* entry : order) {
+    const Entry& t = *entry;
     header[t.name] = {{"dtype", safetensors_dtype_name(t.dtype)},
                       {"shape", t.shape},
                       {"data_offsets", {offset, offset + t.data.size()}}};
@@ -47,7 +55,7 @@ std::vector<uint8_t> SafetensorsWriter::to_bytes() const {
   const uint64_t length = text.size();
   for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<uint8_t>(length >> (8 * i));
   out.insert(out.end(), text.begin(), text.end());
-  for (const auto& t : tensors_) out.insert(out.end(), t.data.begin(), t.data.end());
+  for (const Entry* t : order) out.insert(out.end(), t->data.begin(), t->data.end());
   return out;
 }
 

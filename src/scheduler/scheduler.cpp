@@ -115,6 +115,7 @@ void Scheduler::schedule_running(StepState& step) {
     Sequence& seq = sequences_.at(order[i]);
     if (seq.status != SequenceStatus::Running) continue;  // preempted earlier in this step
     const int want = std::min(seq.num_uncomputed(), step.budget);
+    if (want <= 0) continue;
     while (true) {
       const int n = reserve(seq, want, /*may_shrink=*/want > 1, step);
       if (n > 0) {

@@ -30,7 +30,12 @@ bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(
 }  // namespace
 
 HttpSession::HttpSession(net::ip::tcp::socket socket, SessionHost& host)
-    : stream_(std::move(socket)), deadline_(stream_.get_executor()), host_(host) {}
+    : stream_(std::move(socket)), deadline_(stream_.get_executor()), host_(host) {
+  // Streamed tokens are small writes: without this, Nagle's algorithm holds them back
+  // until the client's delayed ACK, adding up to 40 ms per token.
+  beast::error_code ignored;
+  stream_.socket().set_option(net::ip::tcp::no_delay(true), ignored);
+}
 
 HttpSession::~HttpSession() { host_.session_ended(this); }
 
@@ -170,19 +175,22 @@ void HttpSession::start_job(std::shared_ptr<GenerationJob> job) {
 
 // A read pending during generation notices the client hanging up (EOF or reset).
 void HttpSession::watch_connection() {
-  if (phase_ != Phase::Handling || watching_) return;
-  if (buffer_.size() > host_.config().max_header_bytes + host_.config().max_body_bytes) return;
+  if (phase_ != Phase::Handling || watching_ || buffer_.size() > 0) return;
   watching_ = true;
   stream_.async_read_some(buffer_.prepare(kReadChunk),
                           [self = shared_from_this()](beast::error_code ec, size_t n) {
                             self->watching_ = false;
                             if (!ec) self->buffer_.commit(n);  // a pipelined next request
-                            if (self->resume_after_watch_) {
-                              self->resume_after_watch_ = false;
+                            if (self->watch_is_idle_wait_) {
+                              // The response is complete: this read was the keep-alive wait.
+                              self->watch_is_idle_wait_ = false;
+                              self->deadline_.cancel();
+                              if (ec) return self->close();
                               return self->wait_for_request();
                             }
+                            // Bytes of a next request: stop watching (they wait in buffer_
+                            // until this response is done), so no read is pending then.
                             if (ec && ec != net::error::operation_aborted) return self->client_went_away();
-                            if (!ec) self->watch_connection();
                           });
 }
 
@@ -269,10 +277,10 @@ void HttpSession::write_next() {
 void HttpSession::finish_response() {
   if (close_after_response_ || host_.draining()) return close();
   if (watching_) {
-    // The watch read must end before the next request's read starts.
-    resume_after_watch_ = true;
-    beast::error_code ignored;
-    stream_.socket().cancel(ignored);
+    // The pending watch read becomes the wait for the next request's first byte; the
+    // idle deadline cancels it (and so closes the connection) if nothing comes.
+    watch_is_idle_wait_ = true;
+    arm_deadline(host_.config().idle_timeout);
     return;
   }
   net::post(stream_.get_executor(), [self = shared_from_this()] { self->wait_for_request(); });

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
 #include <boost/asio.hpp>
@@ -93,7 +94,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Res
   bool writing_ = false;
   std::shared_ptr<GenerationJob> job_;
   bool watching_ = false;
-  bool resume_after_watch_ = false;
+  bool watch_is_idle_wait_ = false;
+
 };
 
 }  // namespace strata

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
+#include <mutex>
 #include <queue>
 
 #include "tokenizer/utf8.h"
@@ -33,7 +34,9 @@ struct Candidate {
 }  // namespace
 
 BpeModel::BpeModel(std::shared_ptr<const Vocabulary> vocab, BpeOptions options)
-    : vocab_(std::move(vocab)), options_(std::move(options)), byte_tokens_(256, -1) {
+    : vocab_(std::move(vocab)), options_(std::move(options)), byte_tokens_(256, -1), small_char_ids_(0x180, -1) {
+  for (char32_t cp = 0; cp < small_char_ids_.size(); ++cp)
+    if (auto id = vocab_->find(utf8::encode(cp))) small_char_ids_[cp] = *id;
   if (options_.byte_fallback)
     for (int b = 0; b < 256; ++b)
       if (auto id = vocab_->find(byte_token_text(b))) byte_tokens_[b] = *id;
@@ -85,6 +88,17 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& ids)
   bool last_was_unk = false;
   std::string piece;
   for (size_t i = 0; i < chars.size(); ++i) {
+    const bool plain = (i == 0 || options_.continuing_subword_prefix.empty()) &&
+                       (i + 1 < chars.size() || options_.end_of_word_suffix.empty());
+    if (plain && chars[i].size() <= 2) {
+      size_t pos = 0;
+      const char32_t cp = utf8::next_codepoint(chars[i], pos);
+      if (cp < small_char_ids_.size() && small_char_ids_[cp] >= 0) {
+        ids.push_back(small_char_ids_[cp]);
+        last_was_unk = false;
+        continue;
+      }
+    }
     piece.clear();
     if (i > 0) piece += options_.continuing_subword_prefix;
     piece += chars[i];
@@ -155,11 +169,24 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
       return;
     }
   }
+  const bool cacheable = word.size() <= kMaxCachedWordBytes;
+  if (cacheable) {
+    std::shared_lock lock(cache_mutex_);
+    if (auto it = cache_.find(word); it != cache_.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
   std::vector<int32_t> ids;
   ids.reserve(word.size());
   initial_symbols(word, ids);
   apply_merges(ids);
   out.insert(out.end(), ids.begin(), ids.end());
+  if (cacheable) {
+    std::unique_lock lock(cache_mutex_);
+    if (cache_.size() >= kMaxCachedWords) cache_.clear();  // crude bound: start over
+    cache_.try_emplace(std::string(word), std::move(ids));
+  }
 }
 
 }  // namespace strata

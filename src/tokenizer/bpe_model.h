@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -53,6 +54,15 @@ class BpeModel : public TokenModel {
   BpeOptions options_;
   std::unordered_map<uint64_t, Merge> merges_;
   std::vector<int32_t> byte_tokens_;  // <0xXX> ids, -1 where missing
+  // Ids of single characters below U+0180 (the whole byte-level alphabet), -1 if none:
+  // the initial symbols of a word without hashing.
+  std::vector<int32_t> small_char_ids_;
+
+  // Words repeat a lot in real text; their merged ids are cached (bounded, thread-safe).
+  static constexpr size_t kMaxCachedWords = 1 << 16;
+  static constexpr size_t kMaxCachedWordBytes = 64;
+  mutable std::shared_mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
 };
 
 }  // namespace strata

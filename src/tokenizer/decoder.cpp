@@ -98,10 +98,10 @@ class MetaspaceDecoder : public Decoder {
   MetaspaceDecoder(std::string replacement, bool strip_first_space)
       : replacement_(std::move(replacement)), strip_first_space_(strip_first_space) {}
   void decode(std::vector<std::string>& tokens) const override {
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      replace_all(tokens[i], replacement_, " ");
-      if (i == 0 && strip_first_space_ && !tokens[i].empty() && tokens[i][0] == ' ') tokens[i].erase(0, 1);
-    }
+    // As in Hugging Face, every replacement character of the first token is dropped (not
+    // only a leading one), e.g. a first token "▁▁▁" decodes to "".
+    for (size_t i = 0; i < tokens.size(); ++i)
+      replace_all(tokens[i], replacement_, i == 0 && strip_first_space_ ? "" : " ");
   }
 
  private:

@@ -24,7 +24,7 @@ DecoderPtr make_byte_fallback_decoder();  // "<0xAB>" tokens -> the byte
 DecoderPtr make_fuse_decoder();
 // Removes up to `start` leading and `stop` trailing copies of `content` from each token.
 DecoderPtr make_strip_decoder(std::string content, size_t start, size_t stop);
-// "▁" -> " ", and the first token loses its leading space when `strip_first_space`.
+// "▁" -> " "; when `strip_first_space`, the first token's "▁" are dropped instead.
 DecoderPtr make_metaspace_decoder(std::string replacement, bool strip_first_space);
 DecoderPtr make_wordpiece_decoder(std::string prefix, bool cleanup);
 

@@ -5,7 +5,25 @@
 
 namespace strata {
 
-PipelineTokenizer::PipelineTokenizer(TokenizerParts parts) : parts_(std::move(parts)), added_(parts_.added_tokens) {
+namespace {
+
+std::vector<AddedToken> select_added(const std::vector<AddedToken>& tokens, bool normalized,
+                                     const Normalizer* normalizer) {
+  std::vector<AddedToken> selected;
+  for (const auto& t : tokens) {
+    if (t.normalized != normalized) continue;
+    selected.push_back(t);
+    if (normalized && normalizer) normalizer->normalize(selected.back().content);
+  }
+  return selected;
+}
+
+}  // namespace
+
+PipelineTokenizer::PipelineTokenizer(TokenizerParts parts)
+    : parts_(std::move(parts)),
+      raw_added_(select_added(parts_.added_tokens, false, nullptr)),
+      normalized_added_(select_added(parts_.added_tokens, true, parts_.normalizer.get())) {
   if (!parts_.model || !parts_.model_vocab) throw Error("tokenizer: no model");
   special_ = parts_.special;
   chat_template_ = parts_.chat_template;
@@ -24,12 +42,21 @@ PipelineTokenizer::PipelineTokenizer(TokenizerParts parts) : parts_(std::move(pa
   }
 }
 
-void PipelineTokenizer::encode_plain(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const {
+void PipelineTokenizer::encode_segment(std::string_view text, bool at_text_start, bool parse_special,
+                                       std::vector<int32_t>& out) const {
   std::string normalized(text);
   if (parts_.normalizer) parts_.normalizer->normalize(normalized);
-  if (normalized.empty()) return;
+  for (const auto& piece : normalized_added_.split(normalized, parse_special)) {
+    if (piece.id >= 0) out.push_back(piece.id);
+    else encode_words(std::string(piece.text), at_text_start, out);
+    at_text_start = false;
+  }
+}
+
+void PipelineTokenizer::encode_words(std::string text, bool at_text_start, std::vector<int32_t>& out) const {
+  if (text.empty()) return;
   std::vector<std::string> words;
-  words.push_back(std::move(normalized));
+  words.push_back(std::move(text));
   if (parts_.pre_tokenizer) parts_.pre_tokenizer->pre_tokenize(words, at_text_start);
   for (const auto& w : words) parts_.model->tokenize(w, out);
 }
@@ -42,9 +69,9 @@ std::vector<int32_t> PipelineTokenizer::encode(std::string_view text, bool add_s
   ids.reserve(clean.size() / 3 + 4);
   if (add_special) ids.insert(ids.end(), parts_.prefix_ids.begin(), parts_.prefix_ids.end());
   bool at_text_start = true;
-  for (const auto& segment : added_.split(clean, parse_special)) {
+  for (const auto& segment : raw_added_.split(clean, parse_special)) {
     if (segment.id >= 0) ids.push_back(segment.id);
-    else encode_plain(segment.text, at_text_start, ids);
+    else encode_segment(segment.text, at_text_start, parse_special, ids);
     at_text_start = false;
   }
   if (add_special) ids.insert(ids.end(), parts_.suffix_ids.begin(), parts_.suffix_ids.end());

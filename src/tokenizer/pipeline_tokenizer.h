@@ -42,10 +42,15 @@ class PipelineTokenizer : public Tokenizer {
   std::optional<int32_t> token_id(std::string_view text) const override;
 
  private:
-  void encode_plain(std::string_view text, bool at_text_start, std::vector<int32_t>& out) const;
+  void encode_segment(std::string_view text, bool at_text_start, bool parse_special,
+                      std::vector<int32_t>& out) const;
+  void encode_words(std::string text, bool at_text_start, std::vector<int32_t>& out) const;
 
   TokenizerParts parts_;
-  AddedTokenMatcher added_;
+  // As in Hugging Face: tokens with normalized = false are found in the raw text, the
+  // others (their content normalized too) in the normalized text.
+  AddedTokenMatcher raw_added_;
+  AddedTokenMatcher normalized_added_;
   std::vector<std::string> texts_;  // every id: model vocabulary and added tokens
   std::vector<bool> special_ids_;
 };

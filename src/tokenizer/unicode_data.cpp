@@ -136,16 +136,51 @@ std::vector<char32_t> nfc(const std::vector<char32_t>& text) {
 std::string nfd(std::string_view text) { return utf8::from_codepoints(nfd(utf8::to_codepoints(text))); }
 
 std::string nfc(std::string_view text) {
-  bool ascii = std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  if (ascii) return std::string(text);
+  // Below U+0300 nothing composes or reorders, so such text is already NFC; a UTF-8
+  // lead byte of 0xCC or more is the first sign of a code point at or above U+0300.
+  const bool below_u0300 =
+      std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0xCC; });
+  if (below_u0300) return std::string(text);
   return utf8::from_codepoints(nfc(utf8::to_codepoints(text)));
 }
 
+namespace {
+
+bool is_cased(char32_t cp) {
+  const auto c = category(cp);
+  return c == Category::Lu || c == Category::Ll || c == Category::Lt;
+}
+
+// An approximation of Case_Ignorable: marks, format characters, modifiers, and the
+// word-internal punctuation Unicode lists (apostrophes, period, colon, middle dot).
+bool is_case_ignorable(char32_t cp) {
+  const auto c = category(cp);
+  return c == Category::Mn || c == Category::Me || c == Category::Cf || c == Category::Lm || c == Category::Sk ||
+         cp == '\'' || cp == '.' || cp == ':' || cp == 0x00B7 || cp == 0x2019 || cp == 0x2018 || cp == 0x2024;
+}
+
+// Unicode's Final_Sigma condition for U+03A3 at index i.
+bool is_final_sigma(const std::vector<char32_t>& cps, size_t i) {
+  size_t before = i;
+  while (before > 0 && is_case_ignorable(cps[before - 1])) --before;
+  if (before == 0 || !is_cased(cps[before - 1])) return false;
+  size_t after = i + 1;
+  while (after < cps.size() && is_case_ignorable(cps[after])) ++after;
+  return after == cps.size() || !is_cased(cps[after]);
+}
+
+}  // namespace
+
 std::string lowercase(std::string_view text) {
+  const auto cps = utf8::to_codepoints(text);
   std::string out;
   out.reserve(text.size());
-  for (size_t pos = 0; pos < text.size();) {
-    const char32_t cp = utf8::next_codepoint(text, pos);
+  for (size_t i = 0; i < cps.size(); ++i) {
+    const char32_t cp = cps[i];
+    if (cp == 0x03A3 && is_final_sigma(cps, i)) {
+      utf8::append(out, 0x03C2);  // ς
+      continue;
+    }
     const auto* m = find_by_cp(kLowercase, cp);
     if (!m) {
       utf8::append(out, cp);

@@ -41,6 +41,7 @@ ChatTemplateInputs inputs_for(const ojson& all, const ojson& conv) {
   ChatTemplateInputs in;
   in.messages = conv.at("messages");
   if (conv.contains("tools")) in.tools = conv.at("tools");
+  if (conv.contains("documents")) in.documents = conv.at("documents");
   in.add_generation_prompt = conv.value("add_generation_prompt", false);
   in.bos_token = all.at("bos_token").get<std::string>();
   in.eos_token = all.at("eos_token").get<std::string>();

@@ -27,11 +27,17 @@ uint16_t nearest_half(float f) {
   const uint16_t sign = std::signbit(f) ? 0x8000 : 0;
   const double a = std::fabs(x);
   if (a >= 65520.0) return sign | 0x7c00;
-  uint16_t best = 0;
-  for (uint16_t m = 0; m < 0x7c00; ++m) {  // monotone in m: binary search would do, but this is a test
-    const double d = std::fabs(half_value(m) - a), db = std::fabs(half_value(best) - a);
-    if (d < db || (d == db && (m & 1) == 0)) best = m;
-    if (half_value(m) > a) break;
+  // Halves of one sign are ordered like their bit patterns: bisect for the neighbours.
+  uint16_t lo = 0, hi = 0x7bff;
+  while (lo < hi) {
+    const uint16_t mid = static_cast<uint16_t>((lo + hi + 1) / 2);
+    if (half_value(mid) <= a) lo = mid;
+    else hi = static_cast<uint16_t>(mid - 1);
+  }
+  uint16_t best = lo;
+  if (lo < 0x7bff) {
+    const double below = a - half_value(lo), above = half_value(lo + 1) - a;
+    if (above < below || (above == below && (lo & 1))) best = static_cast<uint16_t>(lo + 1);
   }
   return sign | best;
 }

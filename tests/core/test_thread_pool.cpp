@@ -89,6 +89,19 @@ TEST(ThreadPool, WakesAfterIdleSleep) {
   }
 }
 
+TEST(ThreadPool, CallerSleepsThroughLongJobs) {
+  // The caller finishes at once and must sleep (past its spin budget) until the others end.
+  ThreadPool pool(3);
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::atomic<int>> finished(3);
+    pool.run([&](int index, int) {
+      if (index != 0) std::this_thread::sleep_for(std::chrono::milliseconds(2 + index));
+      finished[static_cast<size_t>(index)].store(1);
+    });
+    for (auto& f : finished) ASSERT_EQ(f.load(), 1);
+  }
+}
+
 TEST(ThreadPool, NestedCallRunsInline) {
   ThreadPool pool(3);
   std::vector<std::atomic<int>> visits(30);

@@ -116,7 +116,10 @@ class FakeModel final : public CausalLM {
 // Token i decodes to "<i>", so text is easy to check; token 0 is end of generation.
 class FakeTokenizer final : public Tokenizer {
  public:
-  FakeTokenizer() { special_.eos = kFakeEos; special_.end_of_generation = {kFakeEos}; }
+  explicit FakeTokenizer(int vocab_size) : vocab_size_(vocab_size) {
+    special_.eos = kFakeEos;
+    special_.end_of_generation = {kFakeEos};
+  }
   std::vector<int32_t> encode(std::string_view, bool, bool) const override { throw Error("fake tokenizer: encode"); }
   std::string decode_bytes(std::span<const int32_t> ids, bool skip_special) const override {
     std::string out;
@@ -124,10 +127,13 @@ class FakeTokenizer final : public Tokenizer {
       if (!(skip_special && is_special(id))) out += token_text(id);
     return out;
   }
-  int32_t vocab_size() const override { return kFakeVocab; }
+  int32_t vocab_size() const override { return vocab_size_; }
   std::string token_text(int32_t id) const override { return "<" + std::to_string(id) + ">"; }
   bool is_special(int32_t id) const override { return id == kFakeEos; }
   std::optional<int32_t> token_id(std::string_view) const override { return std::nullopt; }
+
+ private:
+  int vocab_size_;
 };
 
 }  // namespace
@@ -155,6 +161,6 @@ std::vector<int32_t> reference_greedy(const std::vector<int32_t>& prompt, int ma
 }
 
 std::unique_ptr<CausalLM> make_fake_model(int context_length) { return std::make_unique<FakeModel>(context_length); }
-std::unique_ptr<Tokenizer> make_fake_tokenizer() { return std::make_unique<FakeTokenizer>(); }
+std::unique_ptr<Tokenizer> make_fake_tokenizer(int vocab_size) { return std::make_unique<FakeTokenizer>(vocab_size); }
 
 }  // namespace strata::testing

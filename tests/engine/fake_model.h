@@ -23,6 +23,7 @@ std::vector<float> reference_logits(const std::vector<int32_t>& context);
 std::vector<int32_t> reference_greedy(const std::vector<int32_t>& prompt, int max_tokens, bool stop_at_eos);
 
 std::unique_ptr<CausalLM> make_fake_model(int context_length = 1024);
-std::unique_ptr<Tokenizer> make_fake_tokenizer();
+// Token i decodes to "<i>"; token 0 ends generation.
+std::unique_ptr<Tokenizer> make_fake_tokenizer(int vocab_size = kFakeVocab);
 
 }  // namespace strata::testing

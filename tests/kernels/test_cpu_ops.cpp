@@ -4,6 +4,7 @@
 
 #include "core/half.h"
 #include "core/error.h"
+#include "kernels/cpu/quant.h"
 #include "kernels/forward_batch.h"
 #include "test_cpu_ops_util.h"
 
@@ -15,7 +16,7 @@ using test::near;
 using test::random_tensor;
 
 // Row counts that exercise both the single-thread path and the pool.
-const std::vector<std::pair<int64_t, int64_t>> kShapes = {{1, 1}, {1, 7}, {3, 33}, {5, 256}, {17, 1000}, {64, 2048}};
+const std::vector<std::pair<int64_t, int64_t>> kShapes = {{1, 1}, {1, 7}, {3, 33}, {5, 256}, {1, 9001}, {17, 1000}, {64, 2048}};
 
 TEST(CpuOps, RmsNorm) {
   auto backend = test::test_backend();
@@ -154,6 +155,28 @@ TEST(CpuOps, EmbeddingFromPlainTypes) {
   Tensor y = Tensor::empty({1, dim}, DType::F32);
   EXPECT_THROW(backend->embedding(y, f32, test::i32_vector({50})), Error);
   EXPECT_THROW(backend->embedding(y, f32, test::i32_vector({-1})), Error);
+}
+
+TEST(CpuOps, EmbeddingFromQuantizedTable) {
+  // Rows are picked by id and decoded by the reference dequantizer (tested in test_quant).
+  auto backend = test::test_backend();
+  const int64_t vocab = 7, dim = 64;
+  for (DType dtype : {DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
+    const int64_t width = dtype == DType::Q4_K ? 256 : dim;
+    Tensor source = random_tensor({vocab, width}, 600);
+    Tensor table = Tensor::empty({vocab, width}, dtype);
+    const size_t row_bytes = static_cast<size_t>(dtype_row_bytes(dtype, width));
+    for (int64_t r = 0; r < vocab; ++r)
+      cpu::quantize_row(dtype, source.data<float>() + r * width, table.data<char>() + r * row_bytes, width);
+    const std::vector<int32_t> ids = {6, 0, 2};
+    Tensor y = Tensor::empty({3, width}, DType::F32);
+    backend->embedding(y, table, test::i32_vector(ids));
+    std::vector<float> expected(static_cast<size_t>(width));
+    for (int64_t t = 0; t < 3; ++t) {
+      cpu::dequantize_row(dtype, table.data<char>() + ids[static_cast<size_t>(t)] * row_bytes, expected.data(), width);
+      for (int64_t i = 0; i < width; ++i) ASSERT_EQ(at2(y, t, i), expected[static_cast<size_t>(i)]) << dtype_name(dtype);
+    }
+  }
 }
 
 TEST(CpuOps, UploadBatch) {

@@ -164,6 +164,18 @@ TEST(CpuAttention, LongContextAcrossManyChunks) {
   f.check(2.0f, 5e-5);
 }
 
+TEST(CpuAttention, DecodeOfFewSequencesSplitsLongContexts) {
+  // Too few (token, head group) items for the pool: the keys are split across threads and
+  // the partial softmax results merged. One context is shorter than the split count.
+  for (DType dtype : {DType::F32, DType::F16}) {
+    SCOPED_TRACE(std::string(dtype_name(dtype)));
+    AttentionFixture f({dtype, 8, 2, 64, 16, {{700, 1}, {2, 1}}});
+    f.check(0.3f, 2e-5);
+    AttentionFixture single({dtype, 4, 1, 80, 16, {{1000, 1}}});
+    single.check(1.5f, 5e-5);
+  }
+}
+
 TEST(CpuAttention, RejectsBadBlockTables) {
   AttentionFixture f({DType::F32, 2, 1, 16, 4, {{5, 2}}});
   Tensor q = test::random_tensor({2, 2, 16}, 1);

@@ -70,6 +70,45 @@ TEST(CpuVectorOps, ScaleAdd) {
     }
 }
 
+TEST(CpuVectorOps, RowsOfACacheChunk) {
+  for (const auto* ops : available_tables())
+    for (int64_t n : kLengths)
+      for (int64_t count : {1, 5, 16}) {
+        const int64_t stride = n + 3;  // rows of n elements inside wider cache rows
+        const auto q = random_vector(n, 11), rows = random_vector(stride * count, 12), w = random_vector(count, 13);
+        const auto rows16 = to_f16(rows);
+        std::vector<float> s32(static_cast<size_t>(count)), s16(static_cast<size_t>(count));
+        ops->dot_rows_f32(q.data(), rows.data(), stride, count, n, s32.data());
+        ops->dot_rows_f16(q.data(), rows16.data(), stride, count, n, s16.data());
+        const auto start = random_vector(n + 1, 14);
+        auto acc32 = start, acc16 = start;
+        ops->accumulate_rows_f32(acc32.data(), rows.data(), stride, w.data(), count, n);
+        ops->accumulate_rows_f16(acc16.data(), rows16.data(), stride, w.data(), count, n);
+        for (int64_t j = 0; j < count; ++j) {
+          double r32 = 0, r16 = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            const size_t k = static_cast<size_t>(j * stride + i);
+            r32 += double(q[static_cast<size_t>(i)]) * rows[k];
+            r16 += double(q[static_cast<size_t>(i)]) * fp16_to_fp32(rows16[k]);
+          }
+          ASSERT_TRUE(test::near(s32[static_cast<size_t>(j)], r32, 1e-5, 1e-5)) << ops->name << " n=" << n;
+          ASSERT_TRUE(test::near(s16[static_cast<size_t>(j)], r16, 1e-5, 1e-5)) << ops->name << " n=" << n;
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          double r32 = start[static_cast<size_t>(i)], r16 = r32;
+          for (int64_t j = 0; j < count; ++j) {
+            const size_t k = static_cast<size_t>(j * stride + i);
+            r32 += double(w[static_cast<size_t>(j)]) * rows[k];
+            r16 += double(w[static_cast<size_t>(j)]) * fp16_to_fp32(rows16[k]);
+          }
+          ASSERT_TRUE(test::near(acc32[static_cast<size_t>(i)], r32, 1e-5, 1e-5)) << ops->name << " n=" << n << " count=" << count;
+          ASSERT_TRUE(test::near(acc16[static_cast<size_t>(i)], r16, 1e-5, 1e-5)) << ops->name << " n=" << n << " count=" << count;
+        }
+        EXPECT_EQ(acc32.back(), start.back()) << ops->name;
+        EXPECT_EQ(acc16.back(), start.back()) << ops->name;
+      }
+}
+
 TEST(CpuVectorOps, SiluMulAndExp) {
   for (const auto* ops : available_tables())
     for (int64_t n : kLengths) {

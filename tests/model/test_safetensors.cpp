@@ -128,6 +128,8 @@ TEST(Safetensors, WriterOutputReadsBack) {
   EXPECT_EQ(rb.dtype(), DType::BF16);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(rb.data<uint16_t>()[i], b[static_cast<size_t>(i)]);
   EXPECT_EQ(file->tensor("c").data<int32_t>()[3], 30);
+  for (const auto& info : file->tensor_infos())  // widest types first keeps every tensor aligned
+    EXPECT_EQ(info.data_offset % static_cast<uint64_t>(dtype_info(*info.dtype).block_bytes), 0u) << info.name;
   EXPECT_THROW(w.add_tensor("bad", DType::F32, {3}, {reinterpret_cast<const uint8_t*>(a.data()), 8}), InvalidArgument);
   EXPECT_THROW(w.add_tensor("q", DType::Q8_0, {32}, {}), Error);
 }
@@ -228,6 +230,9 @@ TEST(SafetensorsCorrupt, HeaderLengthAndJson) {
   expect_format_error(make_file("{}", 0, 3), {"header length 3", "beyond the end"});
   expect_format_error(make_file("{\"t\": [1, 2", 0), {"at offset 8", "header is not valid JSON"});
   expect_format_error(make_file("[1, 2]", 0), {"header is not a JSON object but array"});
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');  // no stack overflow
+  expect_format_error(make_file(deep, 0), {"header is not a JSON object"});
+  expect_format_error(make_file(std::string(100000, '{'), 0), {"header is not valid JSON"});
   expect_format_error(make_file("{\"__metadata__\": {\"k\": 1}}", 0), {"__metadata__ 'k' is not a string"});
   expect_format_error(make_file("{" + kGoodEntry + ", " + kGoodEntry + "}", 16), {"duplicate tensor name 't'"});
 }

@@ -9,7 +9,7 @@ using nlohmann::json;
 json chat_body(json extra = json::object()) {
   json body = {{"model", "test-model"},
                {"messages", {{{"role", "user"}, {"content", "hi"}}}},
-               {"max_tokens", 12}};
+               {"max_tokens", 13}};
   body.update(extra);
   return body;
 }
@@ -46,7 +46,7 @@ TEST_F(ServerTest, ChatCompletionShape) {
   ASSERT_EQ(j["choices"].size(), 1u);
   EXPECT_EQ(j["choices"][0]["index"], 0);
   EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
-  EXPECT_EQ(j["choices"][0]["message"]["content"], expected_text(0, 12));
+  EXPECT_EQ(j["choices"][0]["message"]["content"], expected_text(0, 13));
   EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
   EXPECT_TRUE(j["choices"][0]["logprobs"].is_null());
   // Prompt: the ChatML rendering, special tokens parsed, with bos prepended.
@@ -55,8 +55,8 @@ TEST_F(ServerTest, ChatCompletionShape) {
   expected_prompt.insert(expected_prompt.begin(), 256);
   EXPECT_EQ(engine().last_request().prompt_tokens, expected_prompt);
   EXPECT_EQ(j["usage"]["prompt_tokens"], expected_prompt.size());
-  EXPECT_EQ(j["usage"]["completion_tokens"], 12);
-  EXPECT_EQ(j["usage"]["total_tokens"], expected_prompt.size() + 12);
+  EXPECT_EQ(j["usage"]["completion_tokens"], 13);
+  EXPECT_EQ(j["usage"]["total_tokens"], expected_prompt.size() + 13);
 }
 
 TEST_F(ServerTest, ChatContentPartsAndParametersReachTheEngine) {
@@ -82,7 +82,7 @@ TEST_F(ServerTest, ChatContentPartsAndParametersReachTheEngine) {
   EXPECT_FLOAT_EQ(g.sampling.logit_bias.at(65), 5.0f);
   EXPECT_TRUE(g.stop.ignore_eos);
   EXPECT_EQ(g.stop.min_tokens, 2);
-  EXPECT_EQ(g.stop.max_tokens, 12);
+  EXPECT_EQ(g.stop.max_tokens, 13);
   EXPECT_EQ(g.stop.stop_strings, std::vector<std::string>{"zzz"});
   const std::string rendered =
       "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\na\nb<|im_end|>\n<|im_start|>assistant\n";

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "golden_corpus.h"
 #include "tokenizer/tokenizer.h"
@@ -41,6 +42,29 @@ TEST_P(HfGoldenTest, MatchesTokenizersLibrary) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfGoldenTest, ::testing::Values("llama2", "llama3_1", "qwen3", "deepseek_v3"));
+
+// Metaspace pre-tokenizer and decoder: the llama2 fixture rewritten exactly as
+// metaspace_variant() in tools/gen_tokenizer_goldens.py does.
+TEST(MetaspaceTest, MatchesTokenizersLibrary) {
+  auto j = nlohmann::json::parse(test::read_file(std::string(STRATA_SHARED_DIR) + "/fixtures/tokenizers/hf/llama2/tokenizer.json"));
+  const nlohmann::json metaspace = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "first"}, {"split", false}};
+  j["normalizer"] = nullptr;
+  j["pre_tokenizer"] = metaspace;
+  j["decoder"] = {{"type", "Sequence"},
+                  {"decoders", {metaspace, {{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}};
+  const auto dir = std::filesystem::path(STRATA_BINARY_DIR) / "tokenizer_test_llama2_metaspace";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tokenizer.json") << j.dump();
+  auto tok = Tokenizer::load(dir.string());
+  expect_matches_golden(*tok, "llama2_metaspace");
+}
+
+// WordPiece through tokenizer.json (built by tools/gen_tokenizer_goldens.py from the
+// bert-bge GGUF fixture's vocabulary).
+TEST(BertWordPieceTest, MatchesTokenizersLibrary) {
+  auto tok = Tokenizer::from_tokenizer_json(test::data_dir() + "bert_bge/tokenizer.json");
+  expect_matches_golden(*tok, "bert_bge");
+}
 
 TEST(SmolLM2GgufTest, MatchesTransformersTokenizerFromGguf) {
   const char* home = std::getenv("HOME");

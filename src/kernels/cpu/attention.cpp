@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -15,7 +16,8 @@ namespace strata::cpu {
 
 namespace {
 
-constexpr int64_t kMaxHeadDim = 1024;  // stack scratch per (token, head)
+constexpr int64_t kMaxHeadDim = 512;      // stack scratch per query head
+constexpr int64_t kMaxHeadsPerItem = 8;  // query heads of one GQA group done together
 constexpr int64_t kScoreChunk = 64;    // keys scored before each softmax update
 
 void check_cache_layer(const KVStorage& kv, int layer, const char* op) {
@@ -97,57 +99,130 @@ struct AttentionJob {
   const VectorOps* ops;
 };
 
-float dot_key(const AttentionJob& job, const float* q, const char* row) {
-  return job.f16 ? job.ops->dot_f16(q, reinterpret_cast<const uint16_t*>(row), job.head_dim)
-                 : job.ops->dot_f32(q, reinterpret_cast<const float*>(row), job.head_dim);
+void score_keys(const AttentionJob& job, const float* q, const char* keys, int64_t row_stride, int64_t count,
+                float* scores) {
+  if (job.f16)
+    job.ops->dot_rows_f16(q, reinterpret_cast<const uint16_t*>(keys), row_stride, count, job.head_dim, scores);
+  else
+    job.ops->dot_rows_f32(q, reinterpret_cast<const float*>(keys), row_stride, count, job.head_dim, scores);
 }
 
-void add_value(const AttentionJob& job, float* acc, float acc_scale, const char* row, float w) {
-  if (job.f16) job.ops->scale_add_f16(acc, acc_scale, reinterpret_cast<const uint16_t*>(row), w, job.head_dim);
-  else job.ops->scale_add_f32(acc, acc_scale, reinterpret_cast<const float*>(row), w, job.head_dim);
+void accumulate_values(const AttentionJob& job, float* acc, const char* values, int64_t row_stride,
+                       const float* weights, int64_t count) {
+  if (job.f16)
+    job.ops->accumulate_rows_f16(acc, reinterpret_cast<const uint16_t*>(values), row_stride, weights, count, job.head_dim);
+  else
+    job.ops->accumulate_rows_f32(acc, reinterpret_cast<const float*>(values), row_stride, weights, count, job.head_dim);
 }
 
-// Online softmax over the keys [0, position] of one token and head, a chunk of keys at a
-// time: score the chunk, rescale the running sum once, accumulate the values.
-void attend_one(const AttentionJob& job, int64_t token, int64_t head) {
+// Where a work item leaves its result when a long context is split across items: its
+// unnormalised accumulators [count][dim], then running maxima [count] and sums [count].
+struct PartialResult {
+  float* data;
+};
+
+// Online softmax over keys [key_begin, key_end) of one token for `count` query heads that
+// share one KV head, a chunk of keys at a time: score the chunk for each head, rescale
+// its running sum once, accumulate the values. The chunk's key and value rows are read
+// from memory once and then from L1 for the other heads of the group.
+void attend_heads(const AttentionJob& job, int64_t token, int64_t first_head, int64_t count, int64_t key_begin,
+                  int64_t key_end, const PartialResult* partial) {
   const int64_t dim = job.head_dim;
   const int32_t* seq_end = std::upper_bound(job.query_start + 1, job.query_start + job.num_seqs + 1, token);
   const int32_t* table = job.block_tables + (seq_end - (job.query_start + 1)) * job.max_blocks;
-  const int64_t num_keys = int64_t{job.positions[token]} + 1;
-  const int64_t kv_head = head / job.group;
   const size_t elem = job.f16 ? 2 : 4;
-  const size_t position_bytes = static_cast<size_t>(job.num_kv_heads * dim) * elem;
-  const size_t head_offset = static_cast<size_t>(kv_head * dim) * elem;
+  const int64_t row_stride = job.num_kv_heads * dim;  // elements between consecutive positions
+  const size_t position_bytes = static_cast<size_t>(row_stride) * elem;
+  const size_t head_offset = static_cast<size_t>(first_head / job.group * dim) * elem;
 
-  alignas(64) float q[kMaxHeadDim];
-  alignas(64) float acc[kMaxHeadDim];
-  alignas(64) float scores[kScoreChunk];
-  const float* q_row = job.q + token * job.q_token_stride + head * job.q_head_stride;
-  for (int64_t i = 0; i < dim; ++i) q[i] = q_row[i] * job.scale;
-  std::fill(acc, acc + dim, 0.f);
-  float running_max = -std::numeric_limits<float>::infinity(), running_sum = 0.f;
-
-  for (int64_t start = 0; start < num_keys;) {
-    const int64_t block = table[start / job.block_size], offset = start % job.block_size;
-    const int64_t count = std::min({job.block_size - offset, num_keys - start, kScoreChunk});
-    const size_t first = static_cast<size_t>(block * job.block_size + offset) * position_bytes + head_offset;
-    const char* keys = job.k_cache + first;
-    const char* values = job.v_cache + first;
-    float chunk_max = running_max;
-    for (int64_t j = 0; j < count; ++j) {
-      scores[j] = dot_key(job, q, keys + static_cast<size_t>(j) * position_bytes);
-      chunk_max = std::max(chunk_max, scores[j]);
-    }
-    const float correction = std::exp(running_max - chunk_max);  // 0 on the first chunk
-    running_sum = running_sum * correction + job.ops->exp_shift_sum(scores, chunk_max, count);
-    for (int64_t j = 0; j < count; ++j)
-      add_value(job, acc, j == 0 ? correction : 1.f, values + static_cast<size_t>(j) * position_bytes, scores[j]);
-    running_max = chunk_max;
-    start += count;
+  alignas(64) float q[kMaxHeadsPerItem][kMaxHeadDim];
+  alignas(64) float acc[kMaxHeadsPerItem][kMaxHeadDim];
+  alignas(64) float scores[kMaxHeadsPerItem][kScoreChunk];
+  float running_max[kMaxHeadsPerItem], running_sum[kMaxHeadsPerItem];
+  for (int64_t g = 0; g < count; ++g) {
+    const float* q_row = job.q + token * job.q_token_stride + (first_head + g) * job.q_head_stride;
+    for (int64_t i = 0; i < dim; ++i) q[g][i] = q_row[i] * job.scale;
+    std::fill(acc[g], acc[g] + dim, 0.f);
+    running_max[g] = -std::numeric_limits<float>::infinity();
+    running_sum[g] = 0.f;
   }
-  float* out = job.out + token * job.out_stride + head * dim;
-  const float inv_sum = 1.f / running_sum;
-  for (int64_t i = 0; i < dim; ++i) out[i] = acc[i] * inv_sum;
+  for (int64_t start = key_begin; start < key_end;) {
+    const int64_t block = table[start / job.block_size], offset = start % job.block_size;
+    const int64_t keys = std::min({job.block_size - offset, key_end - start, kScoreChunk});
+    const size_t first = static_cast<size_t>(block * job.block_size + offset) * position_bytes + head_offset;
+    for (int64_t g = 0; g < count; ++g) {
+      float* s = scores[g];
+      score_keys(job, q[g], job.k_cache + first, row_stride, keys, s);
+      const float chunk_max = std::max(running_max[g], *std::max_element(s, s + keys));
+      const float correction = std::exp(running_max[g] - chunk_max);  // 0 on the first chunk
+      running_sum[g] = running_sum[g] * correction + job.ops->exp_shift_sum(s, chunk_max, keys);
+      if (correction != 1.f)
+        for (int64_t i = 0; i < dim; ++i) acc[g][i] *= correction;
+      accumulate_values(job, acc[g], job.v_cache + first, row_stride, s, keys);
+      running_max[g] = chunk_max;
+    }
+    start += keys;
+  }
+  if (partial) {
+    float* out = partial->data;
+    for (int64_t g = 0; g < count; ++g) std::copy(acc[g], acc[g] + dim, out + g * dim);
+    std::copy(running_max, running_max + count, out + count * dim);
+    std::copy(running_sum, running_sum + count, out + count * dim + count);
+    return;
+  }
+  for (int64_t g = 0; g < count; ++g) {
+    float* out = job.out + token * job.out_stride + (first_head + g) * dim;
+    const float inv_sum = 1.f / running_sum[g];
+    for (int64_t i = 0; i < dim; ++i) out[i] = acc[g][i] * inv_sum;
+  }
+}
+
+// How the (token, head, key) space is cut into work items.
+struct WorkSplit {
+  int64_t heads_per_item;  // query heads of one GQA group per item (a divisor of the group)
+  int64_t key_splits;      // parts each token's keys are cut into (1: no split)
+};
+
+// Whole GQA groups read each key once for all their heads, so they are preferred. When
+// that leaves too few items for the threads (decode of a few sequences), long contexts
+// are cut into key ranges merged afterwards; short ones use fewer heads per item instead.
+WorkSplit choose_split(int64_t tokens, int64_t heads, int64_t group, int threads, int64_t max_keys) {
+  constexpr int64_t kMinKeysPerSplit = 64;
+  int64_t n = std::min(group, kMaxHeadsPerItem);
+  while (group % n != 0) --n;
+  const int64_t wanted = 2 * int64_t{threads};
+  const int64_t items = tokens * heads / n;
+  if (threads == 1 || items >= wanted) return {n, 1};
+  const int64_t splits = std::min((wanted + items - 1) / items, max_keys / kMinKeysPerSplit);
+  if (splits >= 2) return {n, splits};
+  while (n > 1 && tokens * heads / n < wanted) {
+    int64_t smaller = n - 1;
+    while (group % smaller != 0) --smaller;
+    n = smaller;
+  }
+  return {n, 1};
+}
+
+// Combines the key-range partials of every (token, head group) into the output.
+void merge_partials(const AttentionJob& job, int64_t base_items, const WorkSplit& split, const float* partials) {
+  const int64_t n = split.heads_per_item, dim = job.head_dim, slot = n * (dim + 2);
+  const int64_t items_per_token = job.num_heads / n;
+  for (int64_t b = 0; b < base_items; ++b)
+    for (int64_t g = 0; g < n; ++g) {
+      const float* first = partials + b * split.key_splits * slot;
+      float max = -std::numeric_limits<float>::infinity();
+      for (int64_t s = 0; s < split.key_splits; ++s) max = std::max(max, first[s * slot + n * dim + g]);
+      float* out = job.out + b / items_per_token * job.out_stride + (b % items_per_token * n + g) * dim;
+      std::fill(out, out + dim, 0.f);
+      float sum = 0.f;
+      for (int64_t s = 0; s < split.key_splits; ++s) {
+        const float* part = first + s * slot;
+        const float weight = std::exp(part[n * dim + g] - max);  // 0 for an empty key range
+        sum += part[n * dim + n + g] * weight;
+        for (int64_t i = 0; i < dim; ++i) out[i] += part[g * dim + i] * weight;
+      }
+      for (int64_t i = 0; i < dim; ++i) out[i] /= sum;
+    }
 }
 
 // Every token's position must lie inside its sequence's context, and every block a
@@ -179,7 +254,7 @@ void check_batch_for_attention(const BatchTensors& batch, const KVCacheLayout& l
 }  // namespace
 
 void paged_attention(ThreadPool& pool, Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
-                     const BatchTensors& batch, float scale) {
+                     const BatchTensors& batch, float scale, std::vector<float>& scratch) {
   check_cache_layer(kv, layer, "attention");
   const auto& l = kv.layout;
   const int64_t tokens = batch.num_tokens;
@@ -199,21 +274,43 @@ void paged_attention(ThreadPool& pool, Tensor& out, const Tensor& q, const KVSto
                          l.dtype == DType::F16, l.block_size, l.num_kv_heads, dim, heads, heads / l.num_kv_heads,
                          batch.positions.data<int32_t>(), batch.host_query_start.data(), batch.num_seqs,
                          batch.block_tables.data<int32_t>(), batch.max_blocks_per_seq, scale, &vector_ops()};
-  const int64_t items = tokens * heads;
-  int64_t key_reads = 0;
-  for (int64_t t = 0; t < tokens; ++t) key_reads += job.positions[t] + 1;
-  if (key_reads * heads * dim < 65536 || pool.size() == 1) {
-    for (int64_t i = 0; i < items; ++i) attend_one(job, i / heads, i % heads);
-    return;
+  int64_t key_reads = 0, max_keys = 0;
+  for (int64_t t = 0; t < tokens; ++t) {
+    key_reads += job.positions[t] + 1;
+    max_keys = std::max<int64_t>(max_keys, job.positions[t] + 1);
   }
-  // Items differ in cost (later tokens see more keys), so workers take them one at a time.
-  struct Shared { const AttentionJob* job; std::atomic<int64_t> next{0}; int64_t items; } shared{&job, {}, items};
-  Shared* s = &shared;
-  pool.run([s](int, int) {
-    for (int64_t i = s->next.fetch_add(1, std::memory_order_relaxed); i < s->items;
-         i = s->next.fetch_add(1, std::memory_order_relaxed))
-      attend_one(*s->job, i / s->job->num_heads, i % s->job->num_heads);
-  });
+  const bool serial = key_reads * heads * dim < 65536 || pool.size() == 1;
+  const WorkSplit split = choose_split(tokens, heads, job.group, serial ? 1 : pool.size(), max_keys);
+  const int64_t per_item = split.heads_per_item, items_per_token = heads / per_item;
+  const int64_t base_items = tokens * items_per_token, items = base_items * split.key_splits;
+  const int64_t slot_floats = per_item * (dim + 2);
+  if (split.key_splits > 1 && scratch.size() < static_cast<size_t>(items * slot_floats))
+    scratch.resize(static_cast<size_t>(items * slot_floats));
+  auto run_item = [&job, &split, &scratch, per_item, items_per_token, slot_floats](int64_t i) {
+    const int64_t base = i / split.key_splits, part = i % split.key_splits;
+    const int64_t token = base / items_per_token, first_head = base % items_per_token * per_item;
+    const int64_t keys = int64_t{job.positions[token]} + 1;
+    if (split.key_splits == 1) {
+      attend_heads(job, token, first_head, per_item, 0, keys, nullptr);
+      return;
+    }
+    const PartialResult partial{scratch.data() + i * slot_floats};
+    attend_heads(job, token, first_head, per_item, keys * part / split.key_splits,
+                 keys * (part + 1) / split.key_splits, &partial);
+  };
+  if (serial) {
+    for (int64_t i = 0; i < items; ++i) run_item(i);
+  } else {
+    // Items differ in cost (later tokens see more keys), so workers take them one at a time.
+    struct Shared { decltype(run_item)* run; std::atomic<int64_t> next{0}; int64_t items; } shared{&run_item, {}, items};
+    Shared* s = &shared;
+    pool.run([s](int, int) {
+      for (int64_t i = s->next.fetch_add(1, std::memory_order_relaxed); i < s->items;
+           i = s->next.fetch_add(1, std::memory_order_relaxed))
+        (*s->run)(i);
+    });
+  }
+  if (split.key_splits > 1) merge_partials(job, base_items, split, scratch.data());
 }
 
 void copy_kv_blocks(KVStorage& dst, const KVStorage& src, std::span<const std::pair<int32_t, int32_t>> src_dst) {

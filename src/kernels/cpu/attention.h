@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "kernels/backend.h"
 
@@ -14,8 +15,10 @@ void store_kv(ThreadPool& pool, KVStorage& kv, int layer, const Tensor& k, const
               const BatchTensors& batch);
 
 // out[T, Hq * D] = softmax(scale * q k^T) v over cache positions [0, position] of each token.
+// scratch holds partial results when long contexts are split across threads; it grows
+// as needed and is kept by the caller so that steady-state calls do not allocate.
 void paged_attention(ThreadPool& pool, Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
-                     const BatchTensors& batch, float scale);
+                     const BatchTensors& batch, float scale, std::vector<float>& scratch);
 
 void copy_kv_blocks(KVStorage& dst, const KVStorage& src, std::span<const std::pair<int32_t, int32_t>> src_dst);
 

@@ -123,7 +123,7 @@ void CpuBackend::store_kv(KVStorage& kv, int layer, const Tensor& k, const Tenso
 
 void CpuBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                            float scale) {
-  paged_attention(pool_, out, q, kv, layer, batch, scale);
+  paged_attention(pool_, out, q, kv, layer, batch, scale, attention_scratch_);
 }
 
 void CpuBackend::copy_blocks(KVStorage& dst, const KVStorage& src,

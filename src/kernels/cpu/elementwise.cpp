@@ -80,9 +80,23 @@ void silu_mul(ThreadPool& pool, Tensor& y, const Tensor& gate, const Tensor& up)
   check_same_rows(out, g, "silu_mul", y, gate);
   check_same_rows(out, u, "silu_mul", y, up);
   const auto kernel = vector_ops().silu_mul;
-  for_row_ranges(pool, out.count(), out.width(), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) kernel(out[r], g[r], u[r], out.width());
-  });
+  // An exponential per element: worth splitting from a few thousand elements on, and a
+  // single decode row is split by columns so that it too spreads over the pool.
+  constexpr int64_t kSerialElements = 4096;
+  if (out.count() == 1 && out.width() > kSerialElements && pool.size() > 1) {
+    float* y0 = out[0];
+    const float *g0 = g[0], *u0 = u[0];
+    auto columns = [&](int64_t begin, int64_t end) { kernel(y0 + begin, g0 + begin, u0 + begin, end - begin); };
+    const auto* f = &columns;  // one pointer: fits std::function's buffer, no allocation
+    pool.parallel_for(out.width(), kSerialElements / 2, [f](int64_t begin, int64_t end) { (*f)(begin, end); });
+    return;
+  }
+  for_row_ranges(
+      pool, out.count(), out.width(),
+      [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) kernel(out[r], g[r], u[r], out.width());
+      },
+      kSerialElements);
 }
 
 void add(ThreadPool& pool, Tensor& y, const Tensor& a, const Tensor& b) {

@@ -56,7 +56,8 @@ void prepare_activations(MatmulIsa isa, ThreadPool& pool, const Tensor& x, Matmu
   }
   const int64_t groups = p.k / kActGroup;
   s.q.resize(static_cast<size_t>(p.m * p.k));
-  s.scale_sum.resize(static_cast<size_t>(p.m * groups * 2));
+  // 8 floats of slack: the kernels read whole 8-lane vectors past a row's last pair.
+  s.scale_sum.resize(static_cast<size_t>(p.m * groups * 2 + 8));
   p.xq = {s.q.data(), s.scale_sum.data(), groups};
   const auto quantize = isa == MatmulIsa::Avx2 ? quantize_activation_row_avx2 : quantize_activation_row_generic;
   const auto rows = [&](int64_t begin, int64_t end) {

@@ -207,6 +207,7 @@ void stream_rows(const MatmulProblem& p, int64_t row, int64_t n) {
       }
     }
   }
+#pragma GCC unroll 8
   for (int c = 0; c < C; ++c) {
     float v = horizontal_sum(acc[c]);
     if constexpr (F::kOffset) v += _mm_cvtss_f32(_mm_movehdup_ps(offset[c]));
@@ -227,15 +228,17 @@ void stream_columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
 // ---- larger M: a panel of unpacked weight rows reused by all activation rows ----------
 struct Panel {
   int64_t k = 0, groups = 0;
+  int64_t pairs_stride = 0;         // 2 * groups rounded up to 8, zero padded
   std::vector<uint8_t> q;           // rows x k
   std::vector<float> scale;         // rows x groups x 8 lanes
   std::vector<float> offset_pairs;  // rows x groups x {0, offset}: dotted with {scale, sum}
 
   void resize(int rows, int64_t k_, int64_t groups_) {
     k = k_, groups = groups_;
+    pairs_stride = (2 * groups + 7) / 8 * 8;
     q.resize(static_cast<size_t>(rows * k));
     scale.resize(static_cast<size_t>(rows * groups * 8));
-    offset_pairs.resize(static_cast<size_t>(rows * groups * 2));
+    offset_pairs.assign(static_cast<size_t>(rows * pairs_stride), 0.0f);
   }
 };
 
@@ -252,48 +255,55 @@ void pack_panel(const MatmulProblem& p, int64_t n, int rows, Panel& panel) {
         const int64_t gi = c * panel.groups + b * F::kGroups + j;
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(panel.q.data() + gi * kActGroup), g[j].q);
         _mm256_storeu_ps(panel.scale.data() + gi * 8, lane_scales<F::kTwoScales>(g[j].params));
-        panel.offset_pairs[static_cast<size_t>(2 * gi)] = 0.0f;
-        panel.offset_pairs[static_cast<size_t>(2 * gi + 1)] = _mm_cvtss_f32(_mm_movehdup_ps(g[j].params));
+        const int64_t pair = c * panel.pairs_stride + 2 * (b * F::kGroups + j);
+        panel.offset_pairs[static_cast<size_t>(pair + 1)] = _mm_cvtss_f32(_mm_movehdup_ps(g[j].params));
       }
     }
   }
 }
 
-float dot_f32(const float* a, const float* b, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-  float sum = horizontal_sum(acc);
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
-// y[m .. m+R, n .. n+C] from panel rows 0..C.
+// y[m .. m+R, n .. n+C] from panel rows 0..C. Every pointer is hoisted into a local:
+// the byte loads may alias anything, and GCC otherwise reloads them (and spills the
+// accumulators) on every group.
 template <int R, int C, bool kSigned, bool kOffset>
 void panel_tile(const MatmulProblem& p, const Panel& panel, int64_t m, int64_t n) {
+  const int64_t groups = panel.groups;
+  const int8_t* x[R];
+  const float* xss[R];
+  for (int r = 0; r < R; ++r) x[r] = p.xq.q + (m + r) * p.k, xss[r] = p.xq.scale_sum + (m + r) * groups * 2;
+  const uint8_t* wq[C];
+  const float* ws[C];
+  for (int c = 0; c < C; ++c) wq[c] = panel.q.data() + c * groups * kActGroup, ws[c] = panel.scale.data() + c * groups * 8;
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
-  const int64_t groups = panel.groups;
-  const float* xss = p.xq.scale_sum + m * groups * 2;
   for (int64_t g = 0; g < groups; ++g) {
+    __m256i xv[R];
+    __m256 xs[R];
+    for (int r = 0; r < R; ++r) xv[r] = load32(x[r] + g * kActGroup), xs[r] = _mm256_broadcast_ss(xss[r] + 2 * g);
     for (int c = 0; c < C; ++c) {
-      const __m256i w = load32(panel.q.data() + (c * groups + g) * kActGroup);
+      const __m256i w = load32(wq[c] + g * kActGroup);
       const __m256i wa = kSigned ? _mm256_sign_epi8(w, w) : w;
-      const __m256 ws = _mm256_loadu_ps(panel.scale.data() + (c * groups + g) * 8);
-      for (int r = 0; r < R; ++r) {
-        const __m256i x = load32(p.xq.q + (m + r) * p.k + g * kActGroup);
-        const __m256 s = _mm256_mul_ps(ws, _mm256_broadcast_ss(xss + (r * groups + g) * 2));
-        acc[r][c] = _mm256_fmadd_ps(group_dot<kSigned>(w, wa, x), s, acc[r][c]);
-      }
+      const __m256 wsv = _mm256_loadu_ps(ws[c] + g * 8);
+      for (int r = 0; r < R; ++r)
+        acc[r][c] = _mm256_fmadd_ps(group_dot<kSigned>(w, wa, xv[r]), _mm256_mul_ps(wsv, xs[r]), acc[r][c]);
     }
   }
+  // The offset terms: {0, offset} pairs dotted with {scale, sum} pairs, 8 lanes at a time
+  // (the panel's zero padding cancels whatever follows the activation row).
+  if constexpr (kOffset)
+    for (int64_t i = 0; i < panel.pairs_stride; i += 8)
+#pragma GCC unroll 16
+      for (int c = 0; c < C; ++c) {
+        const __m256 offsets = _mm256_loadu_ps(panel.offset_pairs.data() + c * panel.pairs_stride + i);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(offsets, _mm256_loadu_ps(xss[r] + i), acc[r][c]);
+      }
+  // Reduce with fully unrolled loops: an indexed access would keep acc in memory.
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      float v = horizontal_sum(acc[r][c]);
-      if constexpr (kOffset) v += dot_f32(panel.offset_pairs.data() + c * groups * 2, xss + r * groups * 2, groups * 2);
-      p.y[(m + r) * p.y_stride + n + c] = v;
-    }
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) p.y[(m + r) * p.y_stride + n + c] = horizontal_sum(acc[r][c]);
 }
 
 // Picks the instantiation for a partial tile (rows < R or cols < C at the edges).
@@ -306,7 +316,7 @@ void panel_tile_any(const MatmulProblem& p, const Panel& panel, int64_t m, int64
   panel_tile<R, C, kSigned, kOffset>(p, panel, m, n);
 }
 
-constexpr int kTileRows = 4, kTileCols = 2;
+constexpr int kTileRows = 2, kTileCols = 4;
 
 template <typename Block>
 void panel_columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {

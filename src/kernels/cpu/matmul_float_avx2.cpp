@@ -51,6 +51,7 @@ void stream_rows(const MatmulProblem& p, int64_t row, int64_t n) {
     const __m256 xv = _mm256_loadu_ps(x + k);
     for (int c = 0; c < C; ++c) acc[c] = _mm256_fmadd_ps(load8<T>(w[c], k), xv, acc[c]);
   }
+#pragma GCC unroll 8
   for (int c = 0; c < C; ++c) {
     float sum = horizontal_sum(acc[c]);
     for (int64_t k = k8; k < p.k; ++k) sum += load1<T>(w[c], k) * x[k];
@@ -87,16 +88,19 @@ void panel_tile(const MatmulProblem& p, const float* panel, int64_t m, int64_t n
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
-  const float* x = p.xf + m * p.xf_stride;
-  for (int64_t k = 0; k < p.xf_stride; k += 8) {
+  const int64_t stride = p.xf_stride;
+  const float* x = p.xf + m * stride;
+  for (int64_t k = 0; k < stride; k += 8) {
     __m256 w[C];
-    for (int c = 0; c < C; ++c) w[c] = _mm256_loadu_ps(panel + c * p.xf_stride + k);
+    for (int c = 0; c < C; ++c) w[c] = _mm256_loadu_ps(panel + c * stride + k);
     for (int r = 0; r < R; ++r) {
-      const __m256 xv = _mm256_loadu_ps(x + r * p.xf_stride + k);
+      const __m256 xv = _mm256_loadu_ps(x + r * stride + k);
       for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(xv, w[c], acc[r][c]);
     }
   }
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
     for (int c = 0; c < C; ++c) p.y[(m + r) * p.y_stride + n + c] = horizontal_sum(acc[r][c]);
 }
 

@@ -51,15 +51,15 @@ inline int64_t rows_grain(int64_t width, int64_t elements_per_chunk = 16384) {
 // Calls fn(begin, end) over row ranges of [0, count): on this thread when the work is
 // small (a parallel region costs microseconds), across the pool otherwise. fn is passed
 // by pointer so that std::function needs no allocation.
+// serial_elements: the most elements worth doing on one thread (lower for costly ones).
 template <typename Fn>
-void for_row_ranges(ThreadPool& pool, int64_t count, int64_t width, const Fn& fn) {
-  constexpr int64_t kSerialElements = 16384;
-  if (count * width <= kSerialElements || pool.size() == 1) {
+void for_row_ranges(ThreadPool& pool, int64_t count, int64_t width, const Fn& fn, int64_t serial_elements = 16384) {
+  if (count * width <= serial_elements || pool.size() == 1) {
     fn(int64_t{0}, count);
     return;
   }
   const Fn* f = &fn;
-  pool.parallel_for(count, rows_grain(width), [f](int64_t begin, int64_t end) { (*f)(begin, end); });
+  pool.parallel_for(count, rows_grain(width, serial_elements), [f](int64_t begin, int64_t end) { (*f)(begin, end); });
 }
 
 }  // namespace strata::cpu

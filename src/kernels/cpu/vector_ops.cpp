@@ -13,6 +13,9 @@ const VectorOps& vector_ops_avx512_table();
 
 namespace {
 
+float to_f32(float x) { return x; }
+float to_f32(uint16_t h) { return fp16_to_fp32(h); }
+
 float dot_f32(const float* a, const float* b, int64_t n) {
   float sum = 0.f;
   for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
@@ -33,6 +36,24 @@ void scale_add_f16(float* acc, float acc_scale, const uint16_t* v, float w, int6
   for (int64_t i = 0; i < n; ++i) acc[i] = acc[i] * acc_scale + w * fp16_to_fp32(v[i]);
 }
 
+template <typename Row>
+void dot_rows(const float* q, const Row* rows, int64_t row_stride, int64_t count, int64_t n, float* scores) {
+  for (int64_t j = 0; j < count; ++j) {
+    const Row* row = rows + j * row_stride;
+    float sum = 0.f;
+    for (int64_t i = 0; i < n; ++i) sum += q[i] * to_f32(row[i]);
+    scores[j] = sum;
+  }
+}
+
+template <typename Row>
+void accumulate_rows(float* acc, const Row* rows, int64_t row_stride, const float* w, int64_t count, int64_t n) {
+  for (int64_t j = 0; j < count; ++j) {
+    const Row* row = rows + j * row_stride;
+    for (int64_t i = 0; i < n; ++i) acc[i] += w[j] * to_f32(row[i]);
+  }
+}
+
 void silu_mul(float* y, const float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
@@ -50,7 +71,9 @@ void f32_to_f16(uint16_t* dst, const float* src, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
 }
 
-constexpr VectorOps kGeneric{"generic", dot_f32, dot_f16, scale_add_f32, scale_add_f16, silu_mul, exp_shift_sum, f32_to_f16};
+constexpr VectorOps kGeneric{"generic", dot_f32, dot_f16, scale_add_f32, scale_add_f16,
+                             dot_rows<float>, dot_rows<uint16_t>, accumulate_rows<float>,
+                             accumulate_rows<uint16_t>, silu_mul, exp_shift_sum, f32_to_f16};
 
 bool cpu_has_avx2() {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");

@@ -14,6 +14,13 @@ struct VectorOps {
   // acc[i] = acc[i] * acc_scale + w * v[i]
   void (*scale_add_f32)(float* acc, float acc_scale, const float* v, float w, int64_t n);
   void (*scale_add_f16)(float* acc, float acc_scale, const uint16_t* v, float w, int64_t n);
+  // Attention over a run of cache rows (row j at rows + j * row_stride elements):
+  // scores[j] = sum_i q[i] * row_j[i], and acc[i] += sum_j w[j] * row_j[i].
+  void (*dot_rows_f32)(const float* q, const float* rows, int64_t row_stride, int64_t count, int64_t n, float* scores);
+  void (*dot_rows_f16)(const float* q, const uint16_t* rows, int64_t row_stride, int64_t count, int64_t n, float* scores);
+  void (*accumulate_rows_f32)(float* acc, const float* rows, int64_t row_stride, const float* w, int64_t count, int64_t n);
+  void (*accumulate_rows_f16)(float* acc, const uint16_t* rows, int64_t row_stride, const float* w, int64_t count,
+                              int64_t n);
   // y[i] = silu(gate[i]) * up[i]; y may alias gate or up.
   void (*silu_mul)(float* y, const float* gate, const float* up, int64_t n);
   // x[i] = exp(x[i] - shift); returns the sum of the new x[i] (softmax numerators).

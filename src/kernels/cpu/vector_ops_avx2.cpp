@@ -81,6 +81,62 @@ void scale_add_f16(float* acc, float acc_scale, const uint16_t* v, float w, int6
   }
 }
 
+// Four rows at a time: one dot product alone is a chain of dependent FMAs and a
+// horizontal sum, so interleaving independent rows is what keeps the FMA units busy.
+template <bool kHalf, typename Row>
+void dot_rows(const float* q, const Row* rows, int64_t row_stride, int64_t count, int64_t n, float* scores) {
+  auto load = [](const Row* p) {
+    if constexpr (kHalf) return load_f16x8(reinterpret_cast<const uint16_t*>(p));
+    else return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+  };
+  int64_t j = 0;
+  if (n % 8 == 0)
+    for (; j + 4 <= count; j += 4) {
+      const Row* r = rows + j * row_stride;
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+      for (int64_t i = 0; i < n; i += 8) {
+        const __m256 qv = _mm256_loadu_ps(q + i);
+        a0 = _mm256_fmadd_ps(qv, load(r + i), a0);
+        a1 = _mm256_fmadd_ps(qv, load(r + row_stride + i), a1);
+        a2 = _mm256_fmadd_ps(qv, load(r + 2 * row_stride + i), a2);
+        a3 = _mm256_fmadd_ps(qv, load(r + 3 * row_stride + i), a3);
+      }
+      // Four horizontal sums at once: two rounds of hadd, then fold the 128-bit halves.
+      const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+      _mm_storeu_ps(scores + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    }
+  for (; j < count; ++j) {
+    if constexpr (kHalf) scores[j] = dot_f16(q, reinterpret_cast<const uint16_t*>(rows + j * row_stride), n);
+    else scores[j] = dot_f32(q, reinterpret_cast<const float*>(rows + j * row_stride), n);
+  }
+}
+
+// acc[i] += sum_j w[j] * row_j[i], 32 columns at a time held in four registers while the
+// rows stream past; a column tail falls back to scale_add per row.
+template <bool kHalf, typename Row>
+void accumulate_rows(float* acc, const Row* rows, int64_t row_stride, const float* w, int64_t count, int64_t n) {
+  auto load = [](const Row* p) {
+    if constexpr (kHalf) return load_f16x8(reinterpret_cast<const uint16_t*>(p));
+    else return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+  };
+  int64_t c = 0;
+  for (; c + 32 <= n; c += 32) {
+    __m256 a[4];
+    for (int k = 0; k < 4; ++k) a[k] = _mm256_loadu_ps(acc + c + 8 * k);
+    for (int64_t j = 0; j < count; ++j) {
+      const __m256 wj = _mm256_set1_ps(w[j]);
+      const Row* row = rows + j * row_stride + c;
+      for (int k = 0; k < 4; ++k) a[k] = _mm256_fmadd_ps(load(row + 8 * k), wj, a[k]);
+    }
+    for (int k = 0; k < 4; ++k) _mm256_storeu_ps(acc + c + 8 * k, a[k]);
+  }
+  if (c < n)
+    for (int64_t j = 0; j < count; ++j) {
+      if constexpr (kHalf) scale_add_f16(acc + c, 1.f, reinterpret_cast<const uint16_t*>(rows + j * row_stride + c), w[j], n - c);
+      else scale_add_f32(acc + c, 1.f, reinterpret_cast<const float*>(rows + j * row_stride + c), w[j], n - c);
+    }
+}
+
 // e^x for x in [-87, 88]: 2^k * e^r with |r| <= ln2/2, e^r by its Taylor series to r^6
 // (relative error about 1e-7, enough for activations).
 __m256 exp_ps(__m256 x) {
@@ -144,7 +200,8 @@ void f32_to_f16(uint16_t* dst, const float* src, int64_t n) {
   }
 }
 
-constexpr VectorOps kAvx2{"avx2", dot_f32, dot_f16, scale_add_f32, scale_add_f16, silu_mul, exp_shift_sum, f32_to_f16};
+constexpr VectorOps kAvx2{"avx2", dot_f32, dot_f16, scale_add_f32, scale_add_f16, dot_rows<false, float>, dot_rows<true, uint16_t>,
+                          accumulate_rows<false, float>, accumulate_rows<true, uint16_t>, silu_mul, exp_shift_sum, f32_to_f16};
 
 }  // namespace
 

@@ -71,6 +71,67 @@ void scale_add_f16(float* acc, float acc_scale, const uint16_t* v, float w, int6
   }
 }
 
+// The four horizontal sums of a0..a3 at once: fold each to 256 bits, then two rounds of
+// hadd and a fold of the 128-bit halves (far fewer shuffles than four reductions).
+__m128 horizontal_sums4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  auto fold = [](__m512 a) { return _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1)); };
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(fold(a0), fold(a1)), _mm256_hadd_ps(fold(a2), fold(a3)));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// Four rows at a time: one dot product alone is a chain of dependent FMAs and a
+// horizontal sum, so interleaving independent rows is what keeps the FMA units busy.
+template <bool kHalf, typename Row>
+void dot_rows(const float* q, const Row* rows, int64_t row_stride, int64_t count, int64_t n, float* scores) {
+  auto load = [](const Row* p, __mmask16 m) {
+    if constexpr (kHalf) return load_f16_tail(reinterpret_cast<const uint16_t*>(p), m);
+    else return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(p));
+  };
+  int64_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const Row* r = rows + j * row_stride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+      const __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
+      a0 = _mm512_fmadd_ps(qv, load(r + i, m), a0);
+      a1 = _mm512_fmadd_ps(qv, load(r + row_stride + i, m), a1);
+      a2 = _mm512_fmadd_ps(qv, load(r + 2 * row_stride + i, m), a2);
+      a3 = _mm512_fmadd_ps(qv, load(r + 3 * row_stride + i, m), a3);
+    }
+    _mm_storeu_ps(scores + j, horizontal_sums4(a0, a1, a2, a3));
+  }
+  for (; j < count; ++j) {
+    if constexpr (kHalf) scores[j] = dot_f16(q, reinterpret_cast<const uint16_t*>(rows + j * row_stride), n);
+    else scores[j] = dot_f32(q, reinterpret_cast<const float*>(rows + j * row_stride), n);
+  }
+}
+
+// acc[i] += sum_j w[j] * row_j[i], 64 columns at a time held in four registers while the
+// rows stream past (the rows of one chunk stay in L1 between column blocks).
+template <bool kHalf, typename Row>
+void accumulate_rows(float* acc, const Row* rows, int64_t row_stride, const float* w, int64_t count, int64_t n) {
+  auto load = [](const Row* p, __mmask16 m) {
+    if constexpr (kHalf) return load_f16_tail(reinterpret_cast<const uint16_t*>(p), m);
+    else return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(p));
+  };
+  for (int64_t c = 0; c < n; c += 64) {
+    __mmask16 m[4];
+    __m512 a[4];
+    for (int k = 0; k < 4; ++k) {
+      const int64_t left = n - c - 16 * k;
+      m[k] = left >= 16 ? static_cast<__mmask16>(0xffff) : left <= 0 ? static_cast<__mmask16>(0) : tail_mask(left);
+      a[k] = _mm512_maskz_loadu_ps(m[k], acc + c + 16 * k);
+    }
+    for (int64_t j = 0; j < count; ++j) {
+      const __m512 wj = _mm512_set1_ps(w[j]);
+      const Row* row = rows + j * row_stride + c;
+      for (int k = 0; k < 4; ++k) a[k] = _mm512_fmadd_ps(load(row + 16 * k, m[k]), wj, a[k]);
+    }
+    for (int k = 0; k < 4; ++k) _mm512_mask_storeu_ps(acc + c + 16 * k, m[k], a[k]);
+  }
+}
+
 // e^x as in the AVX2 file: 2^k * e^r, Taylor series of e^r to r^6.
 __m512 exp_ps(__m512 x) {
   x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
@@ -130,7 +191,8 @@ void f32_to_f16(uint16_t* dst, const float* src, int64_t n) {
   }
 }
 
-constexpr VectorOps kAvx512{"avx512", dot_f32, dot_f16, scale_add_f32, scale_add_f16, silu_mul, exp_shift_sum, f32_to_f16};
+constexpr VectorOps kAvx512{"avx512", dot_f32, dot_f16, scale_add_f32, scale_add_f16, dot_rows<false, float>, dot_rows<true, uint16_t>,
+                            accumulate_rows<false, float>, accumulate_rows<true, uint16_t>, silu_mul, exp_shift_sum, f32_to_f16};
 
 }  // namespace
 
