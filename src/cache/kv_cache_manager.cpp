@@ -29,6 +29,8 @@ bool KVCacheManager::grow(BlockTable& table, int num_tokens) {
   const int needed = BlockTable::blocks_for(num_tokens, config_.block_size) - table.size();
   if (needed <= 0) return true;
   if (!can_allocate(needed)) return false;
+  // One eviction pass for the whole shortfall rather than one per block.
+  if (prefix_cache_ && needed > device_.num_free()) prefix_cache_->evict(needed - device_.num_free());
   for (int i = 0; i < needed; ++i) {
     const auto block = allocate_block();
     if (!block) throw Error("KV block accounting is inconsistent: no block after can_allocate");

@@ -43,6 +43,10 @@ class KVCacheManager {
   bool make_writable(BlockTable& table, int index, std::vector<BlockCopy>& copies);
   BlockTable fork(const BlockTable& table) { return fork_table(device_, table); }
   void free(BlockTable& table) { release_table(device_, table); }
+  void free_blocks(std::vector<int32_t>& blocks) {
+    for (int32_t b : blocks) device_.release(b);
+    blocks.clear();
+  }
 
   // Prefix caching (no-ops when disabled).
   bool prefix_caching() const { return prefix_cache_ != nullptr; }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -71,7 +72,11 @@ void print_row(const std::string& model, double size_mib, int64_t params, int th
 }  // namespace
 
 int bench_command(int argc, char** argv) {
-  CLI::App app{"Prompt-processing and generation throughput", "strata bench"};
+  // `strata bench offline ...` and `strata bench serve ...` are workloads of their own.
+  if (argc >= 2 && std::string_view(argv[1]) == "offline") return bench_offline_command(argc - 1, argv + 1);
+  if (argc >= 2 && std::string_view(argv[1]) == "serve") return bench_serve_command(argc - 1, argv + 1);
+  CLI::App app{"Prompt-processing and generation throughput (also: strata bench offline | serve --help)",
+               "strata bench"};
   BenchArgs a;
   app.add_option("-m,--model", a.model, "GGUF file or Hugging Face directory")->required();
   app.add_option("-p,--n-prompt", a.prompt_tokens, "prompt tokens (ppN; 0: skip)")->check(CLI::NonNegativeNumber);

@@ -55,7 +55,7 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--api-key", a.server.api_key, "require 'Authorization: Bearer KEY' (all routes but /health and the page)");
   app.add_option("--served-model-name", a.server.served_model_name, "model name in the API (default: the file's name)");
   app.add_option("-t,--threads", a.threads, "CPU threads for the model (0: all cores)")->check(CLI::NonNegativeNumber);
-  app.add_option("--kv-cache-memory", a.kv_cache_memory, "KV cache size, e.g. 512M or 2G");
+  app.add_option("--kv-cache-memory", a.kv_cache_memory, "KV cache size, e.g. 512M or 2G (default: 25% of available memory, at most 4G; pages are mapped as used)");
   app.add_option("--num-kv-blocks", a.engine.num_kv_blocks, "exact number of KV blocks")->check(CLI::NonNegativeNumber);
   app.add_option("--block-size", a.engine.block_size, "tokens per KV block")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-num-seqs", a.engine.max_num_seqs, "running sequences at most")->check(CLI::PositiveNumber)->capture_default_str();

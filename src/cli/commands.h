@@ -15,7 +15,9 @@ struct Command {
 
 int run_command(int argc, char** argv);  // strata run
 int serve_command(int argc, char** argv);
-int bench_command(int argc, char** argv);
+int bench_command(int argc, char** argv);          // dispatches `bench offline` and `bench serve`
+int bench_offline_command(int argc, char** argv);  // strata bench offline (cmd_bench_offline.cpp)
+int bench_serve_command(int argc, char** argv);    // strata bench serve (cmd_bench_serve.cpp)
 int tokenize_command(int argc, char** argv);
 int chat_template_command(int argc, char** argv);
 int make_model_command(int argc, char** argv);

@@ -36,6 +36,7 @@ struct EngineStats {
   int64_t prefix_cache_queries = 0;  // tokens
   int64_t prefix_cache_evictions = 0;
   int64_t preemptions = 0;
+  int64_t swap_outs = 0;             // preemptions by swapping to host memory
   int64_t prompt_tokens_total = 0;
   int64_t generation_tokens_total = 0;
   int64_t steps = 0;

@@ -11,11 +11,14 @@ namespace strata {
 struct EngineConfig {
   int block_size = 16;                  // tokens per KV block
   // KV cache budget: exactly num_kv_blocks if > 0; else kv_cache_memory bytes if > 0;
-  // else this fraction of the host's available memory, capped at what max_num_seqs
-  // sequences of the full context length could use.
+  // else the default: kv_cache_memory_fraction of the host's available memory, at most
+  // kv_cache_memory_cap (a CPU server rarely needs more; vLLM's CPU backend defaults to
+  // 4 GiB), and at most what max_num_seqs sequences of the full context could use.
+  // The memory is mapped lazily: pages become resident as blocks are first written.
   int num_kv_blocks = 0;
   int64_t kv_cache_memory = 0;
   double kv_cache_memory_fraction = 0.25;
+  int64_t kv_cache_memory_cap = int64_t{4} << 30;
   DType kv_dtype = DType::F16;
   int max_num_seqs = 64;                // running sequences
   int max_batched_tokens = 2048;        // tokens per step (decode + prefill chunks)

@@ -22,10 +22,12 @@ LLMEngine::LLMEngine(std::unique_ptr<CausalLM> model, std::unique_ptr<Tokenizer>
   runner_ = std::make_unique<ModelRunner>(
       *model_, model_->kv_layout(num_blocks_, config_.block_size, config_.kv_dtype), host_blocks);
   if (config_.log_startup)
-    std::fprintf(stderr, "strata: KV cache: %d blocks of %d tokens = %lld tokens (%.1f MiB %s); swap space: %d blocks\n",
+    std::fprintf(stderr,
+                 "strata: KV cache: %d blocks of %d tokens = %lld tokens (%.1f MiB %s, %s; mapped as used); "
+                 "swap space: %d blocks\n",
                  num_blocks_, config_.block_size, static_cast<long long>(num_blocks_) * config_.block_size,
                  static_cast<double>(block_bytes) * num_blocks_ / (1024.0 * 1024.0),
-                 std::string(dtype_name(config_.kv_dtype)).c_str(), host_blocks);
+                 std::string(dtype_name(config_.kv_dtype)).c_str(), kv_budget_source(config_).c_str(), host_blocks);
   publish_stats();
   thread_ = std::thread([this] { loop(); });
 }
@@ -64,8 +66,7 @@ std::shared_ptr<RequestStream> LLMEngine::submit(GenerationRequest request) {
   {
     std::lock_guard lock(inbox_->mutex);
     if (!inbox_->accepting) throw QueueFullError("the engine is shutting down");
-    const int waiting = stats().waiting;
-    if (waiting + static_cast<int>(inbox_->submissions.size()) >= config_.max_queued)
+    if (inbox_->num_waiting + static_cast<int>(inbox_->submissions.size()) >= config_.max_queued)
       throw QueueFullError("the request queue is full (" + std::to_string(config_.max_queued) + " waiting)");
     if (!inbox_->live_ids.insert(request.request_id).second)
       throw InvalidArgument("request_id", "request id '" + request.request_id + "' is already in use");
@@ -118,12 +119,14 @@ void LLMEngine::loop() {
       inbox_->wake.wait(lock, [&] {
         return inbox_->stop || !inbox_->submissions.empty() || !inbox_->aborts.empty() || !scheduler_->idle();
       });
+      inbox_->num_waiting += static_cast<int>(inbox_->submissions.size());
       submissions.swap(inbox_->submissions);
       aborts.swap(inbox_->aborts);
       stop = inbox_->stop;
     }
     for (auto& s : submissions) admit(std::move(s));
     for (const auto& id : aborts) end_request(id, FinishReason::Abort, {});
+    publish_waiting();
     if (stop) {
       std::vector<std::string> ids;
       for (const auto& [id, r] : requests_) ids.push_back(id);
@@ -262,6 +265,12 @@ void LLMEngine::deliver() {
   }
 }
 
+void LLMEngine::publish_waiting() {
+  const int waiting = scheduler_->counts().waiting;
+  std::lock_guard lock(inbox_->mutex);
+  inbox_->num_waiting = waiting;
+}
+
 void LLMEngine::publish_stats() {
   const SchedulerCounts counts = scheduler_->counts();
   const PrefixCacheStats prefix = kv_->prefix_stats();
@@ -275,11 +284,15 @@ void LLMEngine::publish_stats() {
   s.prefix_cache_queries = prefix.queried_tokens;
   s.prefix_cache_evictions = prefix.evictions;
   s.preemptions = counts.preemptions;
+  s.swap_outs = counts.swap_outs;
   s.prompt_tokens_total = prompt_tokens_total_;
   s.generation_tokens_total = generation_tokens_total_;
   s.steps = steps_;
-  std::lock_guard lock(stats_mutex_);
-  stats_ = s;
+  {
+    std::lock_guard lock(stats_mutex_);
+    stats_ = s;
+  }
+  publish_waiting();
 }
 
 }  // namespace strata

@@ -48,6 +48,10 @@ class LLMEngine final : public Engine {
     std::deque<Submission> submissions;
     std::vector<std::string> aborts;
     std::set<std::string> live_ids;
+    // Requests queued in the engine: the scheduler's waiting count as of the last step
+    // plus submissions taken from the inbox but not yet admitted (so that a submission
+    // in transit is never missed by the max_queued check).
+    int num_waiting = 0;
     bool accepting = true;
     bool stop = false;
   };
@@ -61,6 +65,7 @@ class LLMEngine final : public Engine {
   void end_request(const std::string& request_id, FinishReason reason, const std::string& error);
   void deliver();
   void publish_stats();
+  void publish_waiting();
 
   std::unique_ptr<CausalLM> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
@@ -90,5 +95,7 @@ class LLMEngine final : public Engine {
 // Chooses the number of KV blocks for `config` (see EngineConfig) given the model's
 // layout of one block.
 int plan_kv_blocks(const EngineConfig& config, const ModelConfig& model, size_t bytes_per_block);
+// Where plan_kv_blocks took its budget from, for the start-up line.
+std::string kv_budget_source(const EngineConfig& config);
 
 }  // namespace strata

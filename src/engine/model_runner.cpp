@@ -1,6 +1,25 @@
 #include "engine/model_runner.h"
 
+#include <sys/mman.h>
+
+#include "core/error.h"
+
 namespace strata {
+
+namespace {
+
+// Zero-filled host memory mapped on first touch, so swap space costs nothing until used.
+Tensor lazily_zeroed_host_tensor(const Tensor::Shape& shape, DType dtype) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  const size_t bytes = static_cast<size_t>(dtype_row_bytes(dtype, n));
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw Error("out of host memory mapping " + std::to_string(bytes) + " bytes of swap space");
+  std::shared_ptr<void> unmap(p, [bytes](void* q) { munmap(q, bytes); });
+  return Tensor::view_of(Storage::wrap(p, bytes, Device::CPU, std::move(unmap)), 0, dtype, shape);
+}
+
+}  // namespace
 
 KVStorage allocate_host_kv(const KVCacheLayout& layout) {
   KVStorage kv;
@@ -8,8 +27,8 @@ KVStorage allocate_host_kv(const KVCacheLayout& layout) {
   if (layout.num_blocks <= 0) return kv;
   const Tensor::Shape shape{layout.num_blocks, layout.block_size, layout.num_kv_heads, layout.head_dim};
   for (int layer = 0; layer < layout.num_layers; ++layer) {
-    kv.k.push_back(Tensor::empty(shape, layout.dtype));
-    kv.v.push_back(Tensor::empty(shape, layout.dtype));
+    kv.k.push_back(lazily_zeroed_host_tensor(shape, layout.dtype));
+    kv.v.push_back(lazily_zeroed_host_tensor(shape, layout.dtype));
   }
   return kv;
 }

@@ -24,7 +24,8 @@ class ModelRunner {
   KVStorage host_kv_;
 };
 
-// Host KV storage with `layout` (for swap space): plain zero-filled host tensors.
+// Host KV storage with `layout` (for swap space): zero-filled host tensors whose pages
+// are mapped on first touch.
 KVStorage allocate_host_kv(const KVCacheLayout& layout);
 
 }  // namespace strata

@@ -159,6 +159,10 @@ void Scheduler::schedule_waiting(StepState& step) {
     // to produce logits.
     const int max_blocks = (static_cast<int>(seq.tokens.size()) - 1) / bs;
     PrefixMatch match = kv_.match_prefix(seq.tokens, max_blocks);
+    if (prefix_being_computed(seq, match.num_cached_tokens)) {
+      kv_.free_blocks(match.blocks);
+      continue;
+    }
     seq.blocks.blocks = std::move(match.blocks);
     seq.num_computed = match.num_cached_tokens;
     const int n = reserve(seq, std::min(seq.num_uncomputed(), step.budget), /*may_shrink=*/false, step);
@@ -174,6 +178,21 @@ void Scheduler::schedule_waiting(StepState& step) {
     running_.push_back(id);
     add_to_plan(seq, n, step);
   }
+}
+
+bool Scheduler::prefix_being_computed(const Sequence& seq, int num_cached_tokens) const {
+  if (!kv_.prefix_caching()) return false;
+  const int bs = kv_.block_size();
+  const int max_shared = (static_cast<int>(seq.tokens.size()) - 1) / bs * bs;
+  for (SequenceId id : running_) {
+    const Sequence& other = sequences_.at(id);
+    if (other.num_computed >= other.num_prompt_tokens) continue;  // not prefilling
+    const int limit = std::min(max_shared, static_cast<int>(other.tokens.size()));
+    const auto mismatch = std::mismatch(seq.tokens.begin(), seq.tokens.begin() + limit, other.tokens.begin());
+    const int shared_blocks = static_cast<int>(mismatch.first - seq.tokens.begin()) / bs;
+    if (shared_blocks * bs > num_cached_tokens) return true;
+  }
+  return false;
 }
 
 SequenceId Scheduler::preempt_least_important(const std::vector<SequenceId>& candidates,
@@ -192,6 +211,7 @@ void Scheduler::preempt(Sequence& seq, StepState& step) {
     for (const auto& copy : kv_.swap_out(seq.blocks)) step.plan.swap_out.push_back(copy);
     seq.status = SequenceStatus::Swapped;
     swapped_.push_back(seq.id);
+    ++swap_outs_;
   } else {
     release_blocks(seq);
     seq.num_computed = 0;
@@ -254,7 +274,7 @@ void Scheduler::remove(SequenceId id) {
 
 SchedulerCounts Scheduler::counts() const {
   return SchedulerCounts{static_cast<int>(waiting_.size()), static_cast<int>(running_.size()),
-                         static_cast<int>(swapped_.size()), preemptions_};
+                         static_cast<int>(swapped_.size()), preemptions_, swap_outs_};
 }
 
 }  // namespace strata

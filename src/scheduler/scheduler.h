@@ -7,7 +7,9 @@
 // priority value, latest arrival) is preempted: by recompute (its blocks are freed and
 // it waits again with prompt + generated tokens) or by swap (its blocks move to host
 // memory until space returns). Admission stops at the first waiting sequence that does
-// not fit, so nothing is starved by later, smaller requests.
+// not fit, so nothing is starved by later, smaller requests. A waiting sequence whose
+// prompt prefix a running prefill is computing right now is passed over until those
+// blocks are cached (see prefix_being_computed).
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -31,6 +33,7 @@ struct SchedulerCounts {
   int running = 0;
   int swapped = 0;
   int64_t preemptions = 0;
+  int64_t swap_outs = 0;  // preemptions that moved the sequence's blocks to host memory
 };
 
 class Scheduler {
@@ -71,6 +74,11 @@ class Scheduler {
   // included); returns the tokens that fit, at most n (all or nothing when !may_shrink).
   int reserve(Sequence& seq, int n, bool may_shrink, StepState& step);
   void add_to_plan(Sequence& seq, int n, StepState& step);
+  // Whether a running prefill is computing whole blocks of `seq`'s prompt beyond its
+  // cached prefix (a burst of requests sharing a system prompt). Such a sequence waits
+  // for those blocks to reach the prefix cache instead of computing them a second time;
+  // the prefill always progresses, so the wait is short and never starves it.
+  bool prefix_being_computed(const Sequence& seq, int num_cached_tokens) const;
   // Preempts the least important of `candidates` (running, not yet scheduled this step).
   SequenceId preempt_least_important(const std::vector<SequenceId>& candidates, StepState& step);
   void preempt(Sequence& seq, StepState& step);
@@ -85,6 +93,7 @@ class Scheduler {
   std::vector<SequenceId> running_;
   std::vector<SequenceId> swapped_;
   int64_t preemptions_ = 0;
+  int64_t swap_outs_ = 0;
 };
 
 }  // namespace strata

@@ -205,7 +205,17 @@ ServingBenchResult run_serving_benchmark(const ServingBenchConfig& input) {
   }
   const Endpoint endpoint = parse_url(config.url);
   if (config.model.empty()) config.model = first_model(endpoint, config.api_key);
-  const auto prompts = make_prompts(config);
+  // One prompt more than requests: the warm-up's own, so that it leaves no prefix-cache
+  // entry that a timed request could hit.
+  ServingBenchConfig with_warmup_prompt = config;
+  with_warmup_prompt.requests += 1;
+  auto prompts = make_prompts(with_warmup_prompt);
+  const std::vector<int32_t> warmup_prompt = prompts.back();
+  prompts.pop_back();
+  if (config.warmup) {
+    RequestTiming warm = BenchClient(endpoint, config).send(warmup_prompt);
+    if (!warm.ok) throw Error("bench serve: the warm-up request failed: " + warm.error);
+  }
   std::vector<RequestTiming> timings(config.requests);
   std::atomic<int> next{0};
   const auto start = Clock::now();
@@ -268,15 +278,17 @@ std::string format_serving_bench(const ServingBenchConfig& config, const Serving
     row(("P90 " + n + " (ms):").c_str(), s.p90_ms);
     row(("P99 " + n + " (ms):").c_str(), s.p99_ms);
   };
+  auto count_row = [&](const char* name, long long value) {
+    std::snprintf(line, sizeof line, "%-40s %12lld\n", name, value);
+    out += line;
+  };
   out += "============ Serving Benchmark Result ============\n";
-  std::snprintf(line, sizeof line, "%-40s %12d\n%-40s %12d\n%-40s %12d\n", "Concurrency:",
-                config.concurrency, "Successful requests:", r.completed, "Failed requests:", r.failed);
-  out += line;
+  count_row("Concurrency:", config.concurrency);
+  count_row("Successful requests:", r.completed);
+  count_row("Failed requests:", r.failed);
   row("Benchmark duration (s):", r.duration_s);
-  std::snprintf(line, sizeof line, "%-40s %12lld\n%-40s %12lld\n", "Total input tokens:",
-                static_cast<long long>(r.input_tokens), "Total generated tokens:",
-                static_cast<long long>(r.output_tokens));
-  out += line;
+  count_row("Total input tokens:", r.input_tokens);
+  count_row("Total generated tokens:", r.output_tokens);
   row("Request throughput (req/s):", r.request_throughput);
   row("Output token throughput (tok/s):", r.output_throughput);
   row("Total token throughput (tok/s):", r.total_token_throughput);

@@ -21,6 +21,7 @@ struct ServingBenchConfig {
   int32_t min_token_id = 100;   // prompt ids are drawn from [min_token_id, max_token_id)
   int32_t max_token_id = 1000;
   uint64_t seed = 0;
+  bool warmup = true;           // one untimed request first (as vLLM's benchmark does)
 };
 
 struct LatencySummary {

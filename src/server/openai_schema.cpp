@@ -130,6 +130,26 @@ void parse_output_shape(const ParamReader& p, ApiKind kind, const RequestLimits&
   }
 }
 
+// Tool (function) calling is not offered yet (BAD_INPUTS 30). An empty or null tool list
+// and tool_choice "none"/"auto" change nothing and pass; anything that would need tool
+// calls is a 400 rather than an answer that silently ignores the tools.
+void reject_tool_calling(const ParamReader& p) {
+  for (const char* name : {"tools", "functions"}) {
+    const nlohmann::json* tools = p.get(name);
+    if (!tools || tools->is_null()) continue;
+    if (!tools->is_array()) throw invalid_param(name, std::string("'") + name + "' must be a list");
+    if (!tools->empty()) {
+      throw invalid_param(name, std::string("'") + name + "' (function calling) is not supported by this server");
+    }
+  }
+  for (const char* name : {"tool_choice", "function_call"}) {
+    const nlohmann::json* choice = p.get(name);
+    if (!choice || choice->is_null()) continue;
+    if (choice->is_string() && (*choice == "none" || *choice == "auto")) continue;
+    throw invalid_param(name, std::string("'") + name + "' names a function, but no tools are available");
+  }
+}
+
 }  // namespace
 
 GenerationOptions parse_generation_options(const nlohmann::json& body, ApiKind kind,
@@ -144,6 +164,7 @@ GenerationOptions parse_generation_options(const nlohmann::json& body, ApiKind k
   parse_logprobs(p, kind, limits, o.sampling);
   parse_stop(p, limits, vocab_size, o.stop);
   parse_output_shape(p, kind, limits, o);
+  reject_tool_calling(p);
   if (o.echo && o.sampling.logprobs) {
     throw invalid_param("echo", "'echo' together with 'logprobs' (prompt logprobs) is not supported");
   }

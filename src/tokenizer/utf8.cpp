@@ -1,5 +1,7 @@
 #include "tokenizer/utf8.h"
 
+#include "core/utf8_append.h"
+
 namespace strata::utf8 {
 
 namespace {
@@ -90,23 +92,7 @@ char32_t next_codepoint(std::string_view s, size_t& pos) {
   return i == static_cast<size_t>(len) ? cp : kReplacement;
 }
 
-void append(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+void append(std::string& out, char32_t cp) { append_utf8(out, cp); }
 
 std::string encode(char32_t cp) {
   std::string s;

@@ -104,6 +104,9 @@ TEST_P(BatchInvariance, GreedyTokensDoNotDependOnTheBatch) {
   if (bc.num_kv_blocks < 64) {
     EXPECT_GT(stats.preemptions, 0);
   }
+  if (bc.preemption == PreemptionMode::Swap) {
+    EXPECT_GT(stats.swap_outs, 0);
+  }
   if (bc.prefix_caching) {
     EXPECT_GT(stats.prefix_cache_hits, 0);
   }
@@ -200,14 +203,39 @@ TEST(EngineFake, AbortEndsTheStreamAndFreesBlocks) {
   auto stream = engine->submit(r);
   auto first = stream->next(std::chrono::seconds(10));
   ASSERT_TRUE(first.has_value());
+  ASSERT_GT(engine->stats().kv_blocks_used, 0);
+  // Stats lag the step loop by at most the step in flight when the abort arrives; the
+  // abort itself is handled before the next step.
+  const int64_t steps_at_abort = engine->stats().steps;
   stream->abort();
   auto result = collect(*stream);
   EXPECT_EQ(result.choices[0].finish, FinishReason::Abort);
   EXPECT_TRUE(wait_until_drained(*engine));
+  EXPECT_LE(engine->stats().steps, steps_at_abort + 2) << "blocks were held for more than one step";
   // The terminal output repeats forever.
   auto terminal = stream->next(std::chrono::milliseconds(1));
   ASSERT_TRUE(terminal.has_value());
   EXPECT_TRUE(terminal->finished);
+}
+
+TEST(EngineFake, MaxQueuedRejectsFurtherSubmissions) {
+  EngineConfig config = small_config();
+  config.max_num_seqs = 1;  // the long request holds the only seat; the rest must queue
+  config.max_queued = 2;
+  auto engine = fake_engine(config);
+  auto r = make_request("running", {1, 2, 3, 4, 5}, 1000);
+  r.stop.ignore_eos = true;
+  auto running = engine->submit(r);
+  ASSERT_TRUE(running->next(std::chrono::seconds(10)).has_value());  // it holds the seat now
+  auto q1 = engine->submit(make_request("q1", {1, 2}, 4));
+  auto q2 = engine->submit(make_request("q2", {1, 2}, 4));
+  EXPECT_THROW(engine->submit(make_request("q3", {1, 2}, 4)), QueueFullError);
+  running->abort();
+  EXPECT_TRUE(collect(*q1).finished);
+  EXPECT_TRUE(collect(*q2).finished);
+  // Room again once the queue has drained.
+  EXPECT_TRUE(collect(*engine->submit(make_request("q4", {1, 2}, 4))).finished);
+  EXPECT_TRUE(wait_until_drained(*engine));
 }
 
 TEST(EngineFake, MaxTokensEndsWithLength) {

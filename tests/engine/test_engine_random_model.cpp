@@ -121,9 +121,20 @@ TEST(EngineRandomModel, GreedyTokensAreTheSameAloneAndInAnyBatch) {
     const auto tokens = run_all(*engine, w);
     for (size_t i = 0; i < w.requests.size(); i += 2)
       EXPECT_EQ(tokens[i], alone[i]) << v.name << ": request " << i;
+    if (v.config.enable_prefix_caching && v.config.num_kv_blocks >= 64) {
+      // A repeat of a finished greedy prompt is served from the prefix cache.
+      GenerationRequest repeat = w.requests[0];
+      repeat.request_id = "m0-again";
+      const auto again = collect(*engine->submit(repeat));
+      EXPECT_GT(again.cached_prompt_tokens, 0) << v.name;
+      EXPECT_EQ(again.choices.at(0).tokens, alone[0]) << v.name << ": prefix-cache hit";
+    }
     const EngineStats stats = engine->stats();
     if (v.config.num_kv_blocks < 20) {
       EXPECT_GT(stats.preemptions, 0) << v.name;
+    }
+    if (v.config.preemption == PreemptionMode::Swap) {
+      EXPECT_GT(stats.swap_outs, 0) << v.name;
     }
     if (v.config.enable_prefix_caching) {
       EXPECT_GT(stats.prefix_cache_hits, 0) << v.name;

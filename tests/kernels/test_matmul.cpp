@@ -2,13 +2,13 @@
 // dequantize_row and uses the exact f32 activations.
 //
 // Error bounds. Float weights: 1e-5 * sum|w x| (f32 accumulation). Quantized weights
-// quantize each group of 32 activations to int8 with step d = amax/127, so each x
+// quantize each group of 32 activations to int16 with step d = amax/32767, so each x
 // carries an error of at most d/2, roughly uniform. The kernels multiply that error by
 // the weight's integer part, whose magnitude is below 2 * max|w| of the group for the
 // formats and quantizers used here; the test allows 8 standard deviations of the
 // resulting sum: 8 * sqrt(sum_k (2 max|w|_g)^2 * d_g^2 / 12), plus the f32 term.
-// A second test uses activations that int8 represents exactly (x = 2^e * integer with
-// one |integer| = 127 per group), where only the f32 term remains.
+// A second test uses activations that int16 represents exactly (x = 2^e * integer with
+// one |integer| = 32767 per group), where only the f32 term remains.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -61,12 +61,13 @@ Weights make_weights(DType t, int64_t n, int64_t k, std::mt19937& rng) {
 Tensor make_activations(int64_t m, int64_t k, bool exactly_representable, std::mt19937& rng) {
   Tensor storage = Tensor::empty({m, k + 5}, DType::F32);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::uniform_int_distribution<int> integer(-127, 127);
+  std::uniform_int_distribution<int> integer(-32767, 32767);
+  const float step = 1.0f / 8192;  // a power of two: every step * integer is exact in f32
   float* data = storage.data<float>();
-  for (int64_t i = 0; i < m * (k + 5); ++i) data[i] = exactly_representable ? 0.25f * integer(rng) : normal(rng);
+  for (int64_t i = 0; i < m * (k + 5); ++i) data[i] = exactly_representable ? step * integer(rng) : normal(rng);
   if (exactly_representable)
     for (int64_t r = 0; r < m; ++r)
-      for (int64_t g = 0; g + 32 <= k; g += 32) data[r * (k + 5) + g] = -0.25f * 127;  // group amax = 127 steps
+      for (int64_t g = 0; g + 32 <= k; g += 32) data[r * (k + 5) + g] = -step * 32767;  // group amax = 32767 steps
   return storage.slice(1, 0, k);
 }
 
@@ -91,7 +92,7 @@ void expect_matches_reference(MatmulIsa isa, DType t, int64_t m, int64_t n, int6
       for (int64_t g = 0; quantized && !exact_x && g < k; g += 32) {
         double x_max = 0, w_max = 0;
         for (int64_t i = g; i < g + 32; ++i) x_max = std::max<double>(x_max, std::fabs(xr[i])), w_max = std::max<double>(w_max, std::fabs(wr[i]));
-        variance += 32 * (2 * w_max) * (2 * w_max) * (x_max / 127) * (x_max / 127) / 12;
+        variance += 32 * (2 * w_max) * (2 * w_max) * (x_max / 32767) * (x_max / 32767) / 12;
       }
       const double tolerance = 1e-5 * magnitude + 8 * std::sqrt(variance) + 1e-6;
       const float got = y.data<float>()[r * y.stride(0) + c];
@@ -128,6 +129,30 @@ TEST(Matmul, ThreadCountDoesNotChangeResults) {
       }
       EXPECT_EQ(outputs[0], outputs[1]) << dtype_name(t) << " m=" << m;
       EXPECT_EQ(outputs[0], outputs[2]) << dtype_name(t) << " m=" << m;
+    }
+}
+
+// A row's output is bit-identical whether it is multiplied alone (decode) or inside a
+// batch of any size (prefill, batched decode): greedy decoding must not depend on the batch.
+TEST(Matmul, RowResultsDoNotDependOnBatchSize) {
+  std::mt19937 rng(5);
+  for (MatmulIsa isa : {best_matmul_isa(), MatmulIsa::Generic})
+    for (DType t : kAllWeightTypes) {
+      const int64_t n = 37, k = dtype_info(t).block_size == 1 ? 200 : 512;
+      const Weights w = make_weights(t, n, k, rng);
+      const Tensor x = make_activations(19, k, false, rng);
+      ThreadPool pool(2);
+      Tensor all = Tensor::empty({19, n}, DType::F32);
+      matmul_with(isa, pool, all, x, w.packed);
+      for (int64_t rows : {1, 2, 3, 5}) {
+        const int64_t first = 19 - rows;  // the last rows, so that every edge tile is covered
+        Tensor part = Tensor::empty({rows, n}, DType::F32);
+        matmul_with(isa, pool, part, x.slice(0, first, 19), w.packed);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < n; ++c)
+            ASSERT_EQ(part.data<float>()[r * n + c], all.data<float>()[(first + r) * n + c])
+                << dtype_name(t) << " rows=" << rows << " at (" << r << ", " << c << ")";
+      }
     }
 }
 

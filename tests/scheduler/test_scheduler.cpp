@@ -128,6 +128,11 @@ TEST(Scheduler, PreemptsTheLeastImportantLatestArrival) {
 }
 
 TEST(Scheduler, SwapPreemptionMovesBlocksToHostAndBack) {
+  // 6 blocks of 4 tokens, three sequences of 8 prompt + 8 new tokens. The first decode
+  // step swaps out sequence 3 (2 blocks: 8 computed tokens); a later step, when 1 and 2
+  // cross into their fourth block, swaps out sequence 2 with 12 computed tokens (3
+  // blocks). A correct swap-in brings back exactly the host blocks its sequence was
+  // swapped out to: every block holding a computed token, no more, no fewer.
   Driver d(kv_config(6, 4, /*host_blocks=*/16), {.max_num_seqs = 8, .max_batched_tokens = 64,
                                                  .preemption = PreemptionMode::Swap});
   d.add(1, 8, 8);
@@ -139,15 +144,33 @@ TEST(Scheduler, SwapPreemptionMovesBlocksToHostAndBack) {
   EXPECT_EQ(second.swap_out.size(), 2u);
   EXPECT_EQ(d.scheduler.sequence(3).status, SequenceStatus::Swapped);
   EXPECT_EQ(d.scheduler.sequence(3).num_computed, 8);  // keeps its computed prompt
-  bool swapped_in = false;
+
+  std::map<SequenceId, std::vector<int32_t>> host_blocks_of{{3, d.scheduler.sequence(3).blocks.blocks}};
+  std::map<SequenceId, int> computed_at_swap_out{{3, 8}};
+  std::map<SequenceId, int> swap_ins;
   while (!d.scheduler.idle()) {
+    std::map<SequenceId, SequenceStatus> before;
+    for (SequenceId id : {1, 2, 3})
+      if (d.scheduler.contains(id)) before[id] = d.scheduler.sequence(id).status;
     BatchPlan plan = d.step();
-    if (!plan.swap_in.empty()) {
-      swapped_in = true;
-      EXPECT_EQ(plan.swap_in.size(), 2u);  // 8 tokens: 2 blocks
+    for (SequenceId id : plan.preempted) {
+      ASSERT_EQ(d.scheduler.sequence(id).status, SequenceStatus::Swapped);
+      host_blocks_of[id] = d.scheduler.sequence(id).blocks.blocks;
+      computed_at_swap_out[id] = d.scheduler.sequence(id).num_computed;
+      EXPECT_EQ(static_cast<int>(host_blocks_of[id].size()), BlockTable::blocks_for(computed_at_swap_out[id], 4));
     }
+    std::multiset<int32_t> expected_sources, sources;
+    for (const auto& [id, status] : before)
+      if (status == SequenceStatus::Swapped && (!d.scheduler.contains(id) || d.scheduler.sequence(id).status ==
+                                                                                 SequenceStatus::Running)) {
+        expected_sources.insert(host_blocks_of[id].begin(), host_blocks_of[id].end());
+        ++swap_ins[id];
+      }
+    for (const auto& [host, device] : plan.swap_in) sources.insert(host);
+    EXPECT_EQ(sources, expected_sources);
   }
-  EXPECT_TRUE(swapped_in);
+  EXPECT_EQ(swap_ins, (std::map<SequenceId, int>{{2, 1}, {3, 1}}));
+  EXPECT_EQ(computed_at_swap_out, (std::map<SequenceId, int>{{2, 12}, {3, 8}}));
   EXPECT_EQ(d.finished.size(), 3u);
   EXPECT_TRUE(d.kv.all_blocks_released());
 }
@@ -165,6 +188,31 @@ TEST(Scheduler, PrefixHitNeverCoversTheWholePrompt) {
   plan = d.step();
   EXPECT_EQ(plan.sequences.back().num_cached, 8);
   EXPECT_GT(d.kv.prefix_stats().hit_tokens, 0);
+}
+
+TEST(Scheduler, ABurstSharingAPrefixComputesItOnce) {
+  for (bool prefix_caching : {true, false}) {
+    Driver d(kv_config(64, 4, 0, prefix_caching), {.max_num_seqs = 8, .max_batched_tokens = 64});
+    d.add(1, 12, 2);                      // tokens 1..12
+    d.add(2, 14, 2);                      // tokens 1..14: shares 3 whole blocks with 1
+    d.add(3, 10, 2, 0, /*first_token=*/50);  // unrelated
+    BatchPlan first = d.step();
+    std::map<SequenceId, int> cached;
+    for (const auto& s : first.sequences) cached[s.id] = s.num_cached;
+    if (prefix_caching) {
+      // 2 waits one step for 1's blocks instead of computing them again; 3 is not held up.
+      EXPECT_EQ(cached, (std::map<SequenceId, int>{{1, 0}, {3, 0}}));
+      BatchPlan second = d.step();
+      ASSERT_EQ(second.sequences.size(), 3u);
+      EXPECT_EQ(second.sequences.back().id, 2);
+      EXPECT_EQ(second.sequences.back().num_cached, 12);
+    } else {
+      EXPECT_EQ(cached, (std::map<SequenceId, int>{{1, 0}, {2, 0}, {3, 0}}));
+    }
+    d.run_to_completion(100);
+    EXPECT_EQ(d.finished.size(), 3u);
+    EXPECT_TRUE(d.kv.all_blocks_released());
+  }
 }
 
 TEST(Scheduler, ForkSharesBlocksAndCopiesTheLastOnWrite) {

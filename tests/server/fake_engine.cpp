@@ -224,6 +224,7 @@ std::shared_ptr<RequestStream> FakeEngine::submit(GenerationRequest request) {
 }
 
 EngineStats FakeEngine::stats() const {
+  if (options_.stats) return *options_.stats;
   EngineStats s;
   s.running = live_.load();
   s.kv_blocks_total = 100;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@ struct FakeEngineOptions {
   int context_length = 256;
   std::chrono::milliseconds token_delay{0};
   int max_live_requests = 1000;  // beyond: QueueFullError
+  std::optional<EngineStats> stats;  // reported as is instead of the live counts
 };
 
 // The text the fake generates for choice `index` (before max_tokens and stop apply).

@@ -195,6 +195,20 @@ TEST_F(ServerTest, DisconnectMidStreamAbortsTheRequest) {
   EXPECT_NE(get("/metrics").body.find("strata_aborted_requests_total 1"), std::string::npos);
 }
 
+TEST_F(ServerTest, DisconnectBeforeTheFirstTokenAbortsTheRequest) {
+  FakeEngineOptions options;
+  options.token_delay = 300ms;  // the first token is still far away when the client leaves
+  start(test_server_config(), options);
+  {
+    Connection c(port());
+    c.send(http_request("POST", "/v1/chat/completions", stream_chat_body(50)));
+    ASSERT_TRUE(eventually([&] { return engine().live_requests() == 1; }));
+  }
+  EXPECT_TRUE(eventually([&] { return engine().aborts() == 1; }, 2s));
+  EXPECT_TRUE(eventually([&] { return engine().live_requests() == 0; }));
+  EXPECT_NE(get("/metrics").body.find("strata_aborted_requests_total 1"), std::string::npos);
+}
+
 TEST_F(ServerTest, DisconnectWhileWaitingForNonStreamedResponseAborts) {
   FakeEngineOptions options;
   options.token_delay = 20ms;

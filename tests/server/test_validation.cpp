@@ -99,6 +99,17 @@ std::vector<BadCase> bad_cases() {
       // features not offered
       {"response_format json", chat, {{"response_format", {{"type", "json_object"}}}}, 400, "response_format"},
       {"echo with logprobs", cmpl, {{"echo", true}, {"logprobs", 1}}, 400, "echo"},
+      // 30: tool calling is not offered: any tool, and a tool_choice naming one, is a 400
+      {"tools not a list", chat, {{"tools", "x"}}, 400, "tools"},
+      {"tools with invalid schema", chat,
+       {{"tools", {{{"type", "function"}, {"function", {{"name", "f"}, {"parameters", {{"type", 5}}}}}}}}}, 400, "tools"},
+      {"tools with duplicate names", chat,
+       {{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}},
+                   {{"type", "function"}, {"function", {{"name", "f"}}}}}}}, 400, "tools"},
+      {"tool_choice unknown function", chat,
+       {{"tool_choice", {{"type", "function"}, {"function", {{"name", "nope"}}}}}}, 400, "tool_choice"},
+      {"legacy functions", chat, {{"functions", {{{"name", "f"}}}}}, 400, "functions"},
+      {"legacy function_call", chat, {{"function_call", {{"name", "f"}}}}, 400, "function_call"},
   };
 }
 
@@ -209,6 +220,22 @@ TEST_F(ServerTest, ApiKeyIsRequiredEverywhereButHealth) {
   EXPECT_EQ(fetch(port(), "GET", "/v1/models", {}, good).status, 200);
   EXPECT_EQ(fetch(port(), "POST", "/v1/chat/completions", body.dump(), good).status, 200);
   EXPECT_EQ(engine().live_requests(), 0);
+}
+
+// BAD_INPUTS 28 and 30, the other side: requests at the limits, and tool fields that ask
+// for nothing, are served.
+TEST_F(ServerTest, RequestsWithinTheLimitsAreServed) {
+  json body = valid_chat();
+  body["n"] = test_server_config().limits.max_n;
+  body["tools"] = json::array();
+  body["tool_choice"] = "none";
+  Reply r = post("/v1/chat/completions", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["choices"].size(), size_t(test_server_config().limits.max_n));
+  json cmpl = valid_completion();
+  cmpl["stop"] = json::array();
+  for (int i = 0; i < test_server_config().limits.max_stop_strings; ++i) cmpl["stop"].push_back("#" + std::to_string(i));
+  EXPECT_EQ(post("/v1/completions", cmpl).status, 200);
 }
 
 TEST_F(ServerTest, QueueFullGives429WithRetryAfter) {

@@ -1,5 +1,7 @@
 #include "kernels/cpu/cpu_backend.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -20,6 +22,18 @@ Tensor i32_tensor(const std::vector<int32_t>& values) {
   Tensor t = Tensor::empty({static_cast<int64_t>(values.size())}, DType::I32);
   if (!values.empty()) std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(int32_t));
   return t;
+}
+
+// Zero-filled host memory whose pages are mapped on first touch: a large KV cache costs
+// nothing at start-up and its resident size grows with the blocks actually written.
+Tensor lazily_zeroed_tensor(const Tensor::Shape& shape, DType dtype) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  const size_t bytes = static_cast<size_t>(dtype_row_bytes(dtype, n));
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw Error("out of host memory mapping " + std::to_string(bytes) + " bytes of KV cache");
+  std::shared_ptr<void> unmap(p, [bytes](void* q) { munmap(q, bytes); });
+  return Tensor::view_of(Storage::wrap(p, bytes, Device::CPU, std::move(unmap)), 0, dtype, shape);
 }
 
 void require_host(const Tensor& t, const char* op) {
@@ -56,8 +70,8 @@ KVStorage CpuBackend::allocate_kv(const KVCacheLayout& layout) {
   kv.layout = layout;
   const Tensor::Shape shape{layout.num_blocks, layout.block_size, layout.num_kv_heads, layout.head_dim};
   for (int layer = 0; layer < layout.num_layers; ++layer) {
-    kv.k.push_back(Tensor::empty(shape, layout.dtype));
-    kv.v.push_back(Tensor::empty(shape, layout.dtype));
+    kv.k.push_back(lazily_zeroed_tensor(shape, layout.dtype));
+    kv.v.push_back(lazily_zeroed_tensor(shape, layout.dtype));
   }
   return kv;
 }

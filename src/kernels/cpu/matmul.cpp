@@ -16,8 +16,8 @@ namespace {
 // (hundreds of small matmuls per token) never allocates.
 struct ActivationScratch {
   std::vector<float> xf;
-  std::vector<int8_t> q;
-  std::vector<float> scale_sum;
+  std::vector<int16_t> q;
+  std::vector<float> scale, sum;
 };
 
 ActivationScratch& scratch() {
@@ -54,15 +54,15 @@ void prepare_activations(MatmulIsa isa, ThreadPool& pool, const Tensor& x, Matmu
     p.xf = s.xf.data();
     return;
   }
-  const int64_t groups = p.k / kActGroup;
+  const int64_t groups = p.k / kActGroup, stride = padded_groups(groups);
   s.q.resize(static_cast<size_t>(p.m * p.k));
-  // 8 floats of slack: the kernels read whole 8-lane vectors past a row's last pair.
-  s.scale_sum.resize(static_cast<size_t>(p.m * groups * 2 + 8));
-  p.xq = {s.q.data(), s.scale_sum.data(), groups};
+  s.scale.assign(static_cast<size_t>(p.m * stride), 0.0f);
+  s.sum.assign(static_cast<size_t>(p.m * stride), 0.0f);
+  p.xq = {s.q.data(), s.scale.data(), s.sum.data(), groups, stride};
   const auto quantize = isa == MatmulIsa::Avx2 ? quantize_activation_row_avx2 : quantize_activation_row_generic;
   const auto rows = [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)
-      quantize(x_base + r * x_stride, p.k, s.q.data() + r * p.k, s.scale_sum.data() + r * groups * 2);
+      quantize(x_base + r * x_stride, p.k, s.q.data() + r * p.k, s.scale.data() + r * stride, s.sum.data() + r * stride);
   };
   if (p.m * p.k < 16384) rows(0, p.m);  // not worth waking the pool
   else pool.parallel_for(p.m, 1, rows);

@@ -19,14 +19,14 @@ float dot(const float* a, const float* b, int64_t k) {
 
 // The activation row as the quantized kernels see it: scale * q.
 void dequantize_activation_row(const QuantizedRows& xq, int64_t row, int64_t k, float* out) {
-  const int8_t* q = xq.q + row * k;
-  const float* scale_sum = xq.scale_sum + row * xq.groups * 2;
-  for (int64_t i = 0; i < k; ++i) out[i] = scale_sum[i / kActGroup * 2] * static_cast<float>(q[i]);
+  const int16_t* q = xq.q + row * k;
+  const float* scale = xq.scale + row * xq.group_stride;
+  for (int64_t i = 0; i < k; ++i) out[i] = scale[i / kActGroup] * static_cast<float>(q[i]);
 }
 
 }  // namespace
 
-void quantize_activation_row_generic(const float* x, int64_t k, int8_t* q, float* scale_sum) {
+void quantize_activation_row_generic(const float* x, int64_t k, int16_t* q, float* scale, float* sum) {
   for (int64_t g = 0; g < k / kActGroup; ++g) {
     const float* xs = x + g * kActGroup;
     float amax = 0.0f, total = 0.0f;
@@ -34,10 +34,10 @@ void quantize_activation_row_generic(const float* x, int64_t k, int8_t* q, float
       amax = std::max(amax, std::fabs(xs[i]));
       total += xs[i];
     }
-    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-    for (int64_t i = 0; i < kActGroup; ++i) q[g * kActGroup + i] = static_cast<int8_t>(std::nearbyint(xs[i] * id));
-    scale_sum[2 * g] = d;
-    scale_sum[2 * g + 1] = total;
+    const float d = amax / static_cast<float>(kActLevels), id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int64_t i = 0; i < kActGroup; ++i) q[g * kActGroup + i] = static_cast<int16_t>(std::nearbyint(xs[i] * id));
+    scale[g] = d;
+    sum[g] = total;
   }
 }
 

@@ -14,16 +14,23 @@ class ThreadPool;
 namespace strata::cpu {
 
 constexpr int64_t kActGroup = 32;  // activation quantization group (elements)
+constexpr int kActLevels = 32767;  // int16 activations: x ~ scale * q, |q| <= 32767
 
-// The activation rows quantized to int8 in groups of 32, for quantized weights:
-// x[r][k] ~ scale * q[r][k], where each group has the pair {scale, sum}: sum is the exact
-// f32 sum of the group (used for the weight formats with an additive offset, whose offset
-// term is computed in f32 against the unquantized activations). Keeping the two together
-// lets a kernel fetch both with one load.
+// Rounds a group count up to whole 8-lane vectors (the per-group arrays are padded with
+// zeros to that length, so kernels can read them 8 at a time without a tail).
+constexpr int64_t padded_groups(int64_t groups) { return (groups + 7) / 8 * 8; }
+
+// The activation rows quantized to int16 in groups of 32, for block-quantized weights:
+// x[r][k] ~ scale[r][k / 32] * q[r][k] with scale = max|x| / 32767 over the group, so the
+// relative error stays near 1e-5 (int8 groups lost enough to flip the model's top token).
+// `sum` is the exact f32 sum of each group, dotted with the additive offsets of the formats
+// that have one (Q4_1, Q5_1, Q4_K, Q5_K).
 struct QuantizedRows {
-  const int8_t* q = nullptr;         // rows x k, dense
-  const float* scale_sum = nullptr;  // rows x groups x {scale, sum}
-  int64_t groups = 0;                // k / 32
+  const int16_t* q = nullptr;     // rows x k, dense
+  const float* scale = nullptr;   // rows x group_stride, zero padded
+  const float* sum = nullptr;     // rows x group_stride, zero padded
+  int64_t groups = 0;             // k / 32
+  int64_t group_stride = 0;       // padded_groups(groups)
 };
 
 // One call's operands. For float weights (F32/F16/BF16) `xf` holds the activation rows
@@ -42,6 +49,9 @@ struct MatmulProblem {
 };
 
 // Kernel families. Each computes y[:, n_begin:n_end] of the problem on the calling thread.
+// Within a family, the arithmetic of one output element depends only on its activation
+// row and weight row: never on m, on the column range or on the thread count (decode in
+// a batch must give the same tokens as decode alone).
 enum class MatmulIsa : uint8_t { Generic, Avx2 };
 
 void matmul_columns_generic(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
@@ -49,10 +59,11 @@ void matmul_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end)
 // The F32 / F16 / BF16 weight part of the AVX2 family (matmul_float_avx2.cpp).
 void matmul_float_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
 
-// Quantizes one activation row of k elements (k a multiple of 32) into q and scale_sum.
-// Both round half to even (the group sums may differ in the last bit: summation order).
-void quantize_activation_row_generic(const float* x, int64_t k, int8_t* q, float* scale_sum);
-void quantize_activation_row_avx2(const float* x, int64_t k, int8_t* q, float* scale_sum);
+// Quantizes one activation row of k elements (k a multiple of 32) into q, scale and sum
+// (groups entries each; the caller zero-fills the padding). Both round half to even (the
+// group sums may differ in the last bit: summation order).
+void quantize_activation_row_generic(const float* x, int64_t k, int16_t* q, float* scale, float* sum);
+void quantize_activation_row_avx2(const float* x, int64_t k, int16_t* q, float* scale, float* sum);
 
 // The best family this CPU supports.
 MatmulIsa best_matmul_isa();

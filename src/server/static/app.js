@@ -24,6 +24,7 @@ async function loadModel() {
   try {
     const response = await fetch("/v1/models", { headers: headers() });
     const body = await response.json();
+    if (response.status === 401) throw new Error("this server needs its API key (enter it at the left)");
     if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
     state.model = body.data[0].id;
     $("model-name").textContent = state.model;

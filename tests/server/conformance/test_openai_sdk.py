@@ -207,6 +207,11 @@ def test_errors_raise_sdk_exceptions(client, model):
         bad = openai.OpenAI(base_url=URL + "/v1", api_key="wrong", max_retries=0)
         with pytest.raises(openai.AuthenticationError):
             bad.models.list()
+    with pytest.raises(openai.NotFoundError):
+        client.post("/no-such-route", body={}, cast_to=object)
+    with pytest.raises(openai.APIStatusError) as e:  # over the 8 MiB body limit
+        client.completions.create(model=model, prompt="x" * (9 << 20), max_tokens=1)
+    assert e.value.status_code == 413
 
 
 def curl(*args):
@@ -231,6 +236,23 @@ def test_curl_stream_raw_bytes(model):
             chunk = json.loads(part[6:])
             assert chunk["object"] == "text_completion"
             part[6:].decode("utf-8")  # whole UTF-8 characters only
+
+
+def test_curl_chat_stream_raw_bytes_with_usage(model):
+    body = json.dumps({"model": model, "messages": MESSAGES, "max_tokens": 5, "stream": True,
+                       "stream_options": {"include_usage": True}, "ignore_eos": True})
+    raw = curl("-H", "Content-Type: application/json", "-d", body, URL + "/v1/chat/completions")
+    head, _, events = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"content-type: text/event-stream" in head.lower()
+    parts = events.split(b"\n\n")
+    assert parts[-2:] == [b"data: [DONE]", b""]
+    chunks = [json.loads(p[len(b"data: "):]) for p in parts[:-2]]
+    assert all(p.startswith(b"data: {") for p in parts[:-2])
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 5
+    assert chunks[-2]["choices"][0]["finish_reason"] == "length"
+    assert all(c["object"] == "chat.completion.chunk" and c["id"] == chunks[0]["id"] for c in chunks)
 
 
 def test_curl_errors_and_health():
