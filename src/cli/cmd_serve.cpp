@@ -23,6 +23,8 @@ struct ServeArgs {
   std::string model;
   int threads = 0;
   std::string kv_cache_memory;  // e.g. "512M", "2G"; empty: the engine's default
+  std::string preemption = "recompute";
+  std::string swap_space = "4G";  // host memory for swapped-out blocks (--preemption swap)
   int shutdown_timeout_s = 30;
   int header_timeout_s = 10;
   int idle_timeout_s = 60;
@@ -31,20 +33,20 @@ struct ServeArgs {
   EngineConfig engine;
 };
 
-int64_t parse_size(const std::string& text) {
+int64_t parse_size(const std::string& option, const std::string& text) {
   size_t used = 0;
   double value = 0;
   try {
     value = std::stod(text, &used);
   } catch (const std::exception&) {
-    throw InvalidArgument("--kv-cache-memory", "not a size: '" + text + "'");
+    throw InvalidArgument(option, option + ": not a size: '" + text + "'");
   }
   std::string suffix = text.substr(used);
   double scale = suffix.empty() || suffix == "B" ? 1
                : (suffix == "K" || suffix == "KiB") ? 1024.0
                : (suffix == "M" || suffix == "MiB") ? 1024.0 * 1024
                : (suffix == "G" || suffix == "GiB") ? 1024.0 * 1024 * 1024 : -1;
-  if (scale < 0 || value <= 0) throw InvalidArgument("--kv-cache-memory", "not a size: '" + text + "'");
+  if (scale < 0 || value <= 0) throw InvalidArgument(option, option + ": not a size: '" + text + "'");
   return static_cast<int64_t>(value * scale);
 }
 
@@ -61,6 +63,10 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--max-num-seqs", a.engine.max_num_seqs, "running sequences at most")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-batched-tokens", a.engine.max_batched_tokens, "tokens per engine step")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-queued", a.engine.max_queued, "waiting requests before 429")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--preemption", a.preemption, "when KV blocks run out: recompute the preempted request later, or swap its blocks to host memory")
+      ->check(CLI::IsMember({"recompute", "swap"}))->capture_default_str();
+  app.add_option("--swap-space", a.swap_space, "host memory for swapped-out blocks (--preemption swap), mapped as used")
+      ->capture_default_str();
   app.add_flag("--no-prefix-caching", [&a](int64_t) { a.engine.enable_prefix_caching = false; }, "disable the prefix cache");
   app.add_option("--max-connections", a.server.max_connections, "open connections at most")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--io-threads", a.server.io_threads, "network threads")->check(CLI::PositiveNumber)->capture_default_str();
@@ -93,7 +99,11 @@ int serve_command(int argc, char** argv) {
   a.server.served_model_name.clear();
   add_options(app, a);
   CLI11_PARSE(app, argc, argv);
-  if (!a.kv_cache_memory.empty()) a.engine.kv_cache_memory = parse_size(a.kv_cache_memory);
+  if (!a.kv_cache_memory.empty()) a.engine.kv_cache_memory = parse_size("--kv-cache-memory", a.kv_cache_memory);
+  if (a.preemption == "swap") {
+    a.engine.preemption = PreemptionMode::Swap;
+    a.engine.swap_space = parse_size("--swap-space", a.swap_space);
+  }
   if (a.server.served_model_name.empty()) {
     a.server.served_model_name = std::filesystem::path(a.model).filename().replace_extension().string();
   }
