@@ -3,7 +3,7 @@
 //   M = 1 (decode): reports GB/s of weights read. Each benchmark cycles through enough
 //     copies of the weight matrix (>= 128 MB) that it streams from memory, not cache.
 //     STRATA_BENCH_HOT=1 uses a single copy instead (cache resident: compute speed).
-//   M = 512 (prompt): reports GFLOP/s (2 M N K per call).
+//   M = 16 (a batch of decodes) and M = 512 (prompt): reports GFLOP/s (2 M N K per call).
 //   SmolLM2Token/*: all 211 matmuls of one forward pass with distinct weights (30 layers
 //     x q,k,v,o,gate,up,down + output), reporting tokens/s of the matmul part alone.
 // Run: build-mm/bench/bench_matmul [--benchmark_filter=...]
@@ -110,7 +110,7 @@ void register_all() {
   const std::vector<std::pair<const char*, DType>> dtypes = {
       {"q4_1", DType::Q4_1}, {"q8_0", DType::Q8_0}, {"f16", DType::F16}, {"q4_k", DType::Q4_K}};
   const std::vector<Linear> shapes = {{576, 576}, {192, 576}, {1536, 576}, {576, 1536}, {49152, 576}};
-  for (int64_t m : {1, 512})
+  for (int64_t m : {1, 16, 512})
     for (const auto& [name, t] : dtypes)
       for (const auto& s : shapes) {
         if (s.k % strata::dtype_info(t).block_size != 0) continue;  // e.g. Q4_K needs K % 256 == 0

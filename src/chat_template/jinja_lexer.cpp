@@ -2,6 +2,7 @@
 
 #include "core/utf8_append.h"
 
+#include <cstdint>
 #include <cctype>
 #include <cstring>
 

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/device_options.h"
 #include "model/llama_sequence_runner.h"
 #include "model/model.h"
 
@@ -83,11 +84,15 @@ int bench_command(int argc, char** argv) {
   app.add_option("-n,--n-gen", a.gen_tokens, "generated tokens (tgN; 0: skip)")->check(CLI::NonNegativeNumber);
   app.add_option("-r,--repetitions", a.repetitions, "repetitions")->check(CLI::PositiveNumber);
   app.add_option("-t,--threads", a.threads, "CPU threads")->check(CLI::PositiveNumber);
+  DeviceArgs device;
+  add_device_options(app, device, /*engine=*/false);
   CLI11_PARSE(app, argc, argv);
 
   LoadOptions options;
   options.num_threads = a.threads;
+  options.device = resolve_device(device);
   auto model = load_model(a.model, options);
+  std::fprintf(stderr, "backend: %s\n", model->backend().name().c_str());
   const ModelConfig& c = model->config();
   const int context = std::max(a.prompt_tokens, a.gen_tokens) + 1;
   SequenceRunner runner(*model, context, DType::F16, std::max(a.prompt_tokens, 1));

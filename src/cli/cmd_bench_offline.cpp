@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/device_options.h"
 #include "core/error.h"
 #include "engine/engine.h"
 #include "engine/engine_config.h"
@@ -30,11 +31,13 @@ struct OfflineArgs {
   uint64_t seed = 0;
   bool warmup = true;
   EngineConfig engine;
+  DeviceArgs device;
 };
 
 void add_options(CLI::App& app, OfflineArgs& a) {
   app.add_option("-m,--model", a.model, "GGUF file or Hugging Face directory")->required();
   app.add_option("-t,--threads", a.threads, "CPU threads")->check(CLI::PositiveNumber)->capture_default_str();
+  add_device_options(app, a.device, /*engine=*/true);
   app.add_option("--workload", a.workload,
                  "chat: lengths drawn like a chat dataset (log-normal; --input-len/--output-len are means, "
                  "default 200/128, 64 requests); shared-prefix: requests sharing a --prefix-len system prompt "
@@ -101,7 +104,10 @@ int bench_offline_command(int argc, char** argv) {
   auto tokenizer = Tokenizer::load(a.model);
   LoadOptions load_options;
   load_options.num_threads = a.threads;
+  load_options.device = resolve_device(a.device);
   auto model = load_model(a.model, load_options);
+  size_kv_cache_for_device(a.engine, a.device, load_options.device);
+  std::printf("backend: %s\n", model->backend().name().c_str());
   const int vocab = model->config().vocab_size;
   const OfflineWorkload workload = make_workload(a, vocab);
   a.engine.max_queued = static_cast<int>(workload.requests.size()) + 2;

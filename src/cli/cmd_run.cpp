@@ -11,6 +11,7 @@
 
 #include "chat_template/chat_template.h"
 #include "cli/commands.h"
+#include "cli/device_options.h"
 #include "core/error.h"
 #include "engine/stop_checker.h"
 #include "model/llama_sequence_runner.h"
@@ -34,6 +35,7 @@ struct RunArgs {
   bool verbose = false;
   SamplingParams sampling;
   std::optional<uint64_t> seed;
+  DeviceArgs device;
 };
 
 void add_options(CLI::App& app, RunArgs& a) {
@@ -46,6 +48,7 @@ void add_options(CLI::App& app, RunArgs& a) {
   app.add_option("-s,--system", a.system, "system message (chat)");
   app.add_option("-n,--max-tokens", a.max_tokens, "tokens to generate at most")->check(CLI::PositiveNumber);
   app.add_option("-t,--threads", a.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  add_device_options(app, a.device, /*engine=*/false);
   app.add_option("-c,--ctx", a.context, "context length (KV cache size)")->check(CLI::PositiveNumber);
   app.add_option("--temp", a.sampling.temperature, "temperature (0: greedy)")->check(CLI::Range(0.0, 100.0));
   app.add_option("--top-k", a.sampling.top_k, "top-k (0 or -1: off)")->check(CLI::Range(-1, 1 << 30));
@@ -178,6 +181,7 @@ int run_command(int argc, char** argv) {
   auto tokenizer = Tokenizer::load(args.model);
   LoadOptions options;
   options.num_threads = args.threads;
+  options.device = resolve_device(args.device);
   options.progress = show_progress;
   auto model = load_model(args.model, options);
   args.context = std::min(args.context, model->config().context_length);

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/device_options.h"
 #include "core/error.h"
 #include "engine/engine.h"
 #include "engine/engine_config.h"
@@ -31,6 +32,7 @@ struct ServeArgs {
   size_t max_body_mib = 8;
   ServerConfig server;
   EngineConfig engine;
+  DeviceArgs device;
 };
 
 int64_t parse_size(const std::string& option, const std::string& text) {
@@ -57,6 +59,7 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--api-key", a.server.api_key, "require 'Authorization: Bearer KEY' (all routes but /health and the page)");
   app.add_option("--served-model-name", a.server.served_model_name, "model name in the API (default: the file's name)");
   app.add_option("-t,--threads", a.threads, "CPU threads for the model (0: all cores)")->check(CLI::NonNegativeNumber);
+  add_device_options(app, a.device, /*engine=*/true);
   app.add_option("--kv-cache-memory", a.kv_cache_memory, "KV cache size, e.g. 512M or 2G (default: 25% of available memory, at most 4G; pages are mapped as used)");
   app.add_option("--num-kv-blocks", a.engine.num_kv_blocks, "exact number of KV blocks")->check(CLI::NonNegativeNumber);
   app.add_option("--block-size", a.engine.block_size, "tokens per KV block")->check(CLI::PositiveNumber)->capture_default_str();
@@ -115,7 +118,9 @@ int serve_command(int argc, char** argv) {
   auto tokenizer = Tokenizer::load(a.model);
   LoadOptions load_options;
   load_options.num_threads = a.threads;
+  load_options.device = resolve_device(a.device);
   auto model = load_model(a.model, load_options);
+  size_kv_cache_for_device(a.engine, a.device, load_options.device);
   std::unique_ptr<Engine> engine = make_engine(std::move(model), std::move(tokenizer), a.engine);
   std::unique_ptr<ChatFormatter> formatter = chat_formatter_for(engine->tokenizer());
 

@@ -2,6 +2,7 @@
 // Errors: one exception type that carries a message naming the problem (the file and
 // offset, the parameter, the template line). Callers at the edges (CLI, server) turn
 // it into an exit code or an HTTP error; nothing in between swallows it.
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 

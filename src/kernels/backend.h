@@ -42,6 +42,8 @@ struct KVCacheLayout {
   DType dtype = DType::F16;
 
   size_t bytes_per_block() const;  // all layers, K and V
+  // Throws Error naming `op` unless every dimension is positive and the dtype is f16 or f32.
+  void check(const char* op) const;
 };
 
 struct KVStorage {
@@ -49,6 +51,9 @@ struct KVStorage {
   std::vector<Tensor> k;  // one per layer
   std::vector<Tensor> v;
 };
+
+// Throws Error naming `op` unless `layer` exists in `kv` and its dtype is f16 or f32.
+void check_kv_layer(const KVStorage& kv, int layer, const char* op);
 
 // The index arrays of one forward pass, on the backend's device (I32 tensors). See
 // model/forward_batch.h for their meaning.
@@ -114,6 +119,17 @@ class Backend {
 
   // Waits for queued work (no-op on CPU).
   virtual void synchronize() {}
+
+  // Whole-step replay (CUDA graphs; every call is a no-op on backends without it). A model
+  // brackets all device work of a forward pass, after upload_batch, as
+  //   if (!backend.replay_step(bt, kv)) { backend.begin_step(bt, kv); ...ops...; backend.end_step(); }
+  // The backend decides which batch shapes it captures (decode steps) and replays them with
+  // this step's index arrays and cache. The model must call drop_steps() whenever it
+  // reallocates any tensor those ops use (captured launches hold raw addresses).
+  virtual bool replay_step(const BatchTensors&, const KVStorage&) { return false; }
+  virtual void begin_step(const BatchTensors&, const KVStorage&) {}
+  virtual void end_step() {}
+  virtual void drop_steps() {}
 };
 
 struct CpuBackendOptions {

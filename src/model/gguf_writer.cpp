@@ -128,6 +128,21 @@ void GGUFWriter::add_tensor(std::string name, DType dtype, const std::vector<int
   entry.info.type_id = gguf_type_of(dtype);
   entry.data.assign(data.begin(), data.end());
   entry.has_data = true;
+  entry.data_bytes = data.size();
+  tensors_.push_back(std::move(entry));
+}
+
+void GGUFWriter::add_deferred_tensor(std::string name, DType dtype, const std::vector<int64_t>& shape) {
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  if (shape.empty()) throw InvalidArgument("shape", "GGUFWriter: tensor '" + name + "' has no dimensions");
+  TensorEntry entry;
+  entry.info.name = std::move(name);
+  for (auto it = shape.rbegin(); it != shape.rend(); ++it) entry.info.dims.push_back(static_cast<uint64_t>(*it));
+  entry.info.type_id = gguf_type_of(dtype);
+  entry.has_data = true;
+  entry.deferred = true;
+  entry.data_bytes = static_cast<uint64_t>(dtype_row_bytes(dtype, numel));
   tensors_.push_back(std::move(entry));
 }
 
@@ -142,14 +157,13 @@ std::vector<GGUFWriter::TensorEntry> GGUFWriter::laid_out_tensors() const {
   for (auto& e : entries) {
     if (!e.has_data) continue;
     e.info.offset = next;
-    next = (next + e.data.size() + alignment_ - 1) / alignment_ * alignment_;
+    next = (next + e.data_bytes + alignment_ - 1) / alignment_ * alignment_;
   }
   return entries;
 }
 
-std::vector<uint8_t> GGUFWriter::to_bytes() const {
+std::vector<uint8_t> GGUFWriter::header_bytes(const std::vector<TensorEntry>& entries) const {
   if (!std::has_single_bit(alignment_)) throw InvalidArgument("alignment", "GGUFWriter: alignment must be a power of two");
-  const auto entries = laid_out_tensors();
   std::vector<uint8_t> out;
   ByteSink sink(out);
   sink.put<uint32_t>(0x46554747);  // "GGUF"
@@ -169,14 +183,50 @@ std::vector<uint8_t> GGUFWriter::to_bytes() const {
     sink.put(e.info.offset);
   }
   sink.pad_to(alignment_);
+  return out;
+}
+
+std::vector<uint8_t> GGUFWriter::to_bytes() const {
+  const auto entries = laid_out_tensors();
+  std::vector<uint8_t> out = header_bytes(entries);
+  ByteSink sink(out);
   const size_t data_start = out.size();
   for (const auto& e : entries) {
     if (!e.has_data) continue;
+    if (e.deferred) throw Error("GGUFWriter: tensor '" + e.info.name + "' is deferred: use write_streaming");
     out.resize(data_start + e.info.offset);
     out.insert(out.end(), e.data.begin(), e.data.end());
   }
   sink.pad_to(alignment_);
   return out;
+}
+
+void GGUFWriter::write_streaming(const std::string& path,
+                                 const std::function<std::vector<uint8_t>(size_t)>& produce) const {
+  const auto entries = laid_out_tensors();
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  if (!file) throw Error(path + ": cannot open for writing");
+  const auto put = [&](const void* data, size_t n) {
+    file.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
+    if (!file) throw Error(path + ": write failed");
+  };
+  const std::vector<uint8_t> header = header_bytes(entries);
+  put(header.data(), header.size());
+  const std::vector<uint8_t> zeros(alignment_, 0);
+  uint64_t written = 0;  // bytes of the data section so far
+  size_t deferred_index = 0;
+  for (const auto& e : entries) {
+    if (!e.has_data) continue;
+    put(zeros.data(), e.info.offset - written);
+    const std::vector<uint8_t> produced = e.deferred ? produce(deferred_index++) : std::vector<uint8_t>{};
+    const std::vector<uint8_t>& bytes = e.deferred ? produced : e.data;
+    if (bytes.size() != e.data_bytes)
+      throw Error("GGUFWriter: tensor '" + e.info.name + "' produced " + std::to_string(bytes.size()) +
+                  " bytes, expected " + std::to_string(e.data_bytes));
+    put(bytes.data(), bytes.size());
+    written = e.info.offset + bytes.size();
+  }
+  put(zeros.data(), (alignment_ - (header.size() + written) % alignment_) % alignment_);
 }
 
 void GGUFWriter::write(const std::string& path) const {

@@ -3,6 +3,7 @@
 // each tensor aligned. Used by `strata make-model` and by tests, which also use it to
 // build deliberately broken files (it writes duplicates and raw infos as given).
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <utility>
@@ -56,17 +57,26 @@ class GGUFWriter {
   void add_tensor(std::string name, DType dtype, const std::vector<int64_t>& shape,
                   std::span<const uint8_t> data);
   void add_raw_tensor_info(RawTensorInfo info);
+  // Declares a tensor whose bytes are produced only while write_streaming() writes them,
+  // so that a file of many gigabytes never sits in memory whole.
+  void add_deferred_tensor(std::string name, DType dtype, const std::vector<int64_t>& shape);
 
-  std::vector<uint8_t> to_bytes() const;
+  std::vector<uint8_t> to_bytes() const;  // every tensor must have its data
   void write(const std::string& path) const;
+  // Writes the file, calling produce(i) in order for the bytes of the i-th deferred tensor.
+  void write_streaming(const std::string& path, const std::function<std::vector<uint8_t>(size_t)>& produce) const;
 
  private:
   struct TensorEntry {
     RawTensorInfo info;
-    std::vector<uint8_t> data;  // empty for raw infos
+    std::vector<uint8_t> data;  // empty for raw infos and deferred tensors
     bool has_data = false;
+    bool deferred = false;
+    uint64_t data_bytes = 0;  // size of the data, deferred or not
   };
   std::vector<TensorEntry> laid_out_tensors() const;
+  // Everything before the data section, padded to the alignment.
+  std::vector<uint8_t> header_bytes(const std::vector<TensorEntry>& entries) const;
 
   uint64_t alignment_ = 32;
   std::vector<std::pair<std::string, GGUFValue>> metadata_;

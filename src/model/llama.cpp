@@ -53,6 +53,7 @@ LlamaModel::LlamaModel(ModelConfig config, LlamaWeights weights, std::unique_ptr
 
 void LlamaModel::ensure_scratch(int64_t tokens, int64_t logit_rows) {
   const auto& c = config_;
+  if (tokens > scratch_.rows || logit_rows > logit_scratch_.rows) backend_->drop_steps();  // new addresses
   if (tokens > scratch_.rows) {
     Backend& b = *backend_;
     const int64_t q_dim = int64_t{c.num_heads} * c.head_dim, kv_dim = int64_t{c.num_kv_heads} * c.head_dim;
@@ -120,29 +121,39 @@ void LlamaModel::mlp_block(int layer, int64_t t) {
   b.add(x, x, proj);
 }
 
-void LlamaModel::forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) {
-  const int64_t t = batch.num_tokens(), l = batch.num_logit_rows();
-  if (t == 0) throw InvalidArgument("batch", "forward() called with an empty batch");
-  ensure_scratch(t, l);
+void LlamaModel::run_layers(int64_t t, int64_t l, const BatchTensors& bt, KVStorage& kv) {
   Backend& b = *backend_;
-  const BatchTensors bt = b.upload_batch(batch);
   Tensor x = rows_of(scratch_.x, t);
   b.embedding(x, weights_.token_embd, bt.token_ids);
   for (int layer = 0; layer < config_.num_layers; ++layer) {
     attention_block(layer, t, bt, kv);
     mlp_block(layer, t);
   }
-  if (l == 0) {
-    logits = Tensor();
-    return;
-  }
+  if (l == 0) return;
   // Only the rows whose logits are wanted go through the final norm and the vocabulary.
   Tensor hidden = rows_of(logit_scratch_.hidden, l);
   b.gather_rows(hidden, x, bt.logit_rows);
   b.rms_norm(hidden, hidden, weights_.output_norm, config_.rms_norm_eps);
   Tensor device_logits = rows_of(logit_scratch_.logits, l);
   b.matmul(device_logits, hidden, weights_.output);
-  Tensor host = b.download(device_logits);
+}
+
+void LlamaModel::forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) {
+  const int64_t t = batch.num_tokens(), l = batch.num_logit_rows();
+  if (t == 0) throw InvalidArgument("batch", "forward() called with an empty batch");
+  ensure_scratch(t, l);
+  Backend& b = *backend_;
+  const BatchTensors bt = b.upload_batch(batch);
+  if (!b.replay_step(bt, kv)) {
+    b.begin_step(bt, kv);
+    run_layers(t, l, bt, kv);
+    b.end_step();
+  }
+  if (l == 0) {
+    logits = Tensor();
+    return;
+  }
+  Tensor host = b.download(rows_of(logit_scratch_.logits, l));
   if (!logits.defined() || logits.shape() != host.shape() || logits.dtype() != DType::F32)
     logits = Tensor::empty(host.shape(), DType::F32);
   if (host.raw_data() != logits.raw_data()) std::memcpy(logits.raw_data(), host.raw_data(), host.nbytes());

@@ -31,6 +31,8 @@ class LlamaModel : public CausalLM {
     Tensor hidden, logits;
   };
   void ensure_scratch(int64_t tokens, int64_t logit_rows);
+  // Every device op of one forward pass (what a backend may capture and replay).
+  void run_layers(int64_t tokens, int64_t logit_rows, const BatchTensors& bt, KVStorage& kv);
   void attention_block(int layer, int64_t tokens, const BatchTensors& bt, KVStorage& kv);
   void mlp_block(int layer, int64_t tokens);
   void project(Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias);

@@ -1,5 +1,5 @@
 // load_model(): a GGUF file or a Hugging Face safetensors directory -> a LlamaModel on the
-// CPU backend. Weights stay in the file mapping (zero-copy); loading touches the mapped
+// chosen backend. On the CPU weights stay in the file mapping (zero-copy); loading touches the mapped
 // pages in file order so that the first forward pass does not stall on page faults, and
 // reports its progress in bytes.
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "kernels/make_backend.h"
 #include "model/gguf.h"
 #include "model/llama.h"
 #include "model/load_model_internal.h"
@@ -50,9 +51,10 @@ std::unique_ptr<CausalLM> build_llama_model(const ModelConfig& config, WeightNam
                                             const LoadOptions& options, std::shared_ptr<void> keepalive) {
   LlamaWeights weights = load_llama_weights(config, naming, lookup);
   touch_pages(all_tensors, options.progress);
-  CpuBackendOptions backend_options;
+  BackendOptions backend_options;
+  backend_options.device = options.device;
   backend_options.num_threads = options.num_threads;
-  return std::make_unique<LlamaModel>(config, std::move(weights), make_cpu_backend(backend_options),
+  return std::make_unique<LlamaModel>(config, std::move(weights), make_backend(backend_options),
                                       std::move(keepalive));
 }
 

@@ -43,12 +43,13 @@ class CausalLM {
 };
 
 struct LoadOptions {
-  int num_threads = 0;
+  Device device = Device::CPU;  // where the weights live and the forward pass runs
+  int num_threads = 0;          // CPU backend threads (0: all cores)
   // Called with (bytes done, bytes total) while loading, for a progress indication.
   std::function<void(size_t, size_t)> progress;
 };
 
-// Loads a GGUF file or a Hugging Face safetensors directory onto the CPU backend.
+// Loads a GGUF file or a Hugging Face safetensors directory onto the backend of options.device.
 std::unique_ptr<CausalLM> load_model(const std::string& path, const LoadOptions& options);
 
 }  // namespace strata

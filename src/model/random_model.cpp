@@ -72,6 +72,18 @@ ModelConfig llama8b_shape() {
   return c;
 }
 
+// Llama 3.2 1B: 16 layers of 2048, GQA 32/8 with head_dim 64, tied embeddings.
+ModelConfig llama32_1b_shape() {
+  ModelConfig c = llama8b_shape();
+  c.num_layers = 16;
+  c.hidden_size = 2048;
+  c.intermediate_size = 8192;
+  c.head_dim = 64;
+  c.rope.factor = 32.0f;
+  c.tied_embeddings = true;
+  return c;
+}
+
 uint64_t splitmix(uint64_t& state) {
   uint64_t z = (state += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -119,8 +131,11 @@ ModelConfig random_model_config(const std::string& arch, const std::string& shap
   ModelConfig c;
   if (shape == "tiny") c = tiny_shape(arch);
   else if (shape == "smollm2-135m") c = smollm2_shape();
-  else if (shape == "llama-8b") c = llama8b_shape();
-  else throw InvalidArgument("--shape", "unknown shape '" + shape + "' (tiny, smollm2-135m, llama-8b)");
+  else if (shape == "llama-8b" || shape == "llama-3.1-8b") c = llama8b_shape();
+  else if (shape == "llama-3.2-1b") c = llama32_1b_shape();
+  else
+    throw InvalidArgument("--shape", "unknown shape '" + shape +
+                                         "' (tiny, smollm2-135m, llama-3.2-1b, llama-3.1-8b or llama-8b)");
   c.architecture = arch;
   c.name = "random-" + arch + "-" + shape;
   c.rope.head_dim = c.head_dim;

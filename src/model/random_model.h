@@ -12,7 +12,8 @@
 
 namespace strata {
 
-// arch: llama | qwen2 | qwen3; shape: tiny | smollm2-135m | llama-8b.
+// arch: llama | qwen2 | qwen3; shape: tiny | smollm2-135m | llama-3.2-1b | llama-3.1-8b
+// (llama-8b: the same as llama-3.1-8b).
 ModelConfig random_model_config(const std::string& arch, const std::string& shape);
 
 // One tensor in Hugging Face layout and naming (Q/K not permuted), f32 values.
@@ -32,6 +33,7 @@ struct RandomModelOptions {
   DType dtype = DType::F32;     // of the matrices (norms and biases stay f32 in GGUF)
   uint64_t seed = 0;
   std::string tokenizer_from;   // GGUF whose tokenizer.* metadata is copied (optional)
+  bool pad_vocab = false;       // pad that tokenizer's vocabulary up to the shape's (GGUF)
 };
 
 // A GGUF file as llama.cpp's converter would write it (llama: Q/K rows permuted).

@@ -1,7 +1,11 @@
 // Writes a random-weight model as GGUF, laid out as llama.cpp's converter lays out a
 // Hugging Face checkpoint: GGUF names, norms and biases in f32, matrices in the chosen
 // type, and for arch "llama" the Q/K rows permuted for the interleaved rotary layout.
+#include <algorithm>
 #include <cstring>
+#include <deque>
+#include <future>
+#include <thread>
 
 #include "core/error.h"
 #include "kernels/cpu/quant.h"
@@ -41,10 +45,24 @@ void add_config_metadata(GGUFWriter& w, const ModelConfig& c) {
   }
 }
 
-void copy_tokenizer_metadata(GGUFWriter& w, const std::string& path) {
+// Copies the tokenizer.* metadata; with pad_to > 0, appends unused normal tokens until the
+// vocabulary has pad_to entries, so that a model of a large-vocabulary shape can carry a
+// smaller real tokenizer (generated ids past the real ones decode as placeholder text).
+void copy_tokenizer_metadata(GGUFWriter& w, const std::string& path, int pad_to) {
   auto source = GGUFFile::open(path);
-  for (const auto& [key, value] : source->metadata())
-    if (key.rfind("tokenizer.", 0) == 0) w.add(key, value);
+  for (auto [key, value] : source->metadata()) {
+    if (key.rfind("tokenizer.", 0) != 0) continue;
+    auto* array = std::get_if<GGUFValue::Array>(&value.value);
+    if (pad_to > 0 && array && (key == "tokenizer.ggml.tokens" || key == "tokenizer.ggml.token_type" ||
+                                key == "tokenizer.ggml.scores")) {
+      for (auto n = static_cast<int>(array->items.size()); n < pad_to; ++n) {
+        if (key == "tokenizer.ggml.tokens") array->items.push_back(gguf_string("<|strata_pad_" + std::to_string(n) + "|>"));
+        else if (key == "tokenizer.ggml.token_type") array->items.push_back(gguf_int(GGUFValue::Type::Int32, 1));
+        else array->items.push_back(gguf_float(GGUFValue::Type::Float32, 0.0));
+      }
+    }
+    w.add(key, value);
+  }
 }
 
 std::vector<uint8_t> encode_rows(const RandomTensor& t, DType dtype) {
@@ -75,14 +93,32 @@ void permute_qk(RandomTensor& t, const ModelConfig& c) {
 void write_random_gguf(const ModelConfig& config, const RandomModelOptions& options, const std::string& path) {
   GGUFWriter writer;
   add_config_metadata(writer, config);
-  if (!options.tokenizer_from.empty()) copy_tokenizer_metadata(writer, options.tokenizer_from);
-  for (auto& t : random_model_layout(config)) {
+  if (!options.tokenizer_from.empty())
+    copy_tokenizer_metadata(writer, options.tokenizer_from, options.pad_vocab ? config.vocab_size : 0);
+  std::vector<RandomTensor> layout = random_model_layout(config);
+  const auto dtype_of = [&](const RandomTensor& t) { return t.shape.size() == 1 ? DType::F32 : options.dtype; };
+  for (const auto& t : layout) writer.add_deferred_tensor(t.gguf_name, dtype_of(t), t.shape);
+  // Each tensor's values depend only on (seed, name), so tensors are made in parallel, a
+  // window ahead of the writer, and the file is the same whatever the thread count.
+  const auto make = [&](size_t i) {
+    RandomTensor t = layout[i];
     fill_random_tensor(t, options.seed);
     if (config.architecture == "llama") permute_qk(t, config);
-    const DType dtype = t.shape.size() == 1 ? DType::F32 : options.dtype;
-    writer.add_tensor(t.gguf_name, dtype, t.shape, encode_rows(t, dtype));
-  }
-  writer.write(path);
+    return encode_rows(t, dtype_of(t));
+  };
+  const size_t window = std::max(1u, std::thread::hardware_concurrency());
+  std::deque<std::future<std::vector<uint8_t>>> ahead;
+  size_t next = 0;
+  const auto top_up = [&] {
+    while (next < layout.size() && ahead.size() < window) ahead.push_back(std::async(std::launch::async, make, next++));
+  };
+  writer.write_streaming(path, [&](size_t) {
+    top_up();
+    std::vector<uint8_t> bytes = ahead.front().get();
+    ahead.pop_front();
+    top_up();
+    return bytes;
+  });
 }
 
 }  // namespace strata

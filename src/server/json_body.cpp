@@ -35,7 +35,9 @@ nlohmann::json parse_json_object_body(std::string_view body, int max_depth) {
   nlohmann::json value;
   try {
     value = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and also out_of_range for a number too large for a double ("1e999"):
+    // both are the client's malformed body.
     throw ApiError(400, "invalid_request_error",
                    std::string("Request body is not valid JSON: ") + e.what());
   }

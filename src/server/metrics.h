@@ -3,6 +3,7 @@
 // latency histograms (time to first token, inter-token latency, end-to-end), token
 // counters, and the engine's gauges (running, waiting, KV usage, prefix cache hit rate,
 // preemptions) read at scrape time.
+#include <cstdint>
 #include <array>
 #include <map>
 #include <mutex>

@@ -1,6 +1,7 @@
 #pragma once
 // Typed, range-checked access to the fields of a JSON request object. Every failure is an
 // ApiError 400 naming the parameter. Absent fields and null both mean "use the default".
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>

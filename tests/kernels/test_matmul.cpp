@@ -2,13 +2,14 @@
 // dequantize_row and uses the exact f32 activations.
 //
 // Error bounds. Float weights: 1e-5 * sum|w x| (f32 accumulation). Quantized weights
-// quantize each group of 32 activations to int16 with step d = amax/32767, so each x
+// quantize each group of 32 activations to int16 with step d = amax/levels (levels =
+// activation_levels(dtype): 32767, or 16383 for Q6_K), so each x
 // carries an error of at most d/2, roughly uniform. The kernels multiply that error by
 // the weight's integer part, whose magnitude is below 2 * max|w| of the group for the
 // formats and quantizers used here; the test allows 8 standard deviations of the
 // resulting sum: 8 * sqrt(sum_k (2 max|w|_g)^2 * d_g^2 / 12), plus the f32 term.
 // A second test uses activations that int16 represents exactly (x = 2^e * integer with
-// one |integer| = 32767 per group), where only the f32 term remains.
+// one |integer| = levels per group), where only the f32 term remains.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -58,23 +59,25 @@ Weights make_weights(DType t, int64_t n, int64_t k, std::mt19937& rng) {
 }
 
 // x as a view with a row stride larger than k (padding columns filled with garbage).
-Tensor make_activations(int64_t m, int64_t k, bool exactly_representable, std::mt19937& rng) {
+// levels: the int16 range of exactly representable activations.
+Tensor make_activations(int64_t m, int64_t k, bool exactly_representable, std::mt19937& rng, int levels = 32767) {
   Tensor storage = Tensor::empty({m, k + 5}, DType::F32);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::uniform_int_distribution<int> integer(-32767, 32767);
+  std::uniform_int_distribution<int> integer(-levels, levels);
   const float step = 1.0f / 8192;  // a power of two: every step * integer is exact in f32
   float* data = storage.data<float>();
   for (int64_t i = 0; i < m * (k + 5); ++i) data[i] = exactly_representable ? step * integer(rng) : normal(rng);
   if (exactly_representable)
     for (int64_t r = 0; r < m; ++r)
-      for (int64_t g = 0; g + 32 <= k; g += 32) data[r * (k + 5) + g] = -step * 32767;  // group amax = 32767 steps
+      for (int64_t g = 0; g + 32 <= k; g += 32) data[r * (k + 5) + g] = -step * levels;  // group amax = levels steps
   return storage.slice(1, 0, k);
 }
 
 void expect_matches_reference(MatmulIsa isa, DType t, int64_t m, int64_t n, int64_t k, bool exact_x, int threads) {
   std::mt19937 rng(static_cast<unsigned>(m * 1000003 + n * 101 + k + static_cast<int>(t)));
   const Weights w = make_weights(t, n, k, rng);
-  const Tensor x = make_activations(m, k, exact_x, rng);
+  const int levels = activation_levels(t);
+  const Tensor x = make_activations(m, k, exact_x, rng, levels);
   Tensor y_storage = Tensor::empty({m, n + 3}, DType::F32);
   Tensor y = y_storage.slice(1, 0, n);
   ThreadPool pool(threads);
@@ -92,7 +95,7 @@ void expect_matches_reference(MatmulIsa isa, DType t, int64_t m, int64_t n, int6
       for (int64_t g = 0; quantized && !exact_x && g < k; g += 32) {
         double x_max = 0, w_max = 0;
         for (int64_t i = g; i < g + 32; ++i) x_max = std::max<double>(x_max, std::fabs(xr[i])), w_max = std::max<double>(w_max, std::fabs(wr[i]));
-        variance += 32 * (2 * w_max) * (2 * w_max) * (x_max / 32767) * (x_max / 32767) / 12;
+        variance += 32 * (2 * w_max) * (2 * w_max) * (x_max / levels) * (x_max / levels) / 12;
       }
       const double tolerance = 1e-5 * magnitude + 8 * std::sqrt(variance) + 1e-6;
       const float got = y.data<float>()[r * y.stride(0) + c];

@@ -95,8 +95,12 @@ class FakeStream : public RequestStream {
     auto give_up = std::chrono::steady_clock::now() + timeout;
     cv_.wait_until(lock, std::min(give_up, next_emit_), [&] { return aborted_; });
     if (aborted_) return finish_all(FinishReason::Abort);
-    if (std::chrono::steady_clock::now() < next_emit_) return std::nullopt;
-    next_emit_ += engine_.options().token_delay;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_emit_) return std::nullopt;
+    // The next token one delay after this one, not after when this one was due: a reader
+    // that fell behind (a loaded machine, a sanitizer build) would otherwise get a burst of
+    // overdue tokens, and the measured inter-token latency would collapse to ~0.
+    next_emit_ = now + engine_.options().token_delay;
     return emit_one_token_per_choice();
   }
 

@@ -128,30 +128,52 @@ TEST_F(ServerTest, ShortBodyTimesOutWith400) {
   EXPECT_EQ(r.status, 400);
 }
 
+// Sends `bytes` one at a time, 50 ms apart, checking that another client is served after
+// each; then expects the server to have cut the slow connection off, with `status` or by
+// closing it, within 3 s of the first byte.
+void expect_trickle_cut_off(unsigned short port, Connection& slow, const std::string& bytes, int status) {
+  auto started = std::chrono::steady_clock::now();
+  bool cut_off = false;
+  for (char byte : bytes) {
+    if (!slow.send_quietly(std::string(1, byte))) {
+      cut_off = true;
+      break;
+    }
+    EXPECT_EQ(fetch(port, "GET", "/health").status, 200);  // others are served meanwhile
+    std::this_thread::sleep_for(50ms);
+    if (std::chrono::steady_clock::now() - started > 2s) break;
+  }
+  if (!cut_off) {
+    Reply r = slow.read_reply(2s);
+    EXPECT_EQ(r.status, status);
+    cut_off = slow.closed_by_peer(2s);
+  }
+  EXPECT_TRUE(cut_off);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
 TEST_F(ServerTest, SlowlorisIsCutOffWithoutBlockingOthers) {
   ServerConfig config = test_server_config();
   config.header_timeout = 400ms;
   start(config);
   Connection slow(port());
   const std::string request = http_request("GET", "/health");
-  auto started = std::chrono::steady_clock::now();
-  bool cut_off = false;
-  for (size_t i = 0; i < request.size() - 2; ++i) {
-    if (!slow.send_quietly(request.substr(i, 1))) {
-      cut_off = true;
-      break;
-    }
-    EXPECT_EQ(get("/health").status, 200);  // others are served meanwhile
-    std::this_thread::sleep_for(50ms);
-    if (std::chrono::steady_clock::now() - started > 2s) break;
-  }
-  if (!cut_off) {
-    Reply r = slow.read_reply(2s);
-    EXPECT_EQ(r.status, 408);
-    cut_off = slow.closed_by_peer(2s);
-  }
-  EXPECT_TRUE(cut_off);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  expect_trickle_cut_off(port(), slow, request.substr(0, request.size() - 2), 408);
+}
+
+// BAD_INPUTS 32, the body side: complete headers, then a body trickling in one byte at a
+// time. The body timeout runs from the end of the headers, so the trickle cannot keep the
+// connection (and its buffer) alive by sending just often enough.
+TEST_F(ServerTest, TricklingBodyIsCutOffWithoutBlockingOthers) {
+  ServerConfig config = test_server_config();
+  config.body_timeout = 400ms;
+  start(config);
+  const std::string body = R"({"prompt": "a long enough body to trickle for seconds", "max_tokens": 2})";
+  Connection slow(port());
+  slow.send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  expect_trickle_cut_off(port(), slow, body, 400);
+  EXPECT_EQ(engine().live_requests(), 0);  // the engine never saw the request
 }
 
 TEST_F(ServerTest, IdleKeepAliveConnectionsAreClosed) {

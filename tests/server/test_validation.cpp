@@ -27,6 +27,8 @@ std::vector<BadCase> bad_cases() {
   for (int i = 0; i < 17; ++i) too_many_stops.push_back("s" + std::to_string(i));
   json too_much_bias = json::object();
   for (int i = 0; i < 1025; ++i) too_much_bias[std::to_string(i % 300) + std::string(i / 300, ' ')] = 1;
+  json too_many_prompts = json::array();
+  for (int i = 0; i < 65; ++i) too_many_prompts.push_back("p");
   json long_prompt = json::array();
   for (int i = 0; i < 300; ++i) long_prompt.push_back(65);
   return {
@@ -41,6 +43,7 @@ std::vector<BadCase> bad_cases() {
       {"echo number", cmpl, {{"echo", 1}}, 400, "echo"},
       {"user number", chat, {{"user", 5}}, 400, "user"},
       {"stop number", chat, {{"stop", 5}}, 400, "stop"},
+      {"stop list with a number", chat, {{"stop", {"a", 5}}}, 400, "stop"},
       {"model number", chat, {{"model", 5}}, 400, "model"},
       {"stream_options not object", chat, {{"stream", true}, {"stream_options", 1}}, 400, "stream_options"},
       {"stream_options without stream", chat, {{"stream_options", {{"include_usage", true}}}}, 400, "stream_options"},
@@ -82,6 +85,7 @@ std::vector<BadCase> bad_cases() {
       {"prompt empty list", cmpl, {{"prompt", json::array()}}, 400, "prompt"},
       {"prompt mixed list", cmpl, {{"prompt", {"a", json::array({1})}}}, 400, "prompt"},
       {"prompt empty string without bos", cmpl, {{"prompt", {json::array()}}}, 400, "prompt"},
+      {"too many prompts", cmpl, {{"prompt", too_many_prompts}}, 400, "prompt"},
       // 22: stop
       {"too many stops", chat, {{"stop", too_many_stops}}, 400, "stop"},
       {"empty stop", chat, {{"stop", {""}}}, 400, "stop"},
@@ -96,8 +100,16 @@ std::vector<BadCase> bad_cases() {
       // 27: models
       {"unknown model", chat, {{"model", "gpt-4"}}, 404, "model"},
       {"path-like model", cmpl, {{"model", "../../etc/passwd"}}, 404, "model"},
+      {"absolute path model", chat, {{"model", "/etc/passwd"}}, 404, "model"},
+      {"file url model", chat, {{"model", "file:///etc/passwd"}}, 404, "model"},
       // features not offered
       {"response_format json", chat, {{"response_format", {{"type", "json_object"}}}}, 400, "response_format"},
+      // 29: structured output is not offered yet: any schema or regex is a 400, whatever its size
+      {"response_format json_schema", chat,
+       {{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"schema", {{"type", "object"}}}}}}}},
+       400, "response_format"},
+      {"response_format regex", chat, {{"response_format", {{"type", "regex"}, {"regex", "(a+)+$"}}}}, 400, "response_format"},
+      {"response_format not object", chat, {{"response_format", "json"}}, 400, "response_format"},
       {"echo with logprobs", cmpl, {{"echo", true}, {"logprobs", 1}}, 400, "echo"},
       // 30: tool calling is not offered: any tool, and a tool_choice naming one, is a 400
       {"tools not a list", chat, {{"tools", "x"}}, 400, "tools"},
@@ -153,6 +165,20 @@ TEST_F(ServerTest, PromptTooLongStatesBothNumbers) {
   message = r.json()["error"]["message"];
   EXPECT_NE(message.find("256"), std::string::npos) << message;
   EXPECT_NE(message.find("257"), std::string::npos) << message;  // 3 + 254 requested
+}
+
+// The message-count limit needs a body above the fixture's 64 KiB to reach.
+TEST_F(ServerTest, TooManyMessagesIs400) {
+  ServerConfig config = test_server_config();
+  config.max_body_bytes = 1 << 20;
+  start(config);
+  json body = valid_chat();
+  body["messages"] = json::array();
+  for (int i = 0; i <= config.limits.max_messages; ++i) body["messages"].push_back({{"role", "user"}, {"content", "m"}});
+  Reply r = post("/v1/chat/completions", body);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json()["error"]["param"], "messages");
+  EXPECT_NE(r.json()["error"]["message"].get<std::string>().find("4096"), std::string::npos);
 }
 
 TEST_F(ServerTest, MalformedBodies) {

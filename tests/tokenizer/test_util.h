@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the tokenizer tests: reading fixture files and reporting mismatches.
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <string>

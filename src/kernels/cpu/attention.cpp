@@ -21,12 +21,8 @@ constexpr int64_t kMaxHeadsPerItem = 8;  // query heads of one GQA group done to
 constexpr int64_t kScoreChunk = 64;    // keys scored before each softmax update
 
 void check_cache_layer(const KVStorage& kv, int layer, const char* op) {
+  check_kv_layer(kv, layer, op);
   const auto& l = kv.layout;
-  if (layer < 0 || layer >= l.num_layers || static_cast<size_t>(layer) >= kv.k.size() ||
-      static_cast<size_t>(layer) >= kv.v.size())
-    throw Error(std::string(op) + ": layer " + std::to_string(layer) + " out of range");
-  if (l.dtype != DType::F16 && l.dtype != DType::F32)
-    throw Error(std::string(op) + ": KV cache dtype must be f16 or f32, got " + std::string(dtype_name(l.dtype)));
   if (l.head_dim > kMaxHeadDim) throw Error(std::string(op) + ": head_dim " + std::to_string(l.head_dim) + " too large");
 }
 

@@ -61,11 +61,7 @@ Tensor CpuBackend::download(const Tensor& t) {
 }
 
 KVStorage CpuBackend::allocate_kv(const KVCacheLayout& layout) {
-  if (layout.dtype != DType::F16 && layout.dtype != DType::F32)
-    throw Error("allocate_kv: KV cache dtype must be f16 or f32, got " + std::string(dtype_name(layout.dtype)));
-  if (layout.num_layers <= 0 || layout.num_blocks <= 0 || layout.block_size <= 0 || layout.num_kv_heads <= 0 ||
-      layout.head_dim <= 0)
-    throw Error("allocate_kv: every KV cache dimension must be positive");
+  layout.check("allocate_kv");
   KVStorage kv;
   kv.layout = layout;
   const Tensor::Shape shape{layout.num_blocks, layout.block_size, layout.num_kv_heads, layout.head_dim};

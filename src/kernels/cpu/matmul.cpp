@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/matmul_internal.h"
@@ -60,9 +61,11 @@ void prepare_activations(MatmulIsa isa, ThreadPool& pool, const Tensor& x, Matmu
   s.sum.assign(static_cast<size_t>(p.m * stride), 0.0f);
   p.xq = {s.q.data(), s.scale.data(), s.sum.data(), groups, stride};
   const auto quantize = isa == MatmulIsa::Avx2 ? quantize_activation_row_avx2 : quantize_activation_row_generic;
+  const int levels = activation_levels(p.wtype);
   const auto rows = [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)
-      quantize(x_base + r * x_stride, p.k, s.q.data() + r * p.k, s.scale.data() + r * stride, s.sum.data() + r * stride);
+      quantize(x_base + r * x_stride, p.k, levels, s.q.data() + r * p.k, s.scale.data() + r * stride,
+               s.sum.data() + r * stride);
   };
   if (p.m * p.k < 16384) rows(0, p.m);  // not worth waking the pool
   else pool.parallel_for(p.m, 1, rows);
@@ -91,9 +94,7 @@ void run_columns(MatmulIsa isa, ThreadPool& pool, const MatmulProblem& p) {
 }  // namespace
 
 MatmulIsa best_matmul_isa() {
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                           __builtin_cpu_supports("f16c");
-  return avx2 ? MatmulIsa::Avx2 : MatmulIsa::Generic;
+  return cpu_has_avx2_fma_f16c() ? MatmulIsa::Avx2 : MatmulIsa::Generic;
 }
 
 void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {

@@ -21,14 +21,14 @@ float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-void quantize_group(const float* x, int16_t* q, float& scale, float& sum) {
+void quantize_group(const float* x, float levels, int16_t* q, float& scale, float& sum) {
   const __m256 magnitude_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   __m256 v[4];
   for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(x + 8 * i);
   const __m256 amax = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], magnitude_mask), _mm256_and_ps(v[1], magnitude_mask)),
                                     _mm256_max_ps(_mm256_and_ps(v[2], magnitude_mask), _mm256_and_ps(v[3], magnitude_mask)));
   sum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3])));
-  const float d = horizontal_max(amax) / static_cast<float>(kActLevels);
+  const float d = horizontal_max(amax) / levels;
   scale = d;
   const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
   __m256i n[4];
@@ -42,8 +42,9 @@ void quantize_group(const float* x, int16_t* q, float& scale, float& sum) {
 
 }  // namespace
 
-void quantize_activation_row_avx2(const float* x, int64_t k, int16_t* q, float* scale, float* sum) {
-  for (int64_t g = 0; g < k / kActGroup; ++g) quantize_group(x + g * kActGroup, q + g * kActGroup, scale[g], sum[g]);
+void quantize_activation_row_avx2(const float* x, int64_t k, int levels, int16_t* q, float* scale, float* sum) {
+  for (int64_t g = 0; g < k / kActGroup; ++g)
+    quantize_group(x + g * kActGroup, static_cast<float>(levels), q + g * kActGroup, scale[g], sum[g]);
 }
 
 }  // namespace strata::cpu

@@ -40,14 +40,20 @@ float horizontal_sum(__m256 v) {
 }
 
 // ---- small M: C weight rows streamed together against one activation row -------------
+// While these rows compute, the next rows' bytes (`ahead`, contiguous) are prefetched a
+// line or two per step: without it decode waits on memory latency, not bandwidth.
 template <DType T, int C>
-void stream_rows(const MatmulProblem& p, int64_t row, int64_t n) {
+void stream_rows(const MatmulProblem& p, int64_t row, int64_t n, const uint8_t* ahead, int64_t ahead_bytes) {
   const float* x = p.xf + row * p.xf_stride;
   const uint8_t* w[C];
   __m256 acc[C];
   for (int c = 0; c < C; ++c) w[c] = p.w + (n + c) * p.w_row_bytes, acc[c] = _mm256_setzero_ps();
   const int64_t k8 = p.k / 8 * 8;
+  const int64_t steps = std::max<int64_t>(1, k8 / 8);
+  const int64_t lines_per_step = (ahead_bytes / 64 + steps - 1) / steps;
   for (int64_t k = 0; k < k8; k += 8) {
+    for (int64_t l = k / 8 * lines_per_step; l < (k / 8 + 1) * lines_per_step; ++l)
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * l), _MM_HINT_T0);
     const __m256 xv = _mm256_loadu_ps(x + k);
     for (int c = 0; c < C; ++c) acc[c] = _mm256_fmadd_ps(load8<T>(w[c], k), xv, acc[c]);
   }
@@ -62,10 +68,14 @@ void stream_rows(const MatmulProblem& p, int64_t row, int64_t n) {
 template <DType T>
 void stream_columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
   constexpr int kRows = 4;
+  const auto ahead = [&](int64_t next, int rows) {
+    return (std::min(next + rows, n_end) - std::min(next, n_end)) * p.w_row_bytes;
+  };
   for (int64_t r = 0; r < p.m; ++r) {
     int64_t n = n_begin;
-    for (; n + kRows <= n_end; n += kRows) stream_rows<T, kRows>(p, r, n);
-    for (; n < n_end; ++n) stream_rows<T, 1>(p, r, n);
+    for (; n + kRows <= n_end; n += kRows)
+      stream_rows<T, kRows>(p, r, n, p.w + (n + kRows) * p.w_row_bytes, ahead(n + kRows, kRows));
+    for (; n < n_end; ++n) stream_rows<T, 1>(p, r, n, p.w + (n + 1) * p.w_row_bytes, ahead(n + 1, 1));
   }
 }
 

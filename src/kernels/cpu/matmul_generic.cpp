@@ -26,7 +26,7 @@ void dequantize_activation_row(const QuantizedRows& xq, int64_t row, int64_t k, 
 
 }  // namespace
 
-void quantize_activation_row_generic(const float* x, int64_t k, int16_t* q, float* scale, float* sum) {
+void quantize_activation_row_generic(const float* x, int64_t k, int levels, int16_t* q, float* scale, float* sum) {
   for (int64_t g = 0; g < k / kActGroup; ++g) {
     const float* xs = x + g * kActGroup;
     float amax = 0.0f, total = 0.0f;
@@ -34,7 +34,7 @@ void quantize_activation_row_generic(const float* x, int64_t k, int16_t* q, floa
       amax = std::max(amax, std::fabs(xs[i]));
       total += xs[i];
     }
-    const float d = amax / static_cast<float>(kActLevels), id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float d = amax / static_cast<float>(levels), id = d != 0.0f ? 1.0f / d : 0.0f;
     for (int64_t i = 0; i < kActGroup; ++i) q[g * kActGroup + i] = static_cast<int16_t>(std::nearbyint(xs[i] * id));
     scale[g] = d;
     sum[g] = total;

@@ -14,14 +14,18 @@ class ThreadPool;
 namespace strata::cpu {
 
 constexpr int64_t kActGroup = 32;  // activation quantization group (elements)
-constexpr int kActLevels = 32767;  // int16 activations: x ~ scale * q, |q| <= 32767
+
+// int16 activations: x ~ scale * q with |q| <= levels. 32767 except for Q6_K, whose int16
+// weight values reach 4096 in magnitude: 32 * 4096 * 16383 is the largest group dot
+// that still fits int32 (the kernels sum a whole group exactly in int32).
+constexpr int activation_levels(DType weights) { return weights == DType::Q6_K ? 16383 : 32767; }
 
 // Rounds a group count up to whole 8-lane vectors (the per-group arrays are padded with
 // zeros to that length, so kernels can read them 8 at a time without a tail).
 constexpr int64_t padded_groups(int64_t groups) { return (groups + 7) / 8 * 8; }
 
 // The activation rows quantized to int16 in groups of 32, for block-quantized weights:
-// x[r][k] ~ scale[r][k / 32] * q[r][k] with scale = max|x| / 32767 over the group, so the
+// x[r][k] ~ scale[r][k / 32] * q[r][k] with scale = max|x| / levels over the group, so the
 // relative error stays near 1e-5 (int8 groups lost enough to flip the model's top token).
 // `sum` is the exact f32 sum of each group, dotted with the additive offsets of the formats
 // that have one (Q4_1, Q5_1, Q4_K, Q5_K).
@@ -58,12 +62,16 @@ void matmul_columns_generic(const MatmulProblem& p, int64_t n_begin, int64_t n_e
 void matmul_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
 // The F32 / F16 / BF16 weight part of the AVX2 family (matmul_float_avx2.cpp).
 void matmul_float_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
+// The block-quantized part for m >= kPanelMinRows (matmul_panel_avx2.cpp): unpacking a
+// panel of weight rows once pays off from a few activation rows on.
+constexpr int64_t kPanelMinRows = 4;
+void matmul_panel_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
 
-// Quantizes one activation row of k elements (k a multiple of 32) into q, scale and sum
-// (groups entries each; the caller zero-fills the padding). Both round half to even (the
-// group sums may differ in the last bit: summation order).
-void quantize_activation_row_generic(const float* x, int64_t k, int16_t* q, float* scale, float* sum);
-void quantize_activation_row_avx2(const float* x, int64_t k, int16_t* q, float* scale, float* sum);
+// Quantizes one activation row of k elements (k a multiple of 32) to |q| <= levels into q,
+// scale and sum (groups entries each; the caller zero-fills the padding). Both round half
+// to even (the group sums may differ in the last bit: summation order).
+void quantize_activation_row_generic(const float* x, int64_t k, int levels, int16_t* q, float* scale, float* sum);
+void quantize_activation_row_avx2(const float* x, int64_t k, int levels, int16_t* q, float* scale, float* sum);
 
 // The best family this CPU supports.
 MatmulIsa best_matmul_isa();

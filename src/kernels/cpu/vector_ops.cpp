@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/cpu_features.h"
 #include "core/half.h"
 
 namespace strata::cpu {
@@ -75,15 +76,6 @@ constexpr VectorOps kGeneric{"generic", dot_f32, dot_f16, scale_add_f32, scale_a
                              dot_rows<float>, dot_rows<uint16_t>, accumulate_rows<float>,
                              accumulate_rows<uint16_t>, silu_mul, exp_shift_sum, f32_to_f16};
 
-bool cpu_has_avx2() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
-
-bool cpu_has_avx512() {
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-}
-
 const VectorOps& choose_vector_ops() {
   if (const VectorOps* ops = vector_ops_avx512()) return *ops;
   if (const VectorOps* ops = vector_ops_avx2()) return *ops;
@@ -93,7 +85,7 @@ const VectorOps& choose_vector_ops() {
 }  // namespace
 
 const VectorOps& vector_ops_generic() { return kGeneric; }
-const VectorOps* vector_ops_avx2() { return cpu_has_avx2() ? &vector_ops_avx2_table() : nullptr; }
+const VectorOps* vector_ops_avx2() { return cpu_has_avx2_fma_f16c() ? &vector_ops_avx2_table() : nullptr; }
 const VectorOps* vector_ops_avx512() { return cpu_has_avx512() ? &vector_ops_avx512_table() : nullptr; }
 
 const VectorOps& vector_ops() {

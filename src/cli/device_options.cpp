@@ -1,0 +1,33 @@
+#include "cli/device_options.h"
+
+#include <algorithm>
+
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/make_backend.h"
+
+namespace strata::cli {
+
+void add_device_options(CLI::App& app, DeviceArgs& args, bool engine) {
+  app.add_option("--device", args.device, "cpu | cuda | auto (auto: cuda when a GPU is present)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  if (engine)
+    app.add_option("--gpu-memory-utilization", args.gpu_memory_utilization,
+                   "share of GPU memory for weights, activations and the KV cache (cuda)")
+        ->check(CLI::Range(0.05, 1.0))
+        ->capture_default_str();
+}
+
+Device resolve_device(const DeviceArgs& args) { return parse_device(args.device); }
+
+void size_kv_cache_for_device(EngineConfig& config, const DeviceArgs& args, Device device) {
+  if (device != Device::CUDA || config.num_kv_blocks > 0 || config.kv_cache_memory > 0) return;
+  // Activations of a full step, logits and cuBLAS scratch: generous for 8B-class models.
+  constexpr int64_t kReserve = int64_t{3} << 29;  // 1.5 GiB
+  const CudaMemoryInfo info = cuda_memory_info(0);
+  const auto total = static_cast<int64_t>(info.total_bytes), used = total - static_cast<int64_t>(info.free_bytes);
+  const int64_t budget = static_cast<int64_t>(args.gpu_memory_utilization * static_cast<double>(total)) - used - kReserve;
+  config.kv_cache_memory = std::max<int64_t>(budget, int64_t{64} << 20);
+}
+
+}  // namespace strata::cli

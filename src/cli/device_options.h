@@ -1,0 +1,29 @@
+#pragma once
+// --device and --gpu-memory-utilization, shared by the commands that load a model.
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/tensor.h"
+#include "engine/engine_config.h"
+#include "model/model.h"
+
+namespace strata::cli {
+
+struct DeviceArgs {
+  std::string device = "auto";
+  double gpu_memory_utilization = 0.9;
+};
+
+// Adds --device (and, for engines, --gpu-memory-utilization).
+void add_device_options(CLI::App& app, DeviceArgs& args, bool engine);
+
+// The device chosen (auto: CUDA when this build has it and a GPU is present).
+Device resolve_device(const DeviceArgs& args);
+
+// On CUDA, unless the user fixed the KV cache size: the KV budget is what remains of
+// gpu_memory_utilization of the GPU's memory once the weights are loaded, less a reserve
+// for activations and scratch.
+void size_kv_cache_for_device(EngineConfig& config, const DeviceArgs& args, Device device);
+
+}  // namespace strata::cli

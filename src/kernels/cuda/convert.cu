@@ -1,0 +1,60 @@
+// Conversions around the tensor-core GEMM: f32 activations to bf16/f16, and weights of any
+// device dtype to bf16 a slab of rows at a time.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "core/error.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_util.cuh"
+#include "kernels/cuda/quant_device.cuh"
+
+namespace strata::cuda {
+
+namespace {
+
+__device__ inline void store(__half* out, float v) { *out = __float2half_rn(v); }
+__device__ inline void store(__nv_bfloat16* out, float v) { *out = __float2bfloat16_rn(v); }
+
+template <typename Out>
+__global__ void convert_rows_kernel(const float* x, int64_t x_stride, int64_t rows, int64_t cols, Out* out) {
+  const int64_t n = rows * cols;
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    store(out + i, x[(i / cols) * x_stride + i % cols]);
+  }
+}
+
+__global__ void dequantize_rows_kernel(WeightRef w, int64_t first_row, int64_t rows, __nv_bfloat16* out) {
+  const PackedBlocks p = packed_blocks(w);
+  const int64_t n = rows * w.cols;
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+    out[i] = __float2bfloat16_rn(weight_element(w, p, first_row + i / w.cols, i % w.cols));
+}
+
+unsigned grid_for(int64_t n) {
+  const int64_t blocks = (n + 255) / 256;
+  return static_cast<unsigned>(blocks < 65536 ? blocks : 65536);
+}
+
+}  // namespace
+
+void launch_convert_rows(const float* x, int64_t x_stride, int64_t rows, int64_t cols, void* out, DType out_type,
+                         cudaStream_t stream) {
+  if (rows * cols == 0) return;
+  if (out_type == DType::F16)
+    convert_rows_kernel<<<grid_for(rows * cols), 256, 0, stream>>>(x, x_stride, rows, cols, static_cast<__half*>(out));
+  else if (out_type == DType::BF16)
+    convert_rows_kernel<<<grid_for(rows * cols), 256, 0, stream>>>(x, x_stride, rows, cols,
+                                                                   static_cast<__nv_bfloat16*>(out));
+  else
+    throw Error("convert_rows: target must be f16 or bf16");
+  check_launch("convert_rows_kernel");
+}
+
+void launch_dequantize_rows(WeightRef w, int64_t first_row, int64_t rows, void* out_bf16, cudaStream_t stream) {
+  if (rows * w.cols == 0) return;
+  dequantize_rows_kernel<<<grid_for(rows * w.cols), 256, 0, stream>>>(w, first_row, rows,
+                                                                      static_cast<__nv_bfloat16*>(out_bf16));
+  check_launch("dequantize_rows_kernel");
+}
+
+}  // namespace strata::cuda

@@ -1,0 +1,29 @@
+#pragma once
+// The CUDA backend's public face. Defined by the sources of this folder when the build has
+// CUDA, and by no_cuda.cpp otherwise (which reports that no GPU backend was built), so
+// callers never need to know how Strata was compiled.
+#include <cstddef>
+#include <memory>
+
+#include "kernels/backend.h"
+
+namespace strata {
+
+struct CudaBackendOptions {
+  int device = 0;  // CUDA device ordinal
+};
+
+// Throws Error when the build has no CUDA or the device cannot be opened.
+std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options);
+
+// GPUs usable by this build: 0 without CUDA support, without a driver or without a GPU.
+int cuda_device_count();
+
+struct CudaMemoryInfo {
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;
+};
+// Free and total memory of a device (zeros without CUDA).
+CudaMemoryInfo cuda_memory_info(int device);
+
+}  // namespace strata

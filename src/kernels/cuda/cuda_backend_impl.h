@@ -1,0 +1,127 @@
+#pragma once
+// The CUDA backend: device memory from a caching allocator, all work queued on one stream
+// (so the host only waits where it reads results), cuBLAS for large matrix products and
+// the kernels of this folder for the rest. Not thread-safe: one engine thread drives it.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/device_allocator.h"
+#include "kernels/cuda/launch.h"
+
+namespace strata::cuda {
+
+// A device buffer that grows on demand and is reused call after call (scratch space).
+// Outgrown buffers stay allocated: a captured step may still name their addresses.
+class ScratchBuffer {
+ public:
+  void* get(DeviceAllocator& allocator, size_t bytes);
+
+ private:
+  std::shared_ptr<Storage> storage_;
+  std::vector<std::shared_ptr<Storage>> retired_;
+};
+
+// What a captured decode step depends on besides the values in its buffers.
+struct StepShape {
+  int seqs = 0, table_width = 0, logit_rows = 0;
+  auto operator<=>(const StepShape&) const = default;
+};
+
+struct StepKey {
+  StepShape shape;
+  size_t kv_addresses = 0;  // hash of every layer's K and V address
+  auto operator<=>(const StepKey&) const = default;
+};
+
+class CudaBackend : public Backend {
+ public:
+  explicit CudaBackend(const CudaBackendOptions& options);
+  ~CudaBackend() override;
+
+  Device device() const override { return Device::CUDA; }
+  std::string name() const override;
+
+  Tensor allocate(const Tensor::Shape& shape, DType dtype) override;
+  Tensor upload(const Tensor& host) override;
+  Tensor download(const Tensor& t) override;
+  KVStorage allocate_kv(const KVCacheLayout& layout) override;
+  BatchTensors upload_batch(const ForwardBatch& batch) override;
+
+  void matmul(Tensor& y, const Tensor& x, const Tensor& w) override;
+  void add_bias(Tensor& y, const Tensor& bias) override;
+  void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) override;
+  void rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) override;
+  void embedding(Tensor& y, const Tensor& table, const Tensor& ids) override;
+  void silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) override;
+  void add(Tensor& y, const Tensor& a, const Tensor& b) override;
+  void gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) override;
+
+  void store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) override;
+  void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
+                 float scale) override;
+  void copy_blocks(KVStorage& dst, const KVStorage& src,
+                   std::span<const std::pair<int32_t, int32_t>> src_dst) override;
+
+  void synchronize() override;
+
+  bool replay_step(const BatchTensors& batch, const KVStorage& kv) override;
+  void begin_step(const BatchTensors& batch, const KVStorage& kv) override;
+  void end_step() override;
+  void drop_steps() override;
+
+  cudaStream_t stream() const { return stream_; }
+  DeviceAllocator& allocator() { return *allocator_; }
+
+ private:
+  std::shared_ptr<Storage> device_storage(size_t bytes);
+  const double* rope_frequencies(const RopeConfig& cfg);
+  // The attention work items of a batch, built on its first layer and reused by the rest.
+  const AttentionItem* attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items);
+  void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w);
+  // The decode items of a batch (one token per sequence), written beside its index arrays.
+  void remember_decode_items(const BatchTensors& batch, std::shared_ptr<Storage> storage,
+                             const AttentionItem* items);
+  // The key of a step that may be captured, if this batch is a decode step.
+  std::optional<StepKey> step_key(const BatchTensors& batch, const KVStorage& kv) const;
+  void abandon_capture();
+
+  int device_ = 0;
+  cudaDeviceProp props_{};
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  std::shared_ptr<DeviceAllocator> allocator_;
+  ScratchBuffer activations_half_, weights_bf16_, attention_partials_;
+
+  struct RopeFrequencies {
+    RopeConfig cfg;
+    std::shared_ptr<Storage> inv_freq;  // double[rotary_dim / 2]
+  };
+  std::vector<RopeFrequencies> rope_frequencies_;
+
+  struct ItemsCache {
+    std::shared_ptr<Storage> batch;  // held so that its address cannot be reused meanwhile
+    int tokens_per_item = 0;
+    int num_items = 0;
+    std::shared_ptr<Storage> holder;  // owns `items` (its own buffer or the batch's)
+    const AttentionItem* items = nullptr;
+  } items_cache_;
+
+  // CUDA graphs of decode steps. A shape is captured the second time it runs (the first
+  // run, eager, settles scratch sizes and one-time uploads); its index arrays live in one
+  // buffer per shape so that replays read this step's values at the captured addresses.
+  bool graphs_enabled_ = true;
+  std::map<StepKey, cudaGraphExec_t> graphs_;
+  std::map<StepKey, int> eager_runs_;
+  std::map<StepShape, std::shared_ptr<Storage>> step_buffers_;
+  std::optional<StepKey> capturing_;
+  std::shared_ptr<Storage> cublas_workspace_storage_;
+};
+
+}  // namespace strata::cuda

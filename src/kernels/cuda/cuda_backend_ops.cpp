@@ -1,0 +1,215 @@
+// The CUDA backend's operations other than matmul: argument checks on the host (with the
+// CPU backend's messages), then one kernel launch each.
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/cpu/rope.h"
+#include "kernels/cuda/cuda_backend_impl.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/tensor_args.h"
+
+namespace strata::cuda {
+
+void CudaBackend::add_bias(Tensor& y, const Tensor& bias) {
+  const RowsF32 rows = rows_f32(y, "add_bias");
+  launch_add_bias(rows, dense_f32(bias, rows.width, "add_bias", "bias"), stream_);
+}
+
+void CudaBackend::rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) {
+  const RowsF32 out = rows_f32(y, "rms_norm"), in = rows_f32(x, "rms_norm");
+  check_same_rows(out, in, "rms_norm", y, x);
+  launch_rms_norm(out, in, dense_f32(weight, in.width, "rms_norm", "weight"), eps, stream_);
+}
+
+void CudaBackend::silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) {
+  const RowsF32 out = rows_f32(y, "silu_mul"), g = rows_f32(gate, "silu_mul"), u = rows_f32(up, "silu_mul");
+  check_same_rows(out, g, "silu_mul", y, gate);
+  check_same_rows(out, u, "silu_mul", y, up);
+  launch_silu_mul(out, g, u, stream_);
+}
+
+void CudaBackend::add(Tensor& y, const Tensor& a, const Tensor& b) {
+  const RowsF32 out = rows_f32(y, "add"), ra = rows_f32(a, "add"), rb = rows_f32(b, "add");
+  check_same_rows(out, ra, "add", y, a);
+  check_same_rows(out, rb, "add", y, b);
+  launch_add(out, ra, rb, stream_);
+}
+
+void CudaBackend::gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) {
+  const RowsF32 out = rows_f32(y, "gather_rows"), in = rows_f32(x, "gather_rows");
+  const int32_t* index = index_vector(rows, "gather_rows");
+  if (y.ndim() != 2 || x.ndim() != 2 || out.count != rows.size(0) || out.width != in.width)
+    throw Error("gather_rows: " + y.describe() + " from " + x.describe() + " by " + rows.describe());
+  launch_gather_rows(out.base, out.outer_stride, in.base, in.outer_stride, in.count, index, out.count, out.width,
+                     stream_);
+}
+
+void CudaBackend::embedding(Tensor& y, const Tensor& table, const Tensor& ids) {
+  const RowsF32 out = rows_f32(y, "embedding");
+  const int32_t* index = index_vector(ids, "embedding");
+  if (y.ndim() != 2 || table.ndim() != 2 || out.count != ids.size(0) || out.width != table.size(1))
+    throw Error("embedding: " + y.describe() + " from table " + table.describe() + " by " + ids.describe());
+  launch_embedding(out.base, out.outer_stride, weight_ref(table, "embedding"), index, out.count, stream_);
+}
+
+const double* CudaBackend::rope_frequencies(const RopeConfig& cfg) {
+  const auto same = [&](const RopeConfig& c) {
+    return c.head_dim == cfg.head_dim && c.rotary_dim == cfg.rotary_dim && c.theta == cfg.theta &&
+           c.scaling == cfg.scaling && c.factor == cfg.factor && c.low_freq_factor == cfg.low_freq_factor &&
+           c.high_freq_factor == cfg.high_freq_factor && c.original_max_positions == cfg.original_max_positions;
+  };
+  for (const auto& f : rope_frequencies_)
+    if (same(f.cfg)) return static_cast<const double*>(f.inv_freq->data);
+  // The CPU backend's frequencies (f32, as Hugging Face rounds them), widened for the
+  // double-precision angle.
+  const std::vector<float> inv_freq = cpu::rope_inv_freq(cfg);
+  const std::vector<double> wide(inv_freq.begin(), inv_freq.end());
+  auto storage = device_storage(wide.size() * sizeof(double));
+  cuda_check(cudaMemcpyAsync(storage->data, wide.data(), wide.size() * sizeof(double), cudaMemcpyHostToDevice,
+                             stream_),
+             "rope frequencies");
+  rope_frequencies_.push_back({cfg, storage});
+  return static_cast<const double*>(storage->data);
+}
+
+void CudaBackend::rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) {
+  require_device(x, "rope");
+  if (x.dtype() != DType::F32 || x.ndim() != 3 || x.stride(2) != 1 || x.size(2) != cfg.head_dim)
+    throw Error("rope: expected f32 [T, H, " + std::to_string(cfg.head_dim) + "] with dense rows, got " + x.describe());
+  if (x.size(0) != batch.num_tokens)
+    throw Error("rope: " + std::to_string(batch.num_tokens) + " positions for " + x.describe());
+  const int rotary_dim = cfg.rotary_dim > 0 ? cfg.rotary_dim : cfg.head_dim;
+  const double* inv_freq = rope_frequencies(cfg);
+  launch_rope(x.data<float>(), x.stride(0), x.stride(1), x.size(0), x.size(1), batch.positions.data<int32_t>(),
+              inv_freq, rotary_dim / 2, cfg.neox, stream_);
+}
+
+namespace {
+
+KVLayer kv_layer(const KVStorage& kv, int layer, const char* op) {
+  check_kv_layer(kv, layer, op);
+  const auto& l = kv.layout;
+  const Tensor& k = kv.k[static_cast<size_t>(layer)];
+  const Tensor& v = kv.v[static_cast<size_t>(layer)];
+  require_device(k, op);
+  require_device(v, op);
+  KVLayer c;
+  c.k = const_cast<void*>(k.raw_data());
+  c.v = const_cast<void*>(v.raw_data());
+  c.f16 = l.dtype == DType::F16;
+  c.block_size = l.block_size;
+  c.kv_heads = l.num_kv_heads;
+  c.head_dim = l.head_dim;
+  c.num_slots = int64_t{l.num_blocks} * l.block_size;
+  return c;
+}
+
+}  // namespace
+
+void CudaBackend::store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) {
+  const KVLayer cache = kv_layer(kv, layer, "store_kv");
+  const auto& l = kv.layout;
+  check_heads(k, batch.num_tokens, l.num_kv_heads, l.head_dim, "store_kv", "k");
+  check_heads(v, batch.num_tokens, l.num_kv_heads, l.head_dim, "store_kv", "v");
+  launch_store_kv(cache, k.data<float>(), k.stride(0), k.stride(1), v.data<float>(), v.stride(0), v.stride(1),
+                  batch.slot_mapping.data<int32_t>(), batch.num_tokens, stream_);
+}
+
+const AttentionItem* CudaBackend::attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items) {
+  auto& cache = items_cache_;
+  if (cache.batch != batch.token_ids.storage() || cache.tokens_per_item != tokens_per_item) {
+    std::vector<AttentionItem> items;
+    for (int s = 0; s < batch.num_seqs; ++s) {
+      const int32_t first = batch.host_query_start[static_cast<size_t>(s)];
+      const int32_t count = batch.host_query_start[static_cast<size_t>(s) + 1] - first;
+      const int32_t cached = batch.host_context_lens[static_cast<size_t>(s)] - count;
+      for (int32_t c = 0; c < count; c += tokens_per_item) {
+        const int32_t n = std::min(tokens_per_item, count - c);
+        items.push_back({s, first + c, n, cached + c + n - 1});
+      }
+    }
+    cache.holder = device_storage(std::max<size_t>(items.size(), 1) * sizeof(AttentionItem));
+    cuda_check(cudaMemcpyAsync(cache.holder->data, items.data(), items.size() * sizeof(AttentionItem),
+                               cudaMemcpyHostToDevice, stream_),
+               "attention items");  // staged from pageable memory: `items` may go
+    cache.items = static_cast<const AttentionItem*>(cache.holder->data);
+    cache.batch = batch.token_ids.storage();
+    cache.tokens_per_item = tokens_per_item;
+    cache.num_items = static_cast<int>(items.size());
+  }
+  num_items = cache.num_items;
+  return cache.items;
+}
+
+void CudaBackend::remember_decode_items(const BatchTensors& batch, std::shared_ptr<Storage> storage,
+                                        const AttentionItem* items) {
+  items_cache_.batch = batch.token_ids.storage();
+  items_cache_.tokens_per_item = 1;
+  items_cache_.num_items = batch.num_seqs;
+  items_cache_.holder = std::move(storage);
+  items_cache_.items = items;
+}
+
+void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
+                            float scale) {
+  const KVLayer cache = kv_layer(kv, layer, "attention");
+  const auto& l = kv.layout;
+  const int64_t tokens = batch.num_tokens;
+  if (q.ndim() != 3 || q.size(1) % l.num_kv_heads != 0)
+    throw Error("attention: query heads of " + q.describe() + " are not a multiple of " + std::to_string(l.num_kv_heads));
+  const int heads = static_cast<int>(q.size(1));
+  check_heads(q, tokens, heads, l.head_dim, "attention", "q");
+  require_device(out, "attention");
+  if (out.dtype() != DType::F32 || out.ndim() != 2 || out.size(0) != tokens || out.size(1) != heads * l.head_dim ||
+      out.stride(1) != 1)
+    throw Error("attention: out must be f32 [" + std::to_string(tokens) + ", " + std::to_string(heads * l.head_dim) +
+                "], got " + out.describe());
+  if (static_cast<int64_t>(batch.host_query_start.size()) != batch.num_seqs + 1 ||
+      static_cast<int64_t>(batch.host_context_lens.size()) != batch.num_seqs)
+    throw Error("attention: batch host arrays do not match its " + std::to_string(batch.num_seqs) + " sequences");
+  for (int s = 0; s < batch.num_seqs; ++s) {
+    const int64_t blocks = (batch.host_context_lens[static_cast<size_t>(s)] + l.block_size - 1) / l.block_size;
+    if (blocks > batch.max_blocks_per_seq)
+      throw Error("attention: sequence " + std::to_string(s) + " needs " + std::to_string(blocks) + " blocks");
+  }
+
+  const int per_block = attention_heads_per_block(heads / l.num_kv_heads);
+  // Prefill: several tokens of a sequence per block share each KV tile; decode: one.
+  const int tokens_per_item = std::max(1, std::min(batch.max_query_len, 16 / per_block));
+  AttentionArgs a;
+  a.items = attention_items(batch, tokens_per_item, a.num_items);
+  a.tokens_per_item = tokens_per_item;
+  a.out = out.data<float>();
+  a.out_stride = out.stride(0);
+  a.q = q.data<float>();
+  a.q_token_stride = q.stride(0);
+  a.q_head_stride = q.stride(1);
+  a.cache = cache;
+  a.num_heads = heads;
+  a.positions = batch.positions.data<int32_t>();
+  a.block_tables = batch.block_tables.data<int32_t>();
+  a.max_blocks = batch.max_blocks_per_seq;
+  a.num_tokens = static_cast<int>(tokens);
+  a.max_keys = batch.max_context_len;
+  a.scale = scale;
+  // Too few blocks to fill the GPU: split the keys and merge. Decode steps split by a rule
+  // that ignores the context length, so that a captured step stays right as it grows
+  // (splits past the end of a short context are empty and cost little).
+  const int64_t base_blocks = int64_t{a.num_items} * (heads / per_block);
+  const int sms = props_.multiProcessorCount;
+  if (base_blocks < sms) {
+    const int64_t want = (2 * int64_t{sms} + base_blocks - 1) / base_blocks;
+    if (batch.max_query_len == 1) a.splits = static_cast<int>(std::min<int64_t>(want, 16));
+    else if (a.max_keys >= 512) a.splits = static_cast<int>(std::min<int64_t>({want, (a.max_keys + 255) / 256, 32}));
+  }
+  if (a.splits > 1) {
+    const size_t rows = static_cast<size_t>(a.splits) * static_cast<size_t>(tokens) * static_cast<size_t>(heads);
+    auto* partials = static_cast<float*>(
+        attention_partials_.get(*allocator_, rows * (static_cast<size_t>(l.head_dim) + 2) * sizeof(float)));
+    a.partial_acc = partials;
+    a.partial_stats = partials + rows * static_cast<size_t>(l.head_dim);
+  }
+  launch_attention(a, stream_);
+}
+
+}  // namespace strata::cuda

@@ -1,0 +1,81 @@
+// y = x · wᵀ on the GPU. Few rows (decode) go to the GEMV kernels, which read each weight
+// once in its stored format; more rows go to cuBLAS on the tensor cores (bf16 or f16
+// operands, f32 accumulation and output), with quantized weights dequantized to bf16 a
+// slab of rows at a time so that the scratch stays small.
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/cuda/cuda_backend_impl.h"
+#include "kernels/cuda/cublas_api.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/tensor_args.h"
+#include "kernels/cuda/weight_layout.h"
+
+namespace strata::cuda {
+
+namespace {
+
+constexpr size_t kDequantSlabBytes = size_t{64} << 20;
+
+// Column-major cuBLAS view of row-major y[M, N] = x[M, K] · w[N, K]ᵀ: yᵀ = w · xᵀ, i.e.
+// C (N x M, ldc = y row stride) = op_T(A = w, K x N) · B (xᵀ, K x M).
+void gemm(cublasHandle_t handle, int64_t n, int64_t m, int64_t k, const void* w, cudaDataType wtype, const void* x,
+          cudaDataType xtype, int64_t ldx, float* y, int64_t ldy) {
+  const float alpha = 1.f, beta = 0.f;
+  cublas_check(cublas_api().gemm_ex(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
+                            static_cast<int>(k), &alpha, w, wtype, static_cast<int>(k), x, xtype,
+                            static_cast<int>(ldx), &beta, y, CUDA_R_32F, static_cast<int>(ldy), CUBLAS_COMPUTE_32F,
+                            CUBLAS_GEMM_DEFAULT),
+               "cublasGemmEx");
+}
+
+}  // namespace
+
+void CudaBackend::matmul(Tensor& y, const Tensor& x, const Tensor& w) {
+  require_device(y, "matmul");
+  require_device(x, "matmul");
+  const auto fail = [&](const std::string& why) {
+    throw Error("matmul: " + why + " (y " + y.describe() + ", x " + x.describe() + ", w " + w.describe() + ")");
+  };
+  if (x.dtype() != DType::F32 || y.dtype() != DType::F32) fail("x and y must be f32");
+  if (x.ndim() != 2 || y.ndim() != 2 || w.ndim() != 2) fail("x, y and w must be 2-D");
+  if (x.size(1) != w.size(1) || y.size(0) != x.size(0) || y.size(1) != w.size(0)) fail("shape mismatch");
+  if (x.stride(1) != 1 || y.stride(1) != 1) fail("rows must be dense");
+  const WeightRef wr = weight_ref(w, "matmul");
+  const int64_t m = x.size(0);
+  if (m == 0 || wr.rows == 0) return;
+  const bool gemv_fits = m <= kMaxGemvRows && wr.cols % 8 == 0 && x.stride(0) % 4 == 0 &&
+                         reinterpret_cast<uintptr_t>(x.data<float>()) % 16 == 0;
+  if (gemv_fits) {
+    launch_gemv(y.data<float>(), y.stride(0), x.data<float>(), x.stride(0), m, wr, stream_);
+    return;
+  }
+  matmul_tensor_cores(y, x, wr);
+}
+
+void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w) {
+  const int64_t m = x.size(0), k = w.cols, n = w.rows;
+  float* out = y.data<float>();
+  if (w.dtype == DType::F32) {
+    // f32 weights (tests, tiny models): plain SGEMM, no rounding of either operand.
+    gemm(cublas_, n, m, k, w.data, CUDA_R_32F, x.data<float>(), CUDA_R_32F, x.stride(0), out, y.stride(0));
+    return;
+  }
+  const DType act_type = w.dtype == DType::F16 ? DType::F16 : DType::BF16;
+  void* xh = activations_half_.get(*allocator_, static_cast<size_t>(m * k) * 2);
+  launch_convert_rows(x.data<float>(), x.stride(0), m, k, xh, act_type, stream_);
+  if (w.dtype == DType::F16 || w.dtype == DType::BF16) {
+    const cudaDataType t = w.dtype == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
+    gemm(cublas_, n, m, k, w.data, t, xh, t, k, out, y.stride(0));
+    return;
+  }
+  const int64_t slab_rows = std::max<int64_t>(1, static_cast<int64_t>(kDequantSlabBytes) / (k * 2));
+  void* slab = weights_bf16_.get(*allocator_, static_cast<size_t>(std::min(slab_rows, n) * k) * 2);
+  for (int64_t first = 0; first < n; first += slab_rows) {
+    const int64_t rows = std::min(slab_rows, n - first);
+    launch_dequantize_rows(w, first, rows, slab, stream_);
+    gemm(cublas_, rows, m, k, slab, CUDA_R_16BF, xh, CUDA_R_16BF, k, out + first, y.stride(0));
+  }
+}
+
+}  // namespace strata::cuda

@@ -1,0 +1,27 @@
+#pragma once
+// Small device helpers shared by the kernels of this folder.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/launch.h"
+
+namespace strata::cuda {
+
+__device__ __forceinline__ float* row_ptr(const RowsF32& r, int64_t i) {
+  return r.base + (i / r.inner_count) * r.outer_stride + (i % r.inner_count) * r.inner_stride;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+inline unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
+
+}  // namespace strata::cuda

@@ -1,0 +1,254 @@
+// Small-batch matrix products y[m, n] = x[m, :] · w[n, :] for m <= kMaxGemvRows: decode is
+// bound by reading the weights, so each weight row is read once, with 16-byte loads, by
+// one warp that keeps the dot products of all m activation rows in registers. Quantized
+// rows are decoded in registers; activations stay f32 (read from L1/L2, they are small).
+// The f32 weight path needs 32-byte aligned rows, which every multiple-of-8 row gives.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "core/error.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_util.cuh"
+#include "kernels/cuda/quant_device.cuh"
+
+namespace strata::cuda {
+
+namespace {
+
+// Each warp computes kRowsPerWarp output rows, so that every activation chunk loaded from
+// L1 serves several weight rows (for 4-bit weights the activations are 8x the bytes of the
+// weights they meet); each lane keeps kUnroll chunks of every row in flight.
+constexpr int kWarpsPerBlock = 4;
+constexpr int kRowsPerWarp = 2;
+constexpr int kRowsPerBlock = kWarpsPerBlock * kRowsPerWarp;
+
+struct GemvArgs {
+  float* y;
+  int64_t y_stride;
+  const float* x;
+  int64_t x_stride;
+  int m;
+  WeightRef w;
+};
+
+__device__ __forceinline__ uint4 load_streaming(const void* p) {
+  // Weights are read once per product: evict-first, so activations keep the caches.
+  return __ldcs(static_cast<const uint4*>(p));
+}
+
+// 2^23 + n as a float is exact for small n: an OR and a subtraction instead of a slow
+// integer-to-float conversion. `bias` is 2^23 plus whatever offset the format subtracts.
+__device__ __forceinline__ float small_uint_to_float(uint32_t n, float bias) {
+  return __int_as_float(0x4B000000u | n) - bias;
+}
+
+__device__ __forceinline__ void unpack_half8(const uint4& v, float* w) {
+  const __half2* h = reinterpret_cast<const __half2*>(&v);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __half22float2(h[i]);
+    w[2 * i] = f.x;
+    w[2 * i + 1] = f.y;
+  }
+}
+
+__device__ __forceinline__ void unpack_bf16x8(const uint4& v, float* w) {
+  const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    w[2 * i] = __uint_as_float(words[i] << 16);
+    w[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
+  }
+}
+
+// Q4: byte i holds element i (low nibble) and element i + 16 (high nibble).
+__device__ __forceinline__ void unpack_q4(const uint4& v, float bias, float* w) {
+  const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const uint32_t byte = (words[i] >> (8 * k)) & 0xffu;
+      w[4 * i + k] = small_uint_to_float(byte & 15u, bias);
+      w[16 + 4 * i + k] = small_uint_to_float(byte >> 4, bias);
+    }
+}
+
+// Q8: signed bytes, made unsigned by flipping the sign bit (bias then takes 128 off).
+__device__ __forceinline__ void unpack_q8(const uint4& v, float* w) {
+  const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int k = 0; k < 4; ++k) w[4 * i + k] = small_uint_to_float(((words[i] >> (8 * k)) & 0xffu) ^ 0x80u, 8388736.f);
+}
+
+template <int MaxM>
+__device__ __forceinline__ void finish_rows(float (&acc)[MaxM][kRowsPerWarp], const GemvArgs& a, int64_t n0) {
+#pragma unroll
+  for (int m = 0; m < MaxM; ++m)
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      const float s = warp_sum(acc[m][r]);
+      if (m < a.m && n0 + r < a.w.rows && threadIdx.x % 32 == 0) a.y[m * a.y_stride + n0 + r] = s;
+    }
+}
+
+// The first row of this warp, and its rows clamped into the matrix (a row past the end
+// re-reads the last one; its result is never stored).
+__device__ __forceinline__ int64_t warp_first_row() {
+  return (int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / 32) * kRowsPerWarp;
+}
+
+__device__ __forceinline__ int64_t clamp_row(int64_t n, int64_t rows) { return n < rows ? n : rows - 1; }
+
+// Float weights: a chunk is 8 weights (16 bytes of f16/bf16, 32 bytes of f32).
+template <int MaxM, DType Type>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvArgs a) {
+  constexpr int kUnroll = Type == DType::F32 ? 2 : 4;
+  constexpr int kLoads = Type == DType::F32 ? 2 : 1;  // 16-byte loads per chunk
+  const int64_t n0 = warp_first_row();
+  if (n0 >= a.w.rows) return;
+  const int lane = threadIdx.x % 32;
+  const int64_t chunks = a.w.cols / 8, row_bytes = a.w.cols * (Type == DType::F32 ? 4 : 2);
+  const uint8_t* rows[kRowsPerWarp];
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r)
+    rows[r] = static_cast<const uint8_t*>(a.w.data) + clamp_row(n0 + r, a.w.rows) * row_bytes;
+  float acc[MaxM][kRowsPerWarp] = {};
+  for (int64_t c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
+    uint4 raw[kUnroll][kRowsPerWarp][kLoads];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r)
+#pragma unroll
+        for (int l = 0; l < kLoads; ++l)
+          if (c0 + 32 * u < chunks) raw[u][r][l] = load_streaming(rows[r] + (c0 + 32 * u) * 16 * kLoads + 16 * l);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t c = c0 + 32 * u;
+      if (c >= chunks) break;
+      float w[kRowsPerWarp][8];
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        if constexpr (Type == DType::F32) {
+          const float* f = reinterpret_cast<const float*>(raw[u][r]);
+#pragma unroll
+          for (int i = 0; i < 8; ++i) w[r][i] = f[i];
+        } else if constexpr (Type == DType::BF16) {
+          unpack_bf16x8(raw[u][r][0], w[r]);
+        } else {
+          unpack_half8(raw[u][r][0], w[r]);
+        }
+      }
+#pragma unroll
+      for (int m = 0; m < MaxM; ++m) {
+        if (m >= a.m) break;
+        const float4* xv = reinterpret_cast<const float4*>(a.x + m * a.x_stride + c * 8);
+        const float4 x0 = xv[0], x1 = xv[1];
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r)
+          acc[m][r] += x0.x * w[r][0] + x0.y * w[r][1] + x0.z * w[r][2] + x0.w * w[r][3] + x1.x * w[r][4] +
+                       x1.y * w[r][5] + x1.z * w[r][6] + x1.w * w[r][7];
+      }
+    }
+  }
+  finish_rows(acc, a, n0);
+}
+
+// Repacked Q8_0 / Q4_0 / Q4_1: a chunk is one 32-weight block; its quants are dotted with
+// the activations as integer-valued floats and scaled once per block (Q4_1 adds its min
+// times the sum of the activations).
+template <int MaxM, DType Type>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvArgs a) {
+  constexpr int kUnroll = 2;
+  constexpr int kLoads = Type == DType::Q8_0 ? 2 : 1;
+  constexpr float kBias = Type == DType::Q4_0 ? 8388616.f : 8388608.f;  // 2^23 (+ Q4_0's offset 8)
+  const int64_t n0 = warp_first_row();
+  if (n0 >= a.w.rows) return;
+  const int lane = threadIdx.x % 32;
+  const int64_t blocks = a.w.cols / 32;
+  const PackedBlocks p = packed_blocks(a.w);
+  int64_t first_block[kRowsPerWarp];
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) first_block[r] = clamp_row(n0 + r, a.w.rows) * blocks;
+  float acc[MaxM][kRowsPerWarp] = {};
+  for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
+    uint4 raw[kUnroll][kRowsPerWarp][kLoads];
+    float scale[kUnroll][kRowsPerWarp], min[kUnroll][kRowsPerWarp];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        if (b0 + 32 * u >= blocks) continue;
+        const int64_t block = first_block[r] + b0 + 32 * u;
+#pragma unroll
+        for (int l = 0; l < kLoads; ++l) raw[u][r][l] = load_streaming(p.quants + block * 16 * kLoads + 16 * l);
+        scale[u][r] = __half2float(p.scales[block]);
+        min[u][r] = Type == DType::Q4_1 ? __half2float(p.mins[block]) : 0.f;
+      }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t b = b0 + 32 * u;
+      if (b >= blocks) break;
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        float w[32];
+        if constexpr (Type == DType::Q8_0) {
+          unpack_q8(raw[u][r][0], w);
+          unpack_q8(raw[u][r][1], w + 16);
+        } else {
+          unpack_q4(raw[u][r][0], kBias, w);
+        }
+#pragma unroll
+        for (int m = 0; m < MaxM; ++m) {
+          if (m >= a.m) break;
+          const float4* xv = reinterpret_cast<const float4*>(a.x + m * a.x_stride + b * 32);
+          float dot = 0.f, sum = 0.f;
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            const float4 xj = xv[j];
+            dot += xj.x * w[4 * j] + xj.y * w[4 * j + 1] + xj.z * w[4 * j + 2] + xj.w * w[4 * j + 3];
+            if constexpr (Type == DType::Q4_1) sum += xj.x + xj.y + xj.z + xj.w;
+          }
+          acc[m][r] += scale[u][r] * dot + min[u][r] * sum;
+        }
+      }
+    }
+  }
+  finish_rows(acc, a, n0);
+}
+
+template <int MaxM>
+void launch_for_rows(const GemvArgs& a, cudaStream_t stream) {
+  const dim3 grid(blocks_for(a.w.rows, kRowsPerBlock));
+  const int threads = kWarpsPerBlock * 32;
+  switch (a.w.dtype) {
+    case DType::F32: gemv_float_kernel<MaxM, DType::F32><<<grid, threads, 0, stream>>>(a); break;
+    case DType::F16: gemv_float_kernel<MaxM, DType::F16><<<grid, threads, 0, stream>>>(a); break;
+    case DType::BF16: gemv_float_kernel<MaxM, DType::BF16><<<grid, threads, 0, stream>>>(a); break;
+    case DType::Q8_0: gemv_quant_kernel<MaxM, DType::Q8_0><<<grid, threads, 0, stream>>>(a); break;
+    case DType::Q4_0: gemv_quant_kernel<MaxM, DType::Q4_0><<<grid, threads, 0, stream>>>(a); break;
+    case DType::Q4_1: gemv_quant_kernel<MaxM, DType::Q4_1><<<grid, threads, 0, stream>>>(a); break;
+    default: throw Error("gemv: no kernel for weight dtype " + std::string(dtype_name(a.w.dtype)));
+  }
+  check_launch("gemv kernel");
+}
+
+}  // namespace
+
+void launch_gemv(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef w,
+                 cudaStream_t stream) {
+  if (m <= 0 || w.rows == 0) return;
+  if (m > kMaxGemvRows) throw Error("gemv: " + std::to_string(m) + " rows exceed " + std::to_string(kMaxGemvRows));
+  if (w.cols % 8 != 0 || x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0)
+    throw Error("gemv: needs rows of a multiple of 8 weights and 16-byte aligned activation rows");
+  const GemvArgs a{y, y_stride, x, x_stride, static_cast<int>(m), w};
+  if (m == 1) launch_for_rows<1>(a, stream);
+  else if (m == 2) launch_for_rows<2>(a, stream);
+  else if (m <= 4) launch_for_rows<4>(a, stream);
+  else launch_for_rows<8>(a, stream);
+}
+
+}  // namespace strata::cuda

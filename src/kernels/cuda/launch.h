@@ -1,0 +1,104 @@
+#pragma once
+// Host-side launchers of the CUDA kernels: raw device pointers and sizes in, work queued on
+// `stream` out. The backend (cuda_backend_*.cpp) checks tensors and calls these; the
+// kernels in the .cu files know nothing of Tensor.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace strata::cuda {
+
+// An f32 tensor of rank 1..3 seen as rows of its dense last dimension (as cpu/rows.h).
+struct RowsF32 {
+  float* base = nullptr;
+  int64_t width = 0, count = 0, inner_count = 1, outer_stride = 0, inner_stride = 0;
+};
+
+// A weight matrix [rows, cols] in device memory. Q8_0/Q4_0/Q4_1 are stored repacked (see
+// weight_layout.h): the packed quants of every block first, then the f16 scales (and
+// mins), so that kernels load 16-byte aligned vectors.
+struct WeightRef {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0, cols = 0;
+};
+
+void launch_rms_norm(RowsF32 y, RowsF32 x, const float* weight, float eps, cudaStream_t stream);
+void launch_silu_mul(RowsF32 y, RowsF32 gate, RowsF32 up, cudaStream_t stream);
+void launch_add(RowsF32 y, RowsF32 a, RowsF32 b, cudaStream_t stream);
+void launch_add_bias(RowsF32 y, const float* bias, cudaStream_t stream);
+// y[l] = x[rows[l]]; an index outside [0, x_rows) fills its row with NaN.
+void launch_gather_rows(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t x_rows,
+                        const int32_t* rows, int64_t count, int64_t width, cudaStream_t stream);
+// y[t] = table[ids[t]] as f32; an id outside the table fills its row with NaN.
+void launch_embedding(float* y, int64_t y_stride, WeightRef table, const int32_t* ids, int64_t count,
+                      cudaStream_t stream);
+
+// In place on x[t, h, :]; inv_freq[half] from cpu::rope_inv_freq. Angles in double, as
+// the CPU table computes them, so both backends rotate by the same angles.
+void launch_rope(float* x, int64_t token_stride, int64_t head_stride, int64_t tokens, int64_t heads,
+                 const int32_t* positions, const double* inv_freq, int half, bool neox, cudaStream_t stream);
+
+// x rows (f32, strided) -> dense bf16 or f16 rows for the tensor-core GEMM.
+void launch_convert_rows(const float* x, int64_t x_stride, int64_t rows, int64_t cols, void* out, DType out_type,
+                         cudaStream_t stream);
+// Rows [first_row, first_row + rows) of a weight -> dense bf16.
+void launch_dequantize_rows(WeightRef w, int64_t first_row, int64_t rows, void* out_bf16, cudaStream_t stream);
+
+// y[m, n] = sum_k x[m, k] w[n, k] for m < M <= kMaxGemvRows, reading the weight once.
+constexpr int kMaxGemvRows = 8;
+void launch_gemv(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef w,
+                 cudaStream_t stream);
+
+// Paged KV cache of one layer: [num_blocks, block_size, kv_heads, head_dim], f16 or f32.
+struct KVLayer {
+  void* k = nullptr;
+  void* v = nullptr;
+  bool f16 = true;
+  int block_size = 16, kv_heads = 0, head_dim = 0;
+  int64_t num_slots = 0;  // num_blocks * block_size
+};
+
+// k, v: [T, kv_heads, head_dim] with strides (token, head); slots < 0 are skipped.
+void launch_store_kv(KVLayer cache, const float* k, int64_t k_token_stride, int64_t k_head_stride, const float* v,
+                     int64_t v_token_stride, int64_t v_head_stride, const int32_t* slots, int64_t tokens,
+                     cudaStream_t stream);
+
+// One unit of attention work: `count` consecutive query tokens of one sequence.
+struct AttentionItem {
+  int32_t seq;
+  int32_t first_token;
+  int32_t count;
+  int32_t max_position;  // the last of those tokens' positions
+};
+
+struct AttentionArgs {
+  float* out = nullptr;  // [T, Hq * D]
+  int64_t out_stride = 0;
+  const float* q = nullptr;  // [T, Hq, D]
+  int64_t q_token_stride = 0, q_head_stride = 0;
+  KVLayer cache;
+  int num_heads = 0;
+  const int32_t* positions = nullptr;     // [T]
+  const int32_t* block_tables = nullptr;  // [S, max_blocks]
+  int max_blocks = 0;
+  const AttentionItem* items = nullptr;
+  int num_items = 0;
+  int tokens_per_item = 1;
+  int num_tokens = 0;
+  int max_keys = 0;  // the longest context any item attends to
+  float scale = 1.f;
+  // Split-KV partials: [splits, T, Hq, D] accumulators and [splits, T, Hq, 2] (max, sum).
+  int splits = 1;
+  float* partial_acc = nullptr;
+  float* partial_stats = nullptr;
+};
+
+// Query heads of one KV head handled together by a thread block; head_dim <= 256.
+void launch_attention(const AttentionArgs& args, cudaStream_t stream);
+// How many query heads of a GQA group one attention block takes (the host sizes items by it).
+int attention_heads_per_block(int group);
+
+}  // namespace strata::cuda

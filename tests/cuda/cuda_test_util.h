@@ -1,0 +1,82 @@
+#pragma once
+// Helpers of the CUDA tests: a fixture that skips without a GPU, random host tensors,
+// NaN-poisoned device outputs, and the relative error ‖out − ref‖ / ‖ref‖.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+
+#include "core/tensor.h"
+#include "kernels/backend.h"
+#include "kernels/cuda/cuda_backend.h"
+
+namespace strata::cuda_test {
+
+class CudaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU present";
+    gpu = make_cuda_backend({});
+    cpu = make_cpu_backend(CpuBackendOptions{2});
+  }
+  std::unique_ptr<Backend> gpu, cpu;
+};
+
+inline Tensor random_host(const Tensor::Shape& shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+// A dense host copy that owns its memory (Tensor::contiguous() returns the same storage
+// for a dense tensor, and a reference computed in place would change the input too).
+inline Tensor host_copy(const Tensor& t) {
+  const Tensor dense = t.contiguous();
+  Tensor out = Tensor::empty(dense.shape(), dense.dtype());
+  std::memcpy(out.raw_data(), dense.raw_data(), dense.nbytes());
+  return out;
+}
+
+// A device tensor filled with NaN, so that any element a kernel fails to write shows.
+inline Tensor poisoned(Backend& gpu, const Tensor::Shape& shape) {
+  Tensor host = Tensor::empty(shape, DType::F32);
+  for (int64_t i = 0; i < host.numel(); ++i) host.data<float>()[i] = std::numeric_limits<float>::quiet_NaN();
+  return gpu.upload(host);
+}
+
+inline Tensor i32_host(const std::vector<int32_t>& values) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(values.size())}, DType::I32);
+  for (size_t i = 0; i < values.size(); ++i) t.data<int32_t>()[i] = values[i];
+  return t;
+}
+
+// ‖a − b‖ / ‖b‖ over dense f32 host tensors of equal size; infinity if `a` holds a NaN.
+inline double relative_error(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.numel(), b.numel());
+  double diff = 0, ref = 0;
+  for (int64_t i = 0; i < std::min(a.numel(), b.numel()); ++i) {
+    const double x = a.data<float>()[i], y = b.data<float>()[i];
+    if (std::isnan(x)) return std::numeric_limits<double>::infinity();
+    diff += (x - y) * (x - y);
+    ref += y * y;
+  }
+  return std::sqrt(diff / std::max(ref, 1e-300));
+}
+
+inline double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0, ref = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    if (std::isnan(a[i])) return std::numeric_limits<double>::infinity();
+    diff += (double{a[i]} - b[i]) * (double{a[i]} - b[i]);
+    ref += double{b[i]} * b[i];
+  }
+  return std::sqrt(diff / std::max(ref, 1e-300));
+}
+
+}  // namespace strata::cuda_test

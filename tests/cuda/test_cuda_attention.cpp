@@ -1,0 +1,129 @@
+// Paged KV cache and attention on CUDA against the CPU backend: ragged batches mixing
+// prefill chunks and decode steps, lengths on and off block boundaries, shuffled block
+// tables, GQA groups from 1 to 8, head sizes 64..256, f16 and f32 caches, and long
+// decode contexts that take the split-KV path. Also copy_blocks within the device and
+// to and from host memory.
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "cuda_test_util.h"
+#include "kernels/forward_batch.h"
+
+namespace strata::cuda_test {
+namespace {
+
+class CudaAttention : public CudaTest {};
+
+struct SequenceSpec {
+  int cached;  // tokens already in the cache
+  int fresh;   // new tokens this step
+};
+
+struct AttentionCase {
+  int q_heads, kv_heads, head_dim, block_size;
+  DType kv_dtype;
+  std::vector<SequenceSpec> sequences;
+};
+
+// Fills both caches with the same random keys and values for every token of every
+// sequence, then runs one step of `fresh` tokens per sequence on both backends.
+void check_case(Backend& cpu, Backend& gpu, const AttentionCase& c, uint32_t seed) {
+  int total_blocks = 0;
+  for (const auto& s : c.sequences) total_blocks += (s.cached + s.fresh + c.block_size - 1) / c.block_size;
+  KVCacheLayout layout{1, total_blocks + 3, c.block_size, c.kv_heads, c.head_dim, c.kv_dtype};
+  KVStorage cpu_kv = cpu.allocate_kv(layout), gpu_kv = gpu.allocate_kv(layout);
+  // Shuffled block ids, so that no sequence's blocks are contiguous.
+  std::vector<int32_t> ids(static_cast<size_t>(layout.num_blocks));
+  std::iota(ids.begin(), ids.end(), 0);
+  std::shuffle(ids.begin(), ids.end(), std::mt19937(seed));
+  ForwardBatch fill, step;
+  size_t next = 0;
+  for (const auto& s : c.sequences) {
+    const int total = s.cached + s.fresh;
+    std::vector<int32_t> table(ids.begin() + static_cast<std::ptrdiff_t>(next),
+                               ids.begin() + static_cast<std::ptrdiff_t>(next + (total + c.block_size - 1) / c.block_size));
+    next += table.size();
+    fill.add_sequence(std::vector<int32_t>(static_cast<size_t>(total), 1), 0, table, c.block_size, ForwardBatch::Logits::None);
+    step.add_sequence(std::vector<int32_t>(static_cast<size_t>(s.fresh), 1), s.cached, table, c.block_size,
+                      ForwardBatch::Logits::Last);
+  }
+  const Tensor k = random_host({fill.num_tokens(), c.kv_heads, c.head_dim}, seed + 1);
+  const Tensor v = random_host({fill.num_tokens(), c.kv_heads, c.head_dim}, seed + 2);
+  const BatchTensors cpu_fill = cpu.upload_batch(fill), gpu_fill = gpu.upload_batch(fill);
+  cpu.store_kv(cpu_kv, 0, k, v, cpu_fill);
+  gpu.store_kv(gpu_kv, 0, gpu.upload(k), gpu.upload(v), gpu_fill);
+
+  const Tensor q = random_host({step.num_tokens(), c.q_heads, c.head_dim}, seed + 3, -2.f, 2.f);
+  const float scale = 1.f / std::sqrt(static_cast<float>(c.head_dim));
+  Tensor expect = Tensor::empty({step.num_tokens(), int64_t{c.q_heads} * c.head_dim}, DType::F32);
+  cpu.attention(expect, q, cpu_kv, 0, cpu.upload_batch(step), scale);
+  Tensor out = poisoned(gpu, {step.num_tokens(), int64_t{c.q_heads} * c.head_dim});
+  gpu.attention(out, gpu.upload(q), gpu_kv, 0, gpu.upload_batch(step), scale);
+  EXPECT_LT(relative_error(gpu.download(out), expect), 1e-5)
+      << c.q_heads << "/" << c.kv_heads << " heads, dim " << c.head_dim << ", block " << c.block_size << ", "
+      << dtype_name(c.kv_dtype) << ", " << c.sequences.size() << " sequences";
+
+  // The cache itself: both backends round to f16 the same way (to nearest, ties to even).
+  const Tensor gpu_k = gpu.download(gpu_kv.k[0]), gpu_v = gpu.download(gpu_kv.v[0]);
+  EXPECT_EQ(std::memcmp(gpu_k.raw_data(), cpu_kv.k[0].raw_data(), gpu_k.nbytes()), 0) << "K cache differs";
+  EXPECT_EQ(std::memcmp(gpu_v.raw_data(), cpu_kv.v[0].raw_data(), gpu_v.nbytes()), 0) << "V cache differs";
+}
+
+TEST_F(CudaAttention, RaggedBatchesMatchCpu) {
+  const std::vector<SequenceSpec> ragged = {{0, 17}, {15, 1}, {31, 1}, {100, 33}, {16, 16}, {0, 1}, {47, 2}};
+  const std::vector<AttentionCase> cases = {
+      {4, 2, 64, 16, DType::F32, ragged},   {9, 3, 64, 16, DType::F16, ragged},
+      {32, 8, 128, 16, DType::F16, ragged}, {8, 1, 128, 32, DType::F32, ragged},
+      {4, 4, 256, 16, DType::F16, ragged},  {6, 2, 80, 8, DType::F32, ragged},
+  };
+  uint32_t seed = 500;
+  for (const auto& c : cases) check_case(*cpu, *gpu, c, seed += 10);
+}
+
+TEST_F(CudaAttention, LongDecodeTakesTheSplitPathAndMatchesCpu) {
+  // Few sequences over thousands of keys: the GPU splits the keys across blocks.
+  uint32_t seed = 700;
+  for (DType dtype : {DType::F16, DType::F32})
+    for (int context : {511, 512, 2049, 5000})
+      check_case(*cpu, *gpu, {32, 8, 128, 16, dtype, {{context, 1}, {context / 2, 1}}}, seed += 10);
+  check_case(*cpu, *gpu, {9, 3, 64, 16, DType::F16, {{3000, 1}}}, seed += 10);
+}
+
+TEST_F(CudaAttention, LongPrefillMatchesCpu) {
+  check_case(*cpu, *gpu, {8, 2, 128, 16, DType::F16, {{0, 700}, {300, 129}}}, 900);
+}
+
+TEST_F(CudaAttention, CopyBlocksWithinDeviceAndThroughHostMemory) {
+  KVCacheLayout layout{2, 6, 16, 2, 64, DType::F16};
+  KVStorage dev = gpu->allocate_kv(layout);
+  KVStorage host = cpu->allocate_kv(layout);
+  // Random contents for the device cache, through a host copy.
+  for (int layer = 0; layer < 2; ++layer) {
+    Tensor bits = Tensor::empty(dev.k[0].shape(), DType::F16);
+    std::mt19937 rng(layer);
+    for (int64_t i = 0; i < bits.numel(); ++i) bits.data<uint16_t>()[i] = static_cast<uint16_t>(rng() & 0x3bff);
+    dev.k[static_cast<size_t>(layer)] = gpu->upload(bits);
+    dev.v[static_cast<size_t>(layer)] = gpu->upload(bits);
+  }
+  const Tensor before = gpu->download(dev.k[1]);
+  const std::vector<std::pair<int32_t, int32_t>> within = {{0, 5}, {2, 3}};
+  gpu->copy_blocks(dev, dev, within);
+  const std::vector<std::pair<int32_t, int32_t>> out = {{5, 1}, {4, 0}};
+  gpu->copy_blocks(host, dev, out);
+  const std::vector<std::pair<int32_t, int32_t>> back = {{1, 2}};
+  gpu->copy_blocks(dev, host, back);
+  const Tensor after = gpu->download(dev.k[1]);
+  const size_t block = static_cast<size_t>(16 * 2 * 64) * 2;
+  const auto* b = static_cast<const uint8_t*>(before.raw_data());
+  const auto* a = static_cast<const uint8_t*>(after.raw_data());
+  const auto* h = static_cast<const uint8_t*>(host.k[1].raw_data());
+  EXPECT_EQ(std::memcmp(a + 5 * block, b + 0 * block, block), 0);  // 0 -> 5 on the device
+  EXPECT_EQ(std::memcmp(a + 3 * block, b + 2 * block, block), 0);  // 2 -> 3 on the device
+  EXPECT_EQ(std::memcmp(h + 1 * block, b + 0 * block, block), 0);  // 5 (was 0) -> host 1
+  EXPECT_EQ(std::memcmp(h + 0 * block, b + 4 * block, block), 0);  // 4 -> host 0
+  EXPECT_EQ(std::memcmp(a + 2 * block, b + 0 * block, block), 0);  // host 1 -> 2
+}
+
+}  // namespace
+}  // namespace strata::cuda_test

@@ -1,0 +1,150 @@
+// End to end on CUDA against the CPU backend: random-weight models of several shapes and
+// weight types (and SmolLM2-135M-Instruct when its file is present): logits of prompts
+// and of every decode step close to the CPU's, and greedy continuations of 64 tokens equal
+// for at least 9 of 10 prompts (on random models a divergence at a near tie also passes).
+#include <algorithm>
+#include <filesystem>
+
+#include <unistd.h>
+
+#include "cuda_test_util.h"
+#include "model/llama_sequence_runner.h"
+#include "model/model.h"
+#include "model/random_model.h"
+
+namespace strata::cuda_test {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path scratch_dir() {
+  static const fs::path dir = [] {
+    auto d = fs::path(STRATA_BINARY_DIR) / "test_tmp" / ("cuda-" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+std::string random_model(const std::string& arch, const std::string& shape, DType dtype) {
+  const auto path = scratch_dir() / (arch + "-" + shape + "-" + std::string(dtype_name(dtype)) + ".gguf");
+  if (!fs::exists(path)) {
+    RandomModelOptions options;
+    options.dtype = dtype;
+    options.seed = 5;
+    write_random_gguf(random_model_config(arch, shape), options, path.string());
+  }
+  return path.string();
+}
+
+std::string smollm2_file() {
+  const char* cache = std::getenv("STRATA_CACHE_DIR");
+  const char* home = std::getenv("HOME");
+  const std::string base = cache ? cache : std::string(home ? home : "") + "/.cache/strata";
+  return base + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+std::vector<std::vector<int32_t>> prompts(int vocab) {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int32_t> token(1, vocab - 1);
+  std::vector<std::vector<int32_t>> out;
+  for (int len : {3, 9, 16, 17, 31, 40, 1, 64, 12, 100}) {
+    std::vector<int32_t> p(static_cast<size_t>(len));
+    for (auto& t : p) t = token(rng);
+    out.push_back(p);
+  }
+  return out;
+}
+
+int32_t argmax(std::span<const float> logits) {
+  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+struct Comparison {
+  double worst_prefill_error = 0, worst_decode_error = 0;
+  int equal_continuations = 0;  // all `steps` greedy tokens equal
+  int near_tie_divergences = 0;  // first differing token was a near tie in the CPU's logits
+};
+
+// Random-weight models have flat logits, so two correct backends can pick different
+// tokens where the top two nearly tie; such a divergence (gap under 2% of the largest
+// logit) is counted apart from a real one.
+bool near_tie(std::span<const float> logits, int32_t a, int32_t b) {
+  float scale = 0;
+  for (float v : logits) scale = std::max(scale, std::abs(v));
+  return std::abs(logits[static_cast<size_t>(a)] - logits[static_cast<size_t>(b)]) <= 0.02f * scale;
+}
+
+Comparison compare_backends(const std::string& path, int steps) {
+  LoadOptions options;
+  options.num_threads = 0;
+  auto cpu = load_model(path, options);
+  options.device = Device::CUDA;
+  auto gpu = load_model(path, options);
+  Comparison result;
+  for (const auto& prompt : prompts(cpu->config().vocab_size)) {
+    SequenceRunner on_cpu(*cpu, 512), on_gpu(*gpu, 512);
+    auto a = on_cpu.prefill(prompt);
+    auto b = on_gpu.prefill(prompt);
+    result.worst_prefill_error = std::max(result.worst_prefill_error,
+                                          relative_error(std::vector<float>(b.begin(), b.end()),
+                                                         std::vector<float>(a.begin(), a.end())));
+    int equal_steps = 0;
+    for (; equal_steps < steps; ++equal_steps) {
+      const int32_t next_cpu = argmax(a), next_gpu = argmax(b);
+      if (next_cpu != next_gpu) {
+        result.near_tie_divergences += near_tie(a, next_cpu, next_gpu);
+        break;
+      }
+      a = on_cpu.decode(next_cpu);
+      b = on_gpu.decode(next_gpu);
+      result.worst_decode_error = std::max(result.worst_decode_error,
+                                           relative_error(std::vector<float>(b.begin(), b.end()),
+                                                          std::vector<float>(a.begin(), a.end())));
+    }
+    result.equal_continuations += equal_steps == steps;
+  }
+  return result;
+}
+
+class CudaModel : public CudaTest {};
+
+TEST_F(CudaModel, RandomModelsMatchCpu) {
+  struct Case {
+    std::string arch, shape;
+    DType dtype;
+    double prefill_tol, decode_tol;
+  };
+  // f32 weights keep f32 operands on the GPU; half and quantized weights run prefill with
+  // bf16/f16 activations on the tensor cores (decode stays f32 in the GEMV kernels).
+  const std::vector<Case> cases = {
+      {"llama", "tiny", DType::F32, 1e-4, 1e-4},   {"qwen2", "tiny", DType::F16, 2e-2, 1e-3},
+      {"qwen3", "tiny", DType::BF16, 2e-2, 2e-2},  {"llama", "tiny", DType::Q8_0, 2e-2, 1e-2},
+      {"llama", "smollm2-135m", DType::Q4_0, 3e-2, 3e-2}, {"llama", "smollm2-135m", DType::Q4_1, 3e-2, 3e-2},
+  };
+  for (const auto& c : cases) {
+    const Comparison r = compare_backends(random_model(c.arch, c.shape, c.dtype), 64);
+    const std::string what = c.arch + " " + c.shape + " " + std::string(dtype_name(c.dtype));
+    EXPECT_LT(r.worst_prefill_error, c.prefill_tol) << what;
+    EXPECT_LT(r.worst_decode_error, c.decode_tol) << what;
+    EXPECT_GE(r.equal_continuations + r.near_tie_divergences, 9) << what;
+    std::printf("%-28s prefill error %.2e, decode error %.2e, %d/10 greedy continuations equal, %d diverged at a "
+                "near tie\n",
+                what.c_str(), r.worst_prefill_error, r.worst_decode_error, r.equal_continuations,
+                r.near_tie_divergences);
+  }
+}
+
+TEST_F(CudaModel, SmolLM2MatchesCpu) {
+  if (!fs::exists(smollm2_file())) GTEST_SKIP() << smollm2_file() << " missing (scripts/fetch-model)";
+  const Comparison r = compare_backends(smollm2_file(), 64);
+  EXPECT_LT(r.worst_prefill_error, 3e-2);
+  EXPECT_LT(r.worst_decode_error, 3e-2);
+  EXPECT_GE(r.equal_continuations, 9);
+  std::printf("SmolLM2-135M Q4_1: prefill error %.2e, decode error %.2e, %d/10 greedy continuations equal, %d diverged "
+              "at a near tie\n",
+              r.worst_prefill_error, r.worst_decode_error, r.equal_continuations, r.near_tie_divergences);
+}
+
+}  // namespace
+}  // namespace strata::cuda_test
