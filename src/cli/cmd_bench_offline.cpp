@@ -101,12 +101,7 @@ int bench_offline_command(int argc, char** argv) {
   add_options(app, a);
   CLI11_PARSE(app, argc, argv);
 
-  auto tokenizer = Tokenizer::load(a.model);
-  LoadOptions load_options;
-  load_options.num_threads = a.threads;
-  load_options.device = resolve_device(a.device);
-  auto model = load_model(a.model, load_options);
-  size_kv_cache_for_device(a.engine, a.device, load_options.device);
+  auto [tokenizer, model] = load_engine_inputs(a.model, a.threads, a.device, a.engine);
   std::printf("backend: %s\n", model->backend().name().c_str());
   const int vocab = model->config().vocab_size;
   const OfflineWorkload workload = make_workload(a, vocab);

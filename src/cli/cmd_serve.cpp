@@ -115,12 +115,7 @@ int serve_command(int argc, char** argv) {
   a.server.idle_timeout = std::chrono::seconds(a.idle_timeout_s);
   a.server.shutdown_timeout = std::chrono::seconds(a.shutdown_timeout_s);
 
-  auto tokenizer = Tokenizer::load(a.model);
-  LoadOptions load_options;
-  load_options.num_threads = a.threads;
-  load_options.device = resolve_device(a.device);
-  auto model = load_model(a.model, load_options);
-  size_kv_cache_for_device(a.engine, a.device, load_options.device);
+  auto [tokenizer, model] = load_engine_inputs(a.model, a.threads, a.device, a.engine);
   std::unique_ptr<Engine> engine = make_engine(std::move(model), std::move(tokenizer), a.engine);
   std::unique_ptr<ChatFormatter> formatter = chat_formatter_for(engine->tokenizer());
 

@@ -7,6 +7,18 @@
 
 namespace strata::cli {
 
+EngineInputs load_engine_inputs(const std::string& model_path, int threads, const DeviceArgs& args,
+                                EngineConfig& config) {
+  EngineInputs inputs;
+  inputs.tokenizer = Tokenizer::load(model_path);
+  LoadOptions options;
+  options.num_threads = threads;
+  options.device = resolve_device(args);
+  inputs.model = load_model(model_path, options);
+  size_kv_cache_for_device(config, args, options.device);
+  return inputs;
+}
+
 void add_device_options(CLI::App& app, DeviceArgs& args, bool engine) {
   app.add_option("--device", args.device, "cpu | cuda | auto (auto: cuda when a GPU is present)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))

@@ -1,5 +1,6 @@
 #pragma once
 // --device and --gpu-memory-utilization, shared by the commands that load a model.
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +8,7 @@
 #include "core/tensor.h"
 #include "engine/engine_config.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace strata::cli {
 
@@ -25,5 +27,14 @@ Device resolve_device(const DeviceArgs& args);
 // gpu_memory_utilization of the GPU's memory once the weights are loaded, less a reserve
 // for activations and scratch.
 void size_kv_cache_for_device(EngineConfig& config, const DeviceArgs& args, Device device);
+
+// What an engine is built from, loaded the way every engine command does it: the model on
+// the chosen device and, on CUDA, `config`'s KV budget sized from what remains.
+struct EngineInputs {
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<CausalLM> model;
+};
+EngineInputs load_engine_inputs(const std::string& model_path, int threads, const DeviceArgs& args,
+                                EngineConfig& config);
 
 }  // namespace strata::cli
