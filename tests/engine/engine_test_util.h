@@ -60,14 +60,23 @@ inline GenerationRequest make_request(std::string id, std::vector<int32_t> promp
 }
 
 // Polls until the engine holds no request and no KV block outside the prefix cache.
-inline bool wait_until_drained(const Engine& engine, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+// Polls the engine's stats until `done(stats)` holds: stats are published by the step
+// loop after a step, so they can lag the outputs a stream has already delivered.
+template <typename Predicate>
+bool wait_until_stats(const Engine& engine, Predicate done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    const EngineStats s = engine.stats();
-    if (s.running == 0 && s.waiting == 0 && s.swapped == 0 && s.kv_blocks_used == 0) return true;
+    if (done(engine.stats())) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return false;
+}
+
+inline bool wait_until_drained(const Engine& engine, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  return wait_until_stats(
+      engine,
+      [](const EngineStats& s) { return s.running == 0 && s.waiting == 0 && s.swapped == 0 && s.kv_blocks_used == 0; },
+      timeout);
 }
 
 }  // namespace strata::testing

@@ -197,13 +197,18 @@ TEST(EngineFake, RandomArrivalsAndAbortsLeakNoBlocks) {
 }
 
 TEST(EngineFake, AbortEndsTheStreamAndFreesBlocks) {
-  auto engine = fake_engine(small_config());
-  auto r = make_request("long", {1, 2, 3, 4, 5}, 100000 / 200);
+  // A request far longer than the test's life (the fake model runs hundreds of steps a
+  // millisecond), so it is still running whenever the test thread gets to look at it.
+  EngineConfig config = small_config();
+  config.num_kv_blocks = 25000;
+  auto engine = make_engine(make_fake_model(100000), make_fake_tokenizer(), config);
+  auto r = make_request("long", {1, 2, 3, 4, 5}, 99000);
   r.stop.ignore_eos = true;
   auto stream = engine->submit(r);
   auto first = stream->next(std::chrono::seconds(10));
   ASSERT_TRUE(first.has_value());
-  ASSERT_GT(engine->stats().kv_blocks_used, 0);
+  // The first token is out before the step that produced it publishes its stats.
+  ASSERT_TRUE(wait_until_stats(*engine, [](const EngineStats& s) { return s.kv_blocks_used > 0; }));
   // Stats lag the step loop by at most the step in flight when the abort arrives; the
   // abort itself is handled before the next step. The count is read after abort(): read
   // before it, a test thread descheduled in between (a loaded CI machine) lets the engine
