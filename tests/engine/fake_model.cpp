@@ -113,6 +113,23 @@ class FakeModel final : public CausalLM {
   FakeBackend backend_;
 };
 
+class GatedModel final : public CausalLM {
+ public:
+  GatedModel(std::unique_ptr<CausalLM> inner, std::shared_ptr<StartGate> gate)
+      : inner_(std::move(inner)), gate_(std::move(gate)) {}
+  const ModelConfig& config() const override { return inner_->config(); }
+  Backend& backend() override { return inner_->backend(); }
+  size_t weight_bytes() const override { return inner_->weight_bytes(); }
+  void forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) override {
+    gate_->wait();
+    inner_->forward(batch, kv, logits);
+  }
+
+ private:
+  std::unique_ptr<CausalLM> inner_;
+  std::shared_ptr<StartGate> gate_;
+};
+
 // Token i decodes to "<i>", so text is easy to check; token 0 is end of generation.
 class FakeTokenizer final : public Tokenizer {
  public:
@@ -161,6 +178,9 @@ std::vector<int32_t> reference_greedy(const std::vector<int32_t>& prompt, int ma
 }
 
 std::unique_ptr<CausalLM> make_fake_model(int context_length) { return std::make_unique<FakeModel>(context_length); }
+std::unique_ptr<CausalLM> gated(std::unique_ptr<CausalLM> model, std::shared_ptr<StartGate> gate) {
+  return std::make_unique<GatedModel>(std::move(model), std::move(gate));
+}
 std::unique_ptr<Tokenizer> make_fake_tokenizer(int vocab_size) { return std::make_unique<FakeTokenizer>(vocab_size); }
 
 }  // namespace strata::testing

@@ -68,7 +68,11 @@ TEST_P(BatchInvariance, GreedyTokensDoNotDependOnTheBatch) {
   config.preemption = bc.preemption;
   config.swap_space = bc.swap_blocks * 4 * 2 * 4 * 2;  // blocks * tokens * floats * bytes * (K, V)
   config.enable_prefix_caching = bc.prefix_caching;
-  auto engine = fake_engine(config);
+  // All 32 requests are queued before the first step runs: otherwise a fast engine
+  // thread finishes early requests while later ones are still being submitted, and the
+  // small caches may never fill up (a CI run saw no preemption in the swap case).
+  auto gate = std::make_shared<StartGate>();
+  auto engine = make_engine(gated(make_fake_model(), gate), make_fake_tokenizer(), config);
 
   std::mt19937 rng(1234);
   const auto shared_prefix = random_prompt(rng, 24);
@@ -87,6 +91,7 @@ TEST_P(BatchInvariance, GreedyTokensDoNotDependOnTheBatch) {
     streams.push_back(engine->submit(make_request("r" + std::to_string(i), prompt, max_tokens.back(), temperature,
                                                   uint64_t(i))));
   }
+  gate->open();
   for (int i = 0; i < 32; ++i) {
     auto result = collect(*streams[static_cast<size_t>(i)]);
     if (i % 2) continue;

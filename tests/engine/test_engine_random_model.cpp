@@ -30,12 +30,14 @@ const std::string& tiny_model_path() {
   return path;
 }
 
-std::unique_ptr<Engine> tiny_engine(EngineConfig config) {
+// `gate`, when given, holds the first step until the test has queued its requests.
+std::unique_ptr<Engine> tiny_engine(EngineConfig config, std::shared_ptr<StartGate> gate = nullptr) {
   LoadOptions options;
   options.num_threads = 2;
   auto model = load_model(tiny_model_path(), options);
   const int vocab = model->config().vocab_size;
   config.log_startup = false;
+  if (gate) model = gated(std::move(model), std::move(gate));
   return make_engine(std::move(model), make_fake_tokenizer(vocab), config);
 }
 
@@ -60,9 +62,10 @@ Workload mixed_workload() {
   return w;
 }
 
-std::vector<std::vector<int32_t>> run_all(Engine& engine, const Workload& w) {
+std::vector<std::vector<int32_t>> run_all(Engine& engine, const Workload& w, StartGate& gate) {
   std::vector<std::shared_ptr<RequestStream>> streams;
   for (const auto& r : w.requests) streams.push_back(engine.submit(r));
+  gate.open();  // every request is queued before the first step: the same schedule on any machine
   std::vector<std::vector<int32_t>> tokens;
   for (auto& s : streams) tokens.push_back(collect(*s).choices[0].tokens);
   EXPECT_TRUE(wait_until_drained(engine));
@@ -117,8 +120,9 @@ TEST(EngineRandomModel, GreedyTokensAreTheSameAloneAndInAnyBatch) {
     variants.push_back({"swap preemption", c});
   }
   for (const auto& v : variants) {
-    auto engine = tiny_engine(v.config);
-    const auto tokens = run_all(*engine, w);
+    auto gate = std::make_shared<StartGate>();
+    auto engine = tiny_engine(v.config, gate);
+    const auto tokens = run_all(*engine, w, *gate);
     for (size_t i = 0; i < w.requests.size(); i += 2)
       EXPECT_EQ(tokens[i], alone[i]) << v.name << ": request " << i;
     if (v.config.enable_prefix_caching && v.config.num_kv_blocks >= 64) {
