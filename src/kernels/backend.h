@@ -75,6 +75,12 @@ struct BatchTensors {
   std::vector<int32_t> host_context_lens;
 };
 
+// One output of Backend::matmul_many: y = x · wᵀ.
+struct MatmulTarget {
+  Tensor* y;
+  const Tensor* w;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -90,6 +96,12 @@ class Backend {
 
   // y[M, N] = x[M, K] · w[N, K]ᵀ. x, y f32 (rows may be strided); w any dtype incl. quantized.
   virtual void matmul(Tensor& y, const Tensor& x, const Tensor& w) = 0;
+  // Several products of the same activations, y_i = x · w_iᵀ (q/k/v, gate/up). A backend
+  // may prepare x once and run them as one parallel job (on a CPU, decode pays a pool
+  // wake-up per job); each y_i must equal what matmul(y_i, x, w_i) gives.
+  virtual void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) {
+    for (const MatmulTarget& t : targets) matmul(*t.y, x, *t.w);
+  }
   // y[M, N] += bias[N]
   virtual void add_bias(Tensor& y, const Tensor& bias) = 0;
   // Root-mean-square norm over the last dimension, times weight[D]. y may alias x.

@@ -75,8 +75,7 @@ void LlamaModel::ensure_scratch(int64_t tokens, int64_t logit_rows) {
   }
 }
 
-void LlamaModel::project(Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias) {
-  backend_->matmul(y, x, w);
+void LlamaModel::add_bias_if_defined(Tensor& y, const Tensor& bias) {
   if (bias.defined()) backend_->add_bias(y, bias);
 }
 
@@ -87,9 +86,11 @@ void LlamaModel::attention_block(int layer, int64_t t, const BatchTensors& bt, K
   Tensor x = rows_of(scratch_.x, t), normed = rows_of(scratch_.normed, t);
   b.rms_norm(normed, x, w.attn_norm, c.rms_norm_eps);
   Tensor q = rows_of(scratch_.q, t), k = rows_of(scratch_.k, t), v = rows_of(scratch_.v, t);
-  project(q, normed, w.wq, w.bq);
-  project(k, normed, w.wk, w.bk);
-  project(v, normed, w.wv, w.bv);
+  const MatmulTarget qkv[] = {{&q, &w.wq}, {&k, &w.wk}, {&v, &w.wv}};
+  b.matmul_many(normed, qkv);
+  add_bias_if_defined(q, w.bq);
+  add_bias_if_defined(k, w.bk);
+  add_bias_if_defined(v, w.bv);
   Tensor qh = heads_of(scratch_.q, t, c.num_heads, c.head_dim);
   Tensor kh = heads_of(scratch_.k, t, c.num_kv_heads, c.head_dim);
   Tensor vh = heads_of(scratch_.v, t, c.num_kv_heads, c.head_dim);
@@ -113,8 +114,8 @@ void LlamaModel::mlp_block(int layer, int64_t t) {
   Tensor x = rows_of(scratch_.x, t), normed = rows_of(scratch_.normed, t);
   b.rms_norm(normed, x, w.ffn_norm, config_.rms_norm_eps);
   Tensor gate = rows_of(scratch_.gate, t), up = rows_of(scratch_.up, t);
-  b.matmul(gate, normed, w.w_gate);
-  b.matmul(up, normed, w.w_up);
+  const MatmulTarget gate_up[] = {{&gate, &w.w_gate}, {&up, &w.w_up}};
+  b.matmul_many(normed, gate_up);
   b.silu_mul(gate, gate, up);
   Tensor proj = rows_of(scratch_.proj, t);
   b.matmul(proj, gate, w.w_down);

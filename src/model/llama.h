@@ -35,7 +35,7 @@ class LlamaModel : public CausalLM {
   void run_layers(int64_t tokens, int64_t logit_rows, const BatchTensors& bt, KVStorage& kv);
   void attention_block(int layer, int64_t tokens, const BatchTensors& bt, KVStorage& kv);
   void mlp_block(int layer, int64_t tokens);
-  void project(Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias);
+  void add_bias_if_defined(Tensor& y, const Tensor& bias);
 
   ModelConfig config_;
   LlamaWeights weights_;

@@ -100,6 +100,9 @@ BatchTensors CpuBackend::upload_batch(const ForwardBatch& batch) {
 }
 
 void CpuBackend::matmul(Tensor& y, const Tensor& x, const Tensor& w) { cpu::matmul(pool_, y, x, w); }
+void CpuBackend::matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) {
+  cpu::matmul_many(pool_, x, targets);
+}
 
 void CpuBackend::add_bias(Tensor& y, const Tensor& bias) { cpu::add_bias(pool_, y, bias); }
 

@@ -25,6 +25,7 @@ class CpuBackend : public Backend {
   BatchTensors upload_batch(const ForwardBatch& batch) override;
 
   void matmul(Tensor& y, const Tensor& x, const Tensor& w) override;
+  void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) override;
   void add_bias(Tensor& y, const Tensor& bias) override;
   void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) override;
   void rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) override;

@@ -71,33 +71,34 @@ void prepare_activations(MatmulIsa isa, ThreadPool& pool, const Tensor& x, Matmu
   else pool.parallel_for(p.m, 1, rows);
 }
 
-// Splits the output columns over the pool in multiples of 8 (the kernels' row groups),
-// so that every thread count gives the same per-column arithmetic.
-void run_columns(MatmulIsa isa, ThreadPool& pool, const MatmulProblem& p) {
+// Splits the output columns of all problems (one parallel job) over the pool in multiples
+// of 8 (the kernels' row groups), so that every thread count and every grouping of the
+// problems gives the same per-column arithmetic.
+void run_columns(MatmulIsa isa, ThreadPool& pool, std::span<const MatmulProblem> problems) {
   const auto kernel = isa == MatmulIsa::Avx2 ? matmul_columns_avx2 : matmul_columns_generic;
-  const int64_t units = (p.n + 7) / 8;
-  const int64_t work = p.m * p.n * p.k;
+  int64_t units = 0, work = 0;
+  for (const MatmulProblem& p : problems) units += (p.n + 7) / 8, work += p.m * p.n * p.k;
   const int threads = static_cast<int>(std::min<int64_t>(pool.size(), units));
   if (threads <= 1 || work < 65536) {
-    kernel(p, 0, p.n);
+    for (const MatmulProblem& p : problems) kernel(p, 0, p.n);
     return;
   }
   pool.run([&](int t, int count) {
     const int64_t used = std::min<int64_t>(count, threads);
     if (t >= used) return;
-    const int64_t begin = std::min(p.n, units * t / used * 8);
-    const int64_t end = std::min(p.n, units * (t + 1) / used * 8);
-    if (begin < end) kernel(p, begin, end);
+    // This thread's units [begin, end) of the problems laid end to end.
+    const int64_t begin = units * t / used, end = units * (t + 1) / used;
+    int64_t first = 0;  // first unit of the current problem
+    for (const MatmulProblem& p : problems) {
+      const int64_t count_p = (p.n + 7) / 8;
+      const int64_t lo = std::max(begin, first) - first, hi = std::min(end, first + count_p) - first;
+      if (lo < hi) kernel(p, lo * 8, std::min(p.n, hi * 8));
+      first += count_p;
+    }
   });
 }
 
-}  // namespace
-
-MatmulIsa best_matmul_isa() {
-  return cpu_has_avx2_fma_f16c() ? MatmulIsa::Avx2 : MatmulIsa::Generic;
-}
-
-void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
+MatmulProblem make_problem(Tensor& y, const Tensor& x, const Tensor& w) {
   check_operands(y, x, w);
   MatmulProblem p;
   p.m = x.size(0);
@@ -108,13 +109,53 @@ void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, co
   p.w_row_bytes = dtype_row_bytes(p.wtype, p.k);
   p.y = y.data<float>();
   p.y_stride = y.stride(0);
-  if (p.m == 0 || p.n == 0) return;
-  prepare_activations(isa, pool, x, p);
-  run_columns(isa, pool, p);
+  return p;
+}
+
+// Whether two weight dtypes take the same prepared activations.
+bool same_activations(DType a, DType b) {
+  if (is_float_dtype(a) || is_float_dtype(b)) return is_float_dtype(a) && is_float_dtype(b);
+  return activation_levels(a) == activation_levels(b);
+}
+
+}  // namespace
+
+MatmulIsa best_matmul_isa() {
+  return cpu_has_avx2_fma_f16c() ? MatmulIsa::Avx2 : MatmulIsa::Generic;
+}
+
+void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
+  const MatmulTarget target{&y, &w};
+  matmul_many_with(isa, pool, x, std::span(&target, 1));
+}
+
+void matmul_many_with(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets) {
+  std::vector<MatmulProblem> problems;
+  problems.reserve(targets.size());
+  for (const MatmulTarget& t : targets) {
+    MatmulProblem p = make_problem(*t.y, x, *t.w);
+    if (p.m == 0 || p.n == 0) continue;
+    if (!problems.empty() && !same_activations(problems.front().wtype, p.wtype)) {
+      matmul_many_with(isa, pool, x, std::span(&t, 1));  // mixed formats: on its own
+      continue;
+    }
+    problems.push_back(p);
+  }
+  if (problems.empty()) return;
+  prepare_activations(isa, pool, x, problems.front());
+  for (MatmulProblem& p : problems) {
+    p.xf = problems.front().xf, p.xf_stride = problems.front().xf_stride;
+    p.xq = problems.front().xq;
+  }
+  run_columns(isa, pool, problems);
 }
 
 void matmul(ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
   matmul_with(best_matmul_isa(), pool, y, x, w);
+}
+
+void matmul_many(ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets) {
+  matmul_many_with(best_matmul_isa(), pool, x, targets);
 }
 
 }  // namespace strata::cpu

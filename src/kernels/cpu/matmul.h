@@ -1,7 +1,9 @@
 #pragma once
-// Matrix multiplication on the CPU (owned by the "matmul" helper; this declaration was
-// written by cpu-backend so that the backend compiles before the implementation lands).
+// Matrix multiplication on the CPU.
+#include <span>
+
 #include "core/tensor.h"
+#include "kernels/backend.h"
 
 namespace strata {
 class ThreadPool;
@@ -11,5 +13,9 @@ namespace strata::cpu {
 
 // y[M, N] = x[M, K] · w[N, K]ᵀ. x, y f32 (rows may be strided); w any dtype incl. quantized.
 void matmul(ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w);
+// Several products of the same x as one parallel job, x prepared once; each output is
+// the same as matmul() gives (weights whose activations are prepared differently, e.g.
+// float next to quantized, run one after another).
+void matmul_many(ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets);
 
 }  // namespace strata::cpu

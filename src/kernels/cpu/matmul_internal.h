@@ -6,6 +6,7 @@
 
 #include "core/dtype.h"
 #include "core/tensor.h"
+#include "kernels/backend.h"
 
 namespace strata {
 class ThreadPool;
@@ -78,5 +79,6 @@ MatmulIsa best_matmul_isa();
 
 // matmul() with a chosen kernel family (tests compare the families with each other).
 void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w);
+void matmul_many_with(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets);
 
 }  // namespace strata::cpu
