@@ -1,9 +1,13 @@
 // CUDA matmul against an fp64 reference over the dequantized weights, for every weight
 // dtype, at batch sizes on both sides of the GEMV / tensor-core switch, with strided
-// activation and output rows. GEMV keeps f32 activations (tight tolerance); the
-// tensor-core path rounds activations to bf16/f16 (METHOD.md: 1e-3..1e-2).
-#include "cuda_test_util.h"
+// activation and output rows. The f32 GEMV keeps f32 activations (tight tolerance); the
+// tensor-core path rounds activations to bf16/f16 (METHOD.md: 1e-3..1e-2); the integer
+// GEMV of block-quantized weights rounds them to int8 blocks (checked tightly against a
+// reference that rounds them the same way, loosely against the exact one).
+#include <algorithm>
 #include <cstring>
+
+#include "cuda_test_util.h"
 
 #include "kernels/cpu/quant.h"
 
@@ -49,32 +53,123 @@ std::vector<float> dense_rows(const Tensor& host_view) {
   return out;
 }
 
+bool block_quantized(DType t) { return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1; }
+
+// What the integer GEMV computes with: each block of 32 activations rounded to d * q with
+// d = amax / 127 and q = round(x / d) (as quantize_activations.cu, same f32 operations).
+Tensor int8_rounded(const Tensor& x) {
+  Tensor out = Tensor::empty({x.size(0), x.size(1)}, DType::F32);
+  for (int64_t i = 0; i < x.size(0); ++i)
+    for (int64_t b = 0; b < x.size(1); b += 32) {
+      const float* in = x.data<float>() + i * x.stride(0) + b;
+      float amax = 0;
+      for (int j = 0; j < 32; ++j) amax = std::max(amax, std::abs(in[j]));
+      const float d = amax / 127.f, inv = d != 0.f ? 1.f / d : 0.f;
+      for (int j = 0; j < 32; ++j) out.data<float>()[i * x.size(1) + b + j] = d * std::nearbyint(in[j] * inv);
+    }
+  return out;
+}
+
+// A backend whose small-batch quantized products use int8 activations (opt-in).
+std::unique_ptr<Backend> int8_gemv_backend() {
+  CudaBackendOptions options;
+  options.int8_activations = true;
+  return make_cuda_backend(options);
+}
+
 TEST_F(CudaMatmul, EveryWeightTypeAtEveryBatchSize) {
-  uint32_t seed = 100;
-  const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q6_K};
-  for (DType dtype : types) {
-    for (auto [n, k] : {std::pair<int64_t, int64_t>{96, 256}, {1000, 512}}) {
-      const HostWeight w = make_weight(dtype, n, k, seed++);
-      const Tensor dw = gpu->upload(w.tensor);
-      for (int64_t m : {1, 2, 3, 5, 8, 9, 64, 130}) {
-        // Activations and outputs as strided row views, as the model's scratch slices are.
-        const Tensor x_full = random_host({m, k + 8}, seed++);
-        const Tensor x = x_full.slice(1, 0, k);
-        const Tensor dx = gpu->upload(x_full).slice(1, 0, k);
-        Tensor dy_full = poisoned(*gpu, {m, n + 4});
-        Tensor dy = dy_full.slice(1, 0, n);
-        gpu->matmul(dy, dx, dw);
-        const Tensor y = gpu->download(dy);
-        const bool exact_weights = dtype != DType::Q6_K;  // Q6_K runs as bf16 on the device
-        const double tol = dtype == DType::F32 || (m <= 8 && exact_weights) ? 2e-5 : 1e-2;
-        EXPECT_LT(relative_error(dense_rows(y), reference(x, w.values, n)), tol)
-            << dtype_name(dtype) << " m=" << m << " n=" << n << " k=" << k;
-        // The padding columns were never written.
-        const Tensor full = gpu->download(dy_full);
-        EXPECT_TRUE(std::isnan(full.data<float>()[n])) << "matmul wrote outside its output view";
+  const std::unique_ptr<Backend> int8_gemv = int8_gemv_backend();
+  for (Backend* device : {int8_gemv.get(), gpu.get()}) {
+    const bool int8 = device == int8_gemv.get();
+    uint32_t seed = 100;
+    const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q6_K};
+    for (DType dtype : types) {
+      for (auto [n, k] : {std::pair<int64_t, int64_t>{96, 256}, {1000, 512}}) {
+        const HostWeight w = make_weight(dtype, n, k, seed++);
+        const Tensor dw = device->upload(w.tensor);
+        for (int64_t m : {1, 2, 3, 5, 8, 9, 64, 130}) {
+          // Activations and outputs as strided row views, as the model's scratch slices are.
+          const Tensor x_full = random_host({m, k + 8}, seed++);
+          const Tensor x = x_full.slice(1, 0, k);
+          const Tensor dx = device->upload(x_full).slice(1, 0, k);
+          Tensor dy_full = poisoned(*device, {m, n + 4});
+          Tensor dy = dy_full.slice(1, 0, n);
+          device->matmul(dy, dx, dw);
+          const Tensor y = device->download(dy);
+          const bool exact_weights = dtype != DType::Q6_K;  // Q6_K runs as bf16 on the device
+          const bool gemv = m <= 8 && exact_weights;
+          // int8 activations: rounding error up to d / 2 = amax / 254 per value, uniform, so
+          // about amax / 440 rms against an rms of amax / sqrt(3) for these uniform inputs:
+          // ~0.4% of the product; 1e-2 leaves room. Exactness is checked below.
+          const double tol = dtype == DType::F32 || (gemv && !(int8 && block_quantized(dtype))) ? 2e-5 : 1e-2;
+          EXPECT_LT(relative_error(dense_rows(y), reference(x, w.values, n)), tol)
+              << dtype_name(dtype) << " m=" << m << " n=" << n << " k=" << k << (int8 ? " int8" : " f32");
+          // The padding columns were never written.
+          const Tensor full = device->download(dy_full);
+          EXPECT_TRUE(std::isnan(full.data<float>()[n])) << "matmul wrote outside its output view";
+        }
       }
     }
   }
+}
+
+// The integer GEMV computes the exact product of the int8-rounded activations (up to f32
+// summation order), at every batch size it takes and at widths that leave partial unrolled
+// steps (k = 14336: 448 blocks, 14 per lane) and partial row groups (n % 16 != 0).
+TEST_F(CudaMatmul, Int8GemvMatchesRoundedActivations) {
+  const std::unique_ptr<Backend> int8 = int8_gemv_backend();
+  uint32_t seed = 500;
+  for (DType dtype : {DType::Q8_0, DType::Q4_0, DType::Q4_1}) {
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{1000, 1024}, {37, 14336}, {300, 4096}}) {
+      const HostWeight w = make_weight(dtype, n, k, seed++);
+      const Tensor dw = int8->upload(w.tensor);
+      for (int64_t m = 1; m <= 8; ++m) {
+        // Mixed magnitudes, so that blocks get different scales; one block all zeros.
+        Tensor x = random_host({m, k}, seed++, -3.f, 3.f);
+        for (int64_t c = 0; c < k; ++c) x.data<float>()[c] *= c < 32 ? 0.f : (c / 32 % 3 == 0 ? 0.01f : 1.f);
+        Tensor dy = poisoned(*int8, {m, n});
+        int8->matmul(dy, int8->upload(x), dw);
+        const std::vector<float> y = dense_rows(int8->download(dy));
+        EXPECT_LT(relative_error(y, reference(int8_rounded(x), w.values, n)), 1e-5)
+            << dtype_name(dtype) << " m=" << m << " n=" << n << " k=" << k;
+        EXPECT_LT(relative_error(y, reference(x, w.values, n)), 1e-2) << dtype_name(dtype) << " m=" << m;
+      }
+    }
+  }
+}
+
+// Products that share an input reuse its quantized copy; any write to the input in between
+// must be seen (a stale copy would give the old product).
+TEST_F(CudaMatmul, SharedInputQuantizedOnceAndRefreshedAfterWrites) {
+  const std::unique_ptr<Backend> int8 = int8_gemv_backend();
+  const int64_t m = 3, n = 64, k = 256;
+  const HostWeight w1 = make_weight(DType::Q4_0, n, k, 1), w2 = make_weight(DType::Q4_1, n, k, 2);
+  const Tensor dw1 = int8->upload(w1.tensor), dw2 = int8->upload(w2.tensor);
+  Tensor x = random_host({m, k}, 3);
+  Tensor dx = int8->upload(x);
+  Tensor dy1 = poisoned(*int8, {m, n}), dy2 = poisoned(*int8, {m, n});
+  const auto check = [&](const Tensor& dy, const HostWeight& w, const char* what) {
+    EXPECT_LT(relative_error(dense_rows(int8->download(dy)), reference(int8_rounded(x), w.values, n)), 1e-5) << what;
+  };
+  int8->matmul(dy1, dx, dw1);
+  int8->matmul(dy2, dx, dw2);
+  check(dy1, w1, "first product");
+  check(dy2, w2, "second product of the same input");
+  // An element-wise write to x: x = x + x.
+  int8->add(dx, dx, dx);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] *= 2;
+  int8->matmul(dy1, dx, dw1);
+  check(dy1, w1, "after add into the input");
+  // add_bias into another tensor keeps the copy; into the input it must not.
+  int8->add_bias(dy2, int8->upload(random_host({n}, 4)));
+  int8->matmul(dy2, dx, dw2);
+  check(dy2, w2, "after add_bias elsewhere");
+  const Tensor bias = random_host({k}, 5);
+  int8->add_bias(dx, int8->upload(bias));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < k; ++c) x.data<float>()[i * k + c] += bias.data<float>()[c];
+  int8->matmul(dy1, dx, dw1);
+  check(dy1, w1, "after add_bias into the input");
 }
 
 TEST_F(CudaMatmul, QuantizedWeightsRoundTripThroughDownload) {

@@ -116,7 +116,8 @@ TEST_F(CudaModel, RandomModelsMatchCpu) {
     double prefill_tol, decode_tol;
   };
   // f32 weights keep f32 operands on the GPU; half and quantized weights run prefill with
-  // bf16/f16 activations on the tensor cores (decode stays f32 in the GEMV kernels).
+  // bf16/f16 activations on the tensor cores (decode stays f32 in the GEMV kernels; the
+  // opt-in int8 GEMV measured 1.28e-2 for Q8_0 here, H100, 2026-11-23).
   const std::vector<Case> cases = {
       {"llama", "tiny", DType::F32, 1e-4, 1e-4},   {"qwen2", "tiny", DType::F16, 2e-2, 1e-3},
       {"qwen3", "tiny", DType::BF16, 2e-2, 2e-2},  {"llama", "tiny", DType::Q8_0, 2e-2, 1e-2},
@@ -132,6 +133,70 @@ TEST_F(CudaModel, RandomModelsMatchCpu) {
                 "near tie\n",
                 what.c_str(), r.worst_prefill_error, r.worst_decode_error, r.equal_continuations,
                 r.near_tie_divergences);
+  }
+}
+
+// The integer GEMV (int8 activations) against the f32 GEMV on the same GPU: both fed the
+// f32 path's greedy tokens, how often their top-1 tokens agree and how far their logits
+// are apart. On the small random models every disagreement must be a near tie.
+// STRATA_AGREEMENT_MODELS adds model files (':'-separated; scripts/device-test-gemv passes
+// the 1B and 8B Q4_0 shapes) whose figures are printed, not checked: deep random-weight
+// models amplify any rounding (flat logits, no structure), so there they measure the
+// int8 noise rather than pass or fail it (H100, 2026-11-23: 1B 88%, 8B 78% top-1 agreement).
+struct Agreement {
+  int positions = 0, agree = 0, near_ties = 0;
+  double worst_error = 0;
+};
+
+Agreement int8_against_f32(const std::string& path, int steps) {
+  LoadOptions options;
+  options.device = Device::CUDA;
+  auto f32 = load_model(path, options);
+  ::setenv("STRATA_CUDA_GEMV", "int8", 1);  // read when the backend is made
+  auto int8 = load_model(path, options);
+  ::unsetenv("STRATA_CUDA_GEMV");
+  Agreement result;
+  for (const auto& prompt : prompts(f32->config().vocab_size)) {
+    SequenceRunner on_f32(*f32, 512), on_int8(*int8, 512);
+    auto a = on_f32.prefill(prompt);
+    auto b = on_int8.prefill(prompt);
+    for (int step = 0; step < steps; ++step) {
+      const int32_t next_f32 = argmax(a), next_int8 = argmax(b);
+      ++result.positions;
+      if (next_f32 == next_int8) ++result.agree;
+      else result.near_ties += near_tie(a, next_f32, next_int8);
+      a = on_f32.decode(next_f32);
+      b = on_int8.decode(next_f32);
+      result.worst_error = std::max(result.worst_error, relative_error(std::vector<float>(b.begin(), b.end()),
+                                                                       std::vector<float>(a.begin(), a.end())));
+    }
+  }
+  return result;
+}
+
+TEST_F(CudaModel, Int8GemvAgreesWithF32Gemv) {
+  std::vector<std::string> paths = {random_model("llama", "smollm2-135m", DType::Q4_0),
+                                    random_model("llama", "smollm2-135m", DType::Q4_1),
+                                    random_model("llama", "tiny", DType::Q8_0)};
+  const size_t checked = paths.size();
+  if (const char* extra = std::getenv("STRATA_AGREEMENT_MODELS")) {
+    std::string list = extra;
+    for (size_t start = 0; start < list.size();) {
+      const size_t end = std::min(list.find(':', start), list.size());
+      if (end > start) paths.push_back(list.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const std::string& path = paths[i];
+    const Agreement r = int8_against_f32(path, 64);
+    if (i < checked) {
+      EXPECT_EQ(r.agree + r.near_ties, r.positions) << path;
+      EXPECT_LT(r.worst_error, 3e-2) << path;
+    }
+    std::printf("int8 vs f32 GEMV, %s: top-1 agreement %d/%d (%.2f%%), %d near ties, worst logit error %.2e\n",
+                fs::path(path).filename().c_str(), r.agree, r.positions, 100.0 * r.agree / r.positions,
+                r.near_ties, r.worst_error);
   }
 }
 

@@ -43,9 +43,16 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   cublas_check(cublas_api().set_workspace(cublas_, cublas_workspace_storage_->data, kCublasWorkspace), "cublasSetWorkspace");
   const char* graphs = std::getenv("STRATA_CUDA_GRAPHS");
   graphs_enabled_ = !(graphs && std::string(graphs) == "0");
+  const char* gemv = std::getenv("STRATA_CUDA_GEMV");
+  int8_activations_ = gemv && std::string(gemv) == "int8"  ? true
+                      : gemv && std::string(gemv) == "f32" ? false
+                                                            : options.int8_activations;
+  const char* profile = std::getenv("STRATA_CUDA_STEP_PROFILE");
+  if (profile && std::string(profile) == "1") step_profile_ = std::make_unique<StepProfile>(stream_);
 }
 
 CudaBackend::~CudaBackend() {
+  step_profile_.reset();
   // Scratch and cached items go back before the stream and handle they were used on.
   cudaStreamSynchronize(stream_);
   for (auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);
@@ -61,6 +68,7 @@ std::string CudaBackend::name() const {
 std::shared_ptr<Storage> CudaBackend::device_storage(size_t bytes) { return allocator_->allocate(bytes); }
 
 Tensor CudaBackend::allocate(const Tensor::Shape& shape, DType dtype) {
+  forget_quantized_input();
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return Tensor::view_of(device_storage(static_cast<size_t>(dtype_row_bytes(dtype, n))), 0, dtype, shape);
@@ -71,6 +79,7 @@ Tensor CudaBackend::allocate(const Tensor::Shape& shape, DType dtype) {
 // pageable copy has landed. From pageable memory the source is staged before the call
 // returns, so temporaries may die right after.
 Tensor CudaBackend::upload(const Tensor& host) {
+  forget_quantized_input();
   if (host.device() != Device::CPU) throw Error("upload: " + host.describe() + " is not in host memory");
   const Tensor src = host.contiguous();
   const DType dtype = src.dtype();
@@ -100,6 +109,7 @@ Tensor CudaBackend::download(const Tensor& t) {
   if (t.device() != Device::CUDA) throw Error("download: " + t.describe() + " is not in device memory");
   Tensor host = Tensor::empty(t.shape(), t.dtype());
   if (t.numel() == 0) return host;
+  if (step_profile_) step_profile_->download_begins();
   if (t.is_contiguous()) {
     cuda_check(cudaMemcpyAsync(host.raw_data(), t.raw_data(), host.nbytes(), cudaMemcpyDeviceToHost, stream_),
                "download");
@@ -113,6 +123,7 @@ Tensor CudaBackend::download(const Tensor& t) {
     throw Error("download: " + t.describe() + " is neither dense nor a 2-D view of dense rows");
   }
   cuda_check(cudaStreamSynchronize(stream_), "download (synchronize)");
+  if (step_profile_) step_profile_->download_done();
   if (is_repacked(t.dtype())) {
     std::vector<uint8_t> packed(host.nbytes());
     std::memcpy(packed.data(), host.raw_data(), packed.size());
@@ -122,6 +133,7 @@ Tensor CudaBackend::download(const Tensor& t) {
 }
 
 KVStorage CudaBackend::allocate_kv(const KVCacheLayout& layout) {
+  forget_quantized_input();
   layout.check("allocate_kv");
   KVStorage kv;
   kv.layout = layout;
@@ -175,6 +187,8 @@ PackedBatch pack_batch(const ForwardBatch& batch, int table_width, bool decode) 
 }  // namespace
 
 BatchTensors CudaBackend::upload_batch(const ForwardBatch& batch) {
+  forget_quantized_input();
+  if (step_profile_) step_profile_->batch_uploaded(batch.num_tokens() == batch.num_seqs(), batch.num_tokens());
   abandon_capture();  // a forward pass that threw mid-capture left the stream capturing
   BatchTensors out;
   out.num_tokens = batch.num_tokens();
@@ -232,6 +246,7 @@ BatchTensors CudaBackend::upload_batch(const ForwardBatch& batch) {
 
 void CudaBackend::copy_blocks(KVStorage& dst, const KVStorage& src,
                               std::span<const std::pair<int32_t, int32_t>> src_dst) {
+  forget_quantized_input();
   const auto &a = src.layout, &b = dst.layout;
   if (a.num_layers != b.num_layers || a.block_size != b.block_size || a.num_kv_heads != b.num_kv_heads ||
       a.head_dim != b.head_dim || a.dtype != b.dtype)
@@ -258,7 +273,10 @@ void CudaBackend::copy_blocks(KVStorage& dst, const KVStorage& src,
     cuda_check(cudaStreamSynchronize(stream_), "copy_blocks (synchronize)");
 }
 
-void CudaBackend::synchronize() { cuda_check(cudaStreamSynchronize(stream_), "synchronize"); }
+void CudaBackend::synchronize() {
+  forget_quantized_input();
+  cuda_check(cudaStreamSynchronize(stream_), "synchronize");
+}
 
 }  // namespace cuda
 

@@ -11,6 +11,11 @@ namespace strata {
 
 struct CudaBackendOptions {
   int device = 0;  // CUDA device ordinal
+  // Small-batch products of Q8_0/Q4_0/Q4_1 weights with activations rounded to int8
+  // blocks (dp4a kernels): ~1.6x faster 8B Q4_0 decode, but the rounding flips near-tie
+  // tokens (bench/cuda/NOTES.md), so it is opt-in; the default GEMV keeps f32 activations.
+  // STRATA_CUDA_GEMV=int8 or =f32 overrides this.
+  bool int8_activations = false;
 };
 
 // Throws Error when the build has no CUDA or the device cannot be opened.

@@ -14,6 +14,7 @@
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/device_allocator.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/step_profile.h"
 
 namespace strata::cuda {
 
@@ -85,6 +86,11 @@ class CudaBackend : public Backend {
   // The attention work items of a batch, built on its first layer and reused by the rest.
   const AttentionItem* attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items);
   void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w);
+  // x quantized to int8 blocks for the integer GEMV; the products that share an input (q,
+  // k and v; gate and up) quantize it once: the result is kept until an operation other
+  // than matmul runs (add_bias only when it writes x's storage).
+  QuantizedRows quantized_input(const Tensor& x);
+  void forget_quantized_input(const Tensor* written = nullptr);
   // The decode items of a batch (one token per sequence), written beside its index arrays.
   void remember_decode_items(const BatchTensors& batch, std::shared_ptr<Storage> storage,
                              const AttentionItem* items);
@@ -97,7 +103,15 @@ class CudaBackend : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   std::shared_ptr<DeviceAllocator> allocator_;
-  ScratchBuffer activations_half_, weights_bf16_, attention_partials_;
+  ScratchBuffer activations_half_, weights_bf16_, attention_partials_, activations_q8_;
+  bool int8_activations_ = false;
+  struct QuantizedInput {
+    const void* storage = nullptr;  // x's storage: a write to it invalidates
+    const float* x = nullptr;
+    int64_t stride = 0, rows = 0, cols = 0;
+    QuantizedRows rows_q8;
+  };
+  std::optional<QuantizedInput> quantized_input_;
 
   struct RopeFrequencies {
     RopeConfig cfg;
@@ -122,6 +136,7 @@ class CudaBackend : public Backend {
   std::map<StepShape, std::shared_ptr<Storage>> step_buffers_;
   std::optional<StepKey> capturing_;
   std::shared_ptr<Storage> cublas_workspace_storage_;
+  std::unique_ptr<StepProfile> step_profile_;  // STRATA_CUDA_STEP_PROFILE=1
 };
 
 }  // namespace strata::cuda

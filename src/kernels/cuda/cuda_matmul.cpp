@@ -1,5 +1,6 @@
 // y = x · wᵀ on the GPU. Few rows (decode) go to the GEMV kernels, which read each weight
-// once in its stored format; more rows go to cuBLAS on the tensor cores (bf16 or f16
+// once in its stored format (block-quantized weights with int8 activations, quantized
+// once per shared input); more rows go to cuBLAS on the tensor cores (bf16 or f16
 // operands, f32 accumulation and output), with quantized weights dequantized to bf16 a
 // slab of rows at a time so that the scratch stays small.
 #include <algorithm>
@@ -46,11 +47,33 @@ void CudaBackend::matmul(Tensor& y, const Tensor& x, const Tensor& w) {
   if (m == 0 || wr.rows == 0) return;
   const bool gemv_fits = m <= kMaxGemvRows && wr.cols % 8 == 0 && x.stride(0) % 4 == 0 &&
                          reinterpret_cast<uintptr_t>(x.data<float>()) % 16 == 0;
-  if (gemv_fits) {
+  if (gemv_fits && int8_activations_ && gemv_q8_supports(wr.dtype) && wr.cols % 32 == 0) {
+    launch_gemv_q8(y.data<float>(), y.stride(0), quantized_input(x), wr, stream_);
+  } else if (gemv_fits) {
     launch_gemv(y.data<float>(), y.stride(0), x.data<float>(), x.stride(0), m, wr, stream_);
-    return;
+  } else {
+    matmul_tensor_cores(y, x, wr);
   }
-  matmul_tensor_cores(y, x, wr);
+  // y may be the storage of the input kept quantized (an in-place product).
+  forget_quantized_input(&y);
+}
+
+QuantizedRows CudaBackend::quantized_input(const Tensor& x) {
+  const int64_t rows = x.size(0), cols = x.size(1);
+  const auto& q = quantized_input_;
+  if (q && q->storage == x.storage()->data && q->x == x.data<float>() && q->stride == x.stride(0) &&
+      q->rows == rows && q->cols == cols)
+    return q->rows_q8;
+  void* buffer = activations_q8_.get(*allocator_, quantized_rows_bytes(rows, cols));
+  const QuantizedRows out = quantized_rows_view(buffer, rows, cols);
+  launch_quantize_rows(x.data<float>(), x.stride(0), out, stream_);
+  quantized_input_ = QuantizedInput{x.storage()->data, x.data<float>(), x.stride(0), rows, cols, out};
+  return out;
+}
+
+void CudaBackend::forget_quantized_input(const Tensor* written) {
+  if (!written || !quantized_input_ || !written->defined() || written->storage()->data == quantized_input_->storage)
+    quantized_input_.reset();
 }
 
 void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w) {

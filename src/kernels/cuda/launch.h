@@ -52,6 +52,23 @@ constexpr int kMaxGemvRows = 8;
 void launch_gemv(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef w,
                  cudaStream_t stream);
 
+// Activation rows quantized to int8 blocks of 32 (the integer GEMV's input): `quants`
+// [rows, cols] dense, `scales` [rows, cols / 32] of (d, d * sum of the block's quants),
+// value ~= d * quant. One buffer of quantized_rows_bytes() holds both.
+struct QuantizedRows {
+  int8_t* quants = nullptr;
+  float2* scales = nullptr;
+  int64_t rows = 0, cols = 0;
+};
+size_t quantized_rows_bytes(int64_t rows, int64_t cols);
+QuantizedRows quantized_rows_view(void* buffer, int64_t rows, int64_t cols);
+// x rows (f32, 16-byte aligned, cols % 32 == 0) -> int8 blocks with d = amax / 127.
+void launch_quantize_rows(const float* x, int64_t x_stride, QuantizedRows out, cudaStream_t stream);
+// The integer GEMV: y[m, n] = sum_k x[m, k] w[n, k] from int8 activations, for the block
+// formats (Q8_0, Q4_0, Q4_1) with dp4a; m <= kMaxGemvRows.
+bool gemv_q8_supports(DType weight_type);
+void launch_gemv_q8(float* y, int64_t y_stride, QuantizedRows x, WeightRef w, cudaStream_t stream);
+
 // Paged KV cache of one layer: [num_blocks, block_size, kv_heads, head_dim], f16 or f32.
 struct KVLayer {
   void* k = nullptr;
