@@ -6,8 +6,11 @@
 //   M = 16 (a batch of decodes) and M = 512 (prompt): reports GFLOP/s (2 M N K per call).
 //   SmolLM2Token/*: all 211 matmuls of one forward pass with distinct weights (30 layers
 //     x q,k,v,o,gate,up,down + output), reporting tokens/s of the matmul part alone.
+//   MemoryRead: the machine's read bandwidth with the pool's threads (a 1 GiB buffer
+//     summed with AVX2 loads, each thread its own contiguous part): decode's ceiling.
 // Run: build-mm/bench/bench_matmul [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 
 #include <cstdlib>
 #include <random>
@@ -106,7 +109,38 @@ void BM_SmolLM2Token(benchmark::State& state, DType t, int64_t m) {
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * m, benchmark::Counter::kIsRate);
 }
 
+// Four independent 8-lane sums, so that loads, not the add latency, bound the loop.
+__attribute__((target("avx2"))) float sum_floats(const float* p, int64_t len) {
+  __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a;
+  for (int64_t i = 0; i + 32 <= len; i += 32) {
+    a = _mm256_add_ps(a, _mm256_loadu_ps(p + i));
+    b = _mm256_add_ps(b, _mm256_loadu_ps(p + i + 8));
+    c = _mm256_add_ps(c, _mm256_loadu_ps(p + i + 16));
+    d = _mm256_add_ps(d, _mm256_loadu_ps(p + i + 24));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7];
+}
+
+// Sums a large buffer with the pool's threads: the read bandwidth that decode can reach.
+void BM_MemoryRead(benchmark::State& state) {
+  const size_t bytes = size_t{1} << 30;
+  std::vector<float> buffer(bytes / sizeof(float), 1.0f);
+  const int64_t n = static_cast<int64_t>(buffer.size());
+  std::vector<float> sums(static_cast<size_t>(pool().size()));
+  for (auto _ : state) {
+    pool().run([&](int t, int count) {
+      const float* p = buffer.data() + n * t / count;
+      sums[static_cast<size_t>(t)] = sum_floats(p, n * (t + 1) / count - n * t / count);
+    });
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * bytes / 1e9, benchmark::Counter::kIsRate);
+}
+
 void register_all() {
+  benchmark::RegisterBenchmark("MemoryRead", BM_MemoryRead)->Unit(benchmark::kMillisecond)->UseRealTime();
   const std::vector<std::pair<const char*, DType>> dtypes = {
       {"q4_1", DType::Q4_1}, {"q8_0", DType::Q8_0}, {"f16", DType::F16}, {"q4_k", DType::Q4_K}};
   const std::vector<Linear> shapes = {{576, 576}, {192, 576}, {1536, 576}, {576, 1536}, {49152, 576}};
