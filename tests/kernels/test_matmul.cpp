@@ -139,18 +139,21 @@ TEST(Matmul, ThreadCountDoesNotChangeResults) {
 // batch of any size (prefill, batched decode): greedy decoding must not depend on the batch.
 TEST(Matmul, RowResultsDoNotDependOnBatchSize) {
   std::mt19937 rng(5);
+  // Enough rows for the panel kernels (prompts); the parts take the decode kernel (1 row)
+  // and the batch kernel (fewer than kPanelMinRows rows, in chunks of 16).
+  const int64_t total = kPanelMinRows + 7;
   for (MatmulIsa isa : {best_matmul_isa(), MatmulIsa::Generic})
     for (DType t : kAllWeightTypes) {
       const int64_t n = 37, k = dtype_info(t).block_size == 1 ? 200 : 512;
       const Weights w = make_weights(t, n, k, rng);
-      const Tensor x = make_activations(19, k, false, rng);
+      const Tensor x = make_activations(total, k, false, rng);
       ThreadPool pool(2);
-      Tensor all = Tensor::empty({19, n}, DType::F32);
+      Tensor all = Tensor::empty({total, n}, DType::F32);
       matmul_with(isa, pool, all, x, w.packed);
-      for (int64_t rows : {1, 2, 3, 5}) {
-        const int64_t first = 19 - rows;  // the last rows, so that every edge tile is covered
+      for (int64_t rows : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{5}, int64_t{19}, kPanelMinRows - 1}) {
+        const int64_t first = total - rows;  // the last rows, so that every edge tile is covered
         Tensor part = Tensor::empty({rows, n}, DType::F32);
-        matmul_with(isa, pool, part, x.slice(0, first, 19), w.packed);
+        matmul_with(isa, pool, part, x.slice(0, first, total), w.packed);
         for (int64_t r = 0; r < rows; ++r)
           for (int64_t c = 0; c < n; ++c)
             ASSERT_EQ(part.data<float>()[r * n + c], all.data<float>()[(first + r) * n + c])

@@ -87,7 +87,7 @@ void stream_columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
     }
 }
 
-// A few activation rows (a batch of decodes): each group of the eight weight rows is
+// Fewer than kPanelMinRows activation rows (a batch of decodes): each group of the eight weight rows is
 // unpacked once into a small buffer in L1 and every activation row then runs the decode
 // arithmetic above on it (same exact int32 dots, same add_group), so an output equals the
 // one that row gets alone. Unlike the panel (matmul_panel_avx2.cpp) this needs no

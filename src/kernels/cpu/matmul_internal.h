@@ -63,9 +63,11 @@ void matmul_columns_generic(const MatmulProblem& p, int64_t n_begin, int64_t n_e
 void matmul_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
 // The F32 / F16 / BF16 weight part of the AVX2 family (matmul_float_avx2.cpp).
 void matmul_float_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
-// The block-quantized part for m >= kPanelMinRows (matmul_panel_avx2.cpp): unpacking a
-// panel of weight rows once pays off from a few activation rows on.
-constexpr int64_t kPanelMinRows = 4;
+// The block-quantized part for m >= kPanelMinRows (matmul_panel_avx2.cpp): a transposed
+// panel of weight rows pays off for prompts; a batch of 16 decodes ran 8% faster on the
+// untransposed groups of matmul_avx2.cpp (`strata bench offline --max-num-seqs 16`, and
+// even at 32 rows the two were within noise).
+constexpr int64_t kPanelMinRows = 32;
 void matmul_panel_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
 
 // Quantizes one activation row of k elements (k a multiple of 32) to |q| <= levels into q,
