@@ -2,7 +2,8 @@
 """Writes the seed corpora of tests/fuzz/corpus/<target>/ (committed; re-run only to
 change them). Seeds are small valid inputs that reach deep into each parser, so that
 libFuzzer starts from whole files rather than from nothing. Needs the `gguf` package
-(pip install gguf) for the GGUF seeds."""
+(pip install gguf) for the GGUF seeds.
+Usage: tools/make_fuzz_seeds.py [CORPUS...]   (gguf safetensors tokenizer tokenizer_json jinja request)"""
 import json
 import os
 import struct
@@ -110,6 +111,122 @@ def tokenizer_seeds():
     write("tokenizer", "decode_skip_special", bytes([16 | 4 | 3]) + ids)
 
 
+def shrink_hf_tokenizer(j, keep_vocab, keep_merges):
+    """A real tokenizer.json cut down to its first keep_vocab tokens (ids made dense), the
+    first keep_merges merges among them and its added tokens, with its own normalizer,
+    pre-tokenizer, post-processor and decoder: the same pipeline on a few KB."""
+    model = j["model"]
+    by_id = sorted(model["vocab"].items(), key=lambda kv: kv[1])[:keep_vocab]
+    new_id = {old: i for i, (_, old) in enumerate(by_id)}
+    vocab = {text: new_id[old] for text, old in by_id}
+    merges = []
+    for m in model.get("merges", []):
+        a, b = m if isinstance(m, list) else m.split(" ", 1)
+        if a in vocab and b in vocab and a + b in vocab:
+            merges.append(m)
+            if len(merges) == keep_merges:
+                break
+    added = []
+    for a in j["added_tokens"][:12]:
+        a = dict(a)
+        new_id.setdefault(a["id"], len(vocab) + len(added))
+        a["id"] = new_id[a["id"]]
+        added.append(a)
+
+    def remap(node):
+        if isinstance(node, dict):
+            return {k: ([new_id.get(i, 0) for i in v] if k == "ids" else remap(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [remap(x) for x in node]
+        return node
+
+    out = dict(j)
+    out["model"] = dict(model, vocab=vocab, merges=merges)
+    out["added_tokens"] = added
+    out["post_processor"] = remap(j.get("post_processor"))
+    return out
+
+
+def small_config(config):
+    """The special-token entries of a tokenizer_config.json and a short chat template."""
+    keep = {k: v for k, v in config.items() if k in ("bos_token", "eos_token", "unk_token", "pad_token",
+                                                     "add_bos_token", "add_eos_token")}
+    keep["chat_template"] = "{% for m in messages %}{{ m.content }}{% endfor %}"
+    return keep
+
+
+def tokenizer_json_seeds():
+    # Flags byte (bit 0 add_special, bit 1 parse_special, bit 2 skip_special), tokenizer.json,
+    # NUL, text to encode (also decoded as ids), optionally NUL and a tokenizer_config.json.
+    hf = os.path.join(ROOT, "..", "shared", "fixtures", "tokenizers", "hf")
+    texts = {"llama2": "Hello world! <s> 日本 \u00e9\U0001F600 \x7f",
+             "llama3_1": "I'm here, it's 12345 <|begin_of_text|>\n\n  x",
+             "qwen3": "<|im_start|>user\nCafe\u0301 123<|im_end|>",
+             "deepseek_v3": "中文字符 ありがとう 1234 a,b"}
+    for i, name in enumerate(("llama2", "llama3_1", "qwen3", "deepseek_v3")):
+        with open(os.path.join(hf, name, "tokenizer.json"), encoding="utf-8") as f:
+            j = shrink_hf_tokenizer(json.load(f), keep_vocab=320, keep_merges=120)
+        with open(os.path.join(hf, name, "tokenizer_config.json"), encoding="utf-8") as f:
+            config = small_config(json.load(f))
+        body = json.dumps(j, ensure_ascii=False).encode()
+        write("tokenizer_json", f"{name}.bin", bytes([i % 8]) + body + b"\0" + texts[name].encode())
+        write("tokenizer_json", f"{name}_config.bin", bytes([3]) + body + b"\0" + texts[name].encode() +
+              b"\0" + json.dumps(config).encode())
+    # WordPiece with the BERT pipeline, and the remaining normalizers, pre-tokenizers and
+    # decoders on a tiny byte-fallback BPE.
+    wp_vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "world", "##s", "##ing",
+                                             "play", "!", ",", "a", "b", "##a", "##b", "中"])}
+    wordpiece = {"version": "1.0", "added_tokens": [
+                     {"id": 2, "content": "[CLS]", "special": True, "normalized": False},
+                     {"id": 3, "content": "[SEP]", "special": True, "normalized": False}],
+                 "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
+                                "strip_accents": None, "lowercase": True},
+                 "pre_tokenizer": {"type": "BertPreTokenizer"},
+                 "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
+                 "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
+                 "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                           "max_input_chars_per_word": 100, "vocab": wp_vocab}}
+    write("tokenizer_json", "wordpiece.bin", bytes([1]) + json.dumps(wordpiece).encode() +
+          b"\0" + "Hello, WORLD! playing ab中".encode())
+    spm_tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + \
+                 ["\u2581", "a", "b", "\u2581a", "ab", "\u2581ab", "1", "2"]
+    spm = {"version": "1.0", "added_tokens": [
+               {"id": 1, "content": "<s>", "special": True, "normalized": False, "lstrip": False, "rstrip": False},
+               {"id": 267, "content": "<tool>", "special": False, "normalized": True, "lstrip": True,
+                "rstrip": True, "single_word": True}],
+           "normalizer": {"type": "Sequence", "normalizers": [
+               {"type": "NFD"}, {"type": "StripAccents"}, {"type": "Lowercase"}, {"type": "NFC"},
+               {"type": "Strip", "strip_left": True, "strip_right": False},
+               {"type": "Replace", "pattern": {"Regex": "\\s+"}, "content": " "}]},
+           "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+               {"type": "Digits", "individual_digits": True},
+               {"type": "Punctuation", "behavior": "Contiguous"},
+               {"type": "Split", "pattern": {"String": "|"}, "behavior": "Removed", "invert": False},
+               {"type": "WhitespaceSplit"},
+               {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True}]},
+           "post_processor": {"type": "TemplateProcessing",
+                              "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                         {"Sequence": {"id": "A", "type_id": 0}},
+                                         {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+                              "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]},
+                                                 "</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]}}},
+           "decoder": {"type": "Sequence", "decoders": [
+               {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+               {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+           "model": {"type": "BPE", "unk_token": "<unk>", "fuse_unk": True, "byte_fallback": True,
+                     "vocab": {t: i for i, t in enumerate(spm_tokens)},
+                     "merges": [["\u2581", "a"], "a b", "\u2581a b"]}}
+    write("tokenizer_json", "spm_byte_fallback.bin", bytes([7]) + json.dumps(spm).encode() +
+          b"\0" + "  \u00c9t\u00e9 ab|12 <tool> x\tY".encode() + b"\0" +
+          json.dumps({"bos_token": {"content": "<s>"}, "eos_token": "</s>", "unk_token": "<unk>"}).encode())
+    write("tokenizer_json", "whitespace_bpe.bin", bytes([0]) + json.dumps(
+        {"model": {"vocab": {"a": 0, "b": 1, "ab": 2, "</w>": 3, "ab</w>": 4}, "merges": ["a b", "ab </w>"],
+                   "end_of_word_suffix": "</w>", "continuing_subword_prefix": "##", "ignore_merges": True},
+         "pre_tokenizer": {"type": "Whitespace"}, "added_tokens": []}).encode() + b"\0ab ab, a")
+    write("tokenizer_json", "malformed.bin", bytes([0]) + b'{"model": {"type": "BPE", "vocab": {"a": 2147483647}, '
+          b'"merges": ["a"]}, "added_tokens": [{"id": -1, "content": ""}]}\0a')
+
+
 def jinja_seeds():
     tdir = os.path.join(ROOT, "..", "shared", "fixtures", "chat-templates")
     picks = ["Qwen-Qwen2.5-7B-Instruct.jinja", "HuggingFaceTB-SmolLM3-3B.jinja",
@@ -145,9 +262,9 @@ def request_seeds():
 
 
 if __name__ == "__main__":
-    gguf_seeds()
-    safetensors_seeds()
-    tokenizer_seeds()
-    jinja_seeds()
-    request_seeds()
+    # Optional arguments name the corpora to write (e.g. tokenizer_json); default: all.
+    makers = {"gguf": gguf_seeds, "safetensors": safetensors_seeds, "tokenizer": tokenizer_seeds,
+              "tokenizer_json": tokenizer_json_seeds, "jinja": jinja_seeds, "request": request_seeds}
+    for name in sys.argv[1:] or makers:
+        makers[name]()
     print("seeds written to", CORPUS, file=sys.stderr)

@@ -30,6 +30,7 @@ struct ServeArgs {
   int header_timeout_s = 10;
   int idle_timeout_s = 60;
   size_t max_body_mib = 8;
+  int release_memory_idle_ms = 1000;
   ServerConfig server;
   EngineConfig engine;
   DeviceArgs device;
@@ -60,7 +61,12 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--served-model-name", a.server.served_model_name, "model name in the API (default: the file's name)");
   app.add_option("-t,--threads", a.threads, "CPU threads for the model (0: all cores)")->check(CLI::NonNegativeNumber);
   add_device_options(app, a.device, /*engine=*/true);
-  app.add_option("--kv-cache-memory", a.kv_cache_memory, "KV cache size, e.g. 512M or 2G (default: 25% of available memory, at most 4G; pages are mapped as used)");
+  app.add_option("--kv-cache-memory", a.kv_cache_memory, "KV cache size, e.g. 512M or 2G (default: 25% of available memory, at most 4G; made resident at start)");
+  app.add_option("--release-memory-when-idle", a.release_memory_idle_ms,
+                 "return freed heap memory to the OS once idle for this many ms (0: never)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_flag("--lazy-kv-cache", [&a](int64_t) { a.engine.prefault_kv_cache = false; },
+               "map KV cache pages as blocks are first used instead of at start (a smaller idle footprint that grows under load)");
   app.add_option("--num-kv-blocks", a.engine.num_kv_blocks, "exact number of KV blocks")->check(CLI::NonNegativeNumber);
   app.add_option("--block-size", a.engine.block_size, "tokens per KV block")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-num-seqs", a.engine.max_num_seqs, "running sequences at most")->check(CLI::PositiveNumber)->capture_default_str();
@@ -100,6 +106,7 @@ int serve_command(int argc, char** argv) {
   CLI::App app{"OpenAI-compatible HTTP server with a web chat page", "strata serve"};
   ServeArgs a;
   a.server.served_model_name.clear();
+  a.engine.prefault_kv_cache = true;  // the idle footprint is the footprint under load
   add_options(app, a);
   CLI11_PARSE(app, argc, argv);
   if (!a.kv_cache_memory.empty()) a.engine.kv_cache_memory = parse_size("--kv-cache-memory", a.kv_cache_memory);
@@ -114,6 +121,7 @@ int serve_command(int argc, char** argv) {
   a.server.header_timeout = std::chrono::seconds(a.header_timeout_s);
   a.server.idle_timeout = std::chrono::seconds(a.idle_timeout_s);
   a.server.shutdown_timeout = std::chrono::seconds(a.shutdown_timeout_s);
+  a.server.release_memory_when_idle_after = std::chrono::milliseconds(a.release_memory_idle_ms);
 
   auto [tokenizer, model] = load_engine_inputs(a.model, a.threads, a.device, a.engine);
   std::unique_ptr<Engine> engine = make_engine(std::move(model), std::move(tokenizer), a.engine);

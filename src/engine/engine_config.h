@@ -14,7 +14,9 @@ struct EngineConfig {
   // else the default: kv_cache_memory_fraction of the host's available memory, at most
   // kv_cache_memory_cap (a CPU server rarely needs more; vLLM's CPU backend defaults to
   // 4 GiB), and at most what max_num_seqs sequences of the full context could use.
-  // The memory is mapped lazily: pages become resident as blocks are first written.
+  // The memory is mapped lazily: pages become resident as blocks are first written,
+  // unless prefault_kv_cache (the server): then all of it is made resident at start, so
+  // the idle footprint is the footprint under load, as in vLLM's preallocated cache.
   int num_kv_blocks = 0;
   int64_t kv_cache_memory = 0;
   double kv_cache_memory_fraction = 0.25;
@@ -26,6 +28,7 @@ struct EngineConfig {
   PreemptionMode preemption = PreemptionMode::Recompute;
   bool enable_prefix_caching = true;
   int64_t swap_space = 0;               // bytes of host memory for swapped-out blocks
+  bool prefault_kv_cache = false;       // touch every KV page at start (host KV memory)
   bool log_startup = true;              // print the KV budget to stderr at start
 };
 

@@ -21,13 +21,16 @@ LLMEngine::LLMEngine(std::unique_ptr<CausalLM> model, std::unique_ptr<Tokenizer>
       SchedulerConfig{config_.max_num_seqs, config_.max_batched_tokens, config_.preemption}, *kv_);
   runner_ = std::make_unique<ModelRunner>(
       *model_, model_->kv_layout(num_blocks_, config_.block_size, config_.kv_dtype), host_blocks);
+  const bool prefaulted = config_.prefault_kv_cache && runner_->prefault_kv(config_.log_startup) > 0;
   if (config_.log_startup)
     std::fprintf(stderr,
-                 "strata: KV cache: %d blocks of %d tokens = %lld tokens (%.1f MiB %s, %s; mapped as used); "
+                 "strata: KV cache: %d blocks of %d tokens = %lld tokens (%.1f MiB %s, %s; %s); "
                  "swap space: %d blocks\n",
                  num_blocks_, config_.block_size, static_cast<long long>(num_blocks_) * config_.block_size,
                  static_cast<double>(block_bytes) * num_blocks_ / (1024.0 * 1024.0),
-                 std::string(dtype_name(config_.kv_dtype)).c_str(), kv_budget_source(config_).c_str(), host_blocks);
+                 std::string(dtype_name(config_.kv_dtype)).c_str(), kv_budget_source(config_).c_str(),
+                 prefaulted ? "made resident at start" : model_->backend().device() == Device::CPU ? "mapped as used" : "allocated",
+                 host_blocks);
   publish_stats();
   thread_ = std::thread([this] { loop(); });
 }

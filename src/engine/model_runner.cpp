@@ -2,7 +2,14 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <utility>
+#include <vector>
+
 #include "core/error.h"
+#include "core/memory.h"
 
 namespace strata {
 
@@ -38,6 +45,41 @@ ModelRunner::ModelRunner(CausalLM& model, const KVCacheLayout& layout, int num_h
   KVCacheLayout host_layout = layout;
   host_layout.num_blocks = num_host_blocks;
   host_kv_ = allocate_host_kv(host_layout);
+}
+
+ModelRunner::~ModelRunner() {
+  stop_prefault_ = true;
+  if (prefault_thread_.joinable()) prefault_thread_.join();
+}
+
+size_t ModelRunner::prefault_kv(bool log) {
+  std::vector<std::pair<char*, size_t>> ranges;
+  size_t bytes = 0;
+  for (auto* tensors : {&device_kv_.k, &device_kv_.v}) {
+    for (Tensor& t : *tensors) {
+      if (t.device() != Device::CPU || t.nbytes() == 0) continue;
+      ranges.emplace_back(static_cast<char*>(t.raw_data()), t.nbytes());
+      bytes += t.nbytes();
+    }
+  }
+  if (ranges.empty() || prefault_thread_.joinable()) return bytes;
+  // One page tells whether the kernel populates without writing; if not, touch now,
+  // before the engine thread exists.
+  if (!populate_pages(ranges.front().first, 1)) {
+    for (auto [data, size] : ranges) touch_pages(data, size);
+    return bytes;
+  }
+  prefault_thread_ = std::thread([this, ranges = std::move(ranges), bytes, log] {
+    const auto start = std::chrono::steady_clock::now();
+    constexpr size_t kChunk = size_t{64} << 20;  // checks for shutdown between chunks
+    for (auto [data, size] : ranges)
+      for (size_t offset = 0; offset < size && !stop_prefault_; offset += kChunk)
+        populate_pages(data + offset, std::min(kChunk, size - offset));
+    if (log && !stop_prefault_)
+      std::fprintf(stderr, "strata: KV cache resident: %.1f MiB in %.1f s\n", static_cast<double>(bytes) / (1 << 20),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  });
+  return bytes;
 }
 
 void ModelRunner::execute(const BatchPlan& plan, Tensor& logits) {

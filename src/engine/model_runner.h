@@ -2,7 +2,9 @@
 // Runs one BatchPlan on the model: performs the plan's block copies (swap out, swap in,
 // copy-on-write, in that order), builds the ForwardBatch and calls the model. Owns the
 // device KV storage and the host swap storage.
+#include <atomic>
 #include <memory>
+#include <thread>
 
 #include "model/model.h"
 #include "scheduler/batch_plan.h"
@@ -12,16 +14,29 @@ namespace strata {
 class ModelRunner {
  public:
   ModelRunner(CausalLM& model, const KVCacheLayout& layout, int num_host_blocks);
+  ~ModelRunner();
+  ModelRunner(const ModelRunner&) = delete;
+  ModelRunner& operator=(const ModelRunner&) = delete;
 
   // Fills `logits` [number of sequences wanting logits, vocab], in plan order.
   void execute(const BatchPlan& plan, Tensor& logits);
 
   const KVCacheLayout& layout() const { return device_kv_.layout; }
 
+  // Makes the device KV storage resident when it is host memory mapped lazily (the CPU
+  // backend), so that the footprint does not grow as blocks are first used. Where the
+  // kernel can populate pages without writing them (Linux 5.14+) this runs on a thread
+  // of its own while the engine serves (page faults cost ~0.3 s/GiB or more), and logs
+  // when done if `log`; elsewhere it touches every page before returning. Returns the
+  // bytes concerned (0 on a GPU, whose KV memory is allocated and zeroed up front).
+  size_t prefault_kv(bool log);
+
  private:
   CausalLM& model_;
   KVStorage device_kv_;
   KVStorage host_kv_;
+  std::atomic<bool> stop_prefault_{false};
+  std::thread prefault_thread_;
 };
 
 // Host KV storage with `layout` (for swap space): zero-filled host tensors whose pages

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "server/generation_job.h"
 #include "server/http_session.h"
 #include "server/router.h"
@@ -33,6 +34,7 @@ struct HttpServer::Impl : SessionHost {
   void session_ended(HttpSession* session) override {
     std::lock_guard lock(mutex);
     sessions.erase(session);
+    heap_used = true;
     changed.notify_all();
   }
   void run_job(std::shared_ptr<GenerationJob> job, std::shared_ptr<HttpSession> session) override {
@@ -47,8 +49,30 @@ struct HttpServer::Impl : SessionHost {
       session.reset();
       std::lock_guard lock(mutex);
       --jobs;
+      heap_used = true;
       changed.notify_all();
     }).detach();
+  }
+
+  // The memory releaser's thread: after activity, once no job has run for the configured
+  // delay and the engine is idle, returns freed heap memory to the OS (once per quiet
+  // period). Request handling frees its memory into per-thread malloc arenas that glibc
+  // otherwise keeps, so resident memory would stay at its peak after a burst.
+  void release_memory_when_idle() {
+    const auto delay = config().release_memory_when_idle_after;
+    std::unique_lock lock(mutex);
+    while (!stop_releaser) {
+      changed.wait(lock, [&] { return stop_releaser || (heap_used && jobs == 0); });
+      if (stop_releaser) break;
+      // A job starting within the delay restarts the wait; so does a busy engine.
+      if (changed.wait_for(lock, delay, [&] { return stop_releaser || jobs > 0; })) continue;
+      const EngineStats stats = context.engine().stats();
+      if (stats.running > 0 || stats.waiting > 0) continue;
+      heap_used = false;
+      lock.unlock();
+      release_free_heap();
+      lock.lock();
+    }
   }
 
   void accept() {
@@ -93,6 +117,9 @@ struct HttpServer::Impl : SessionHost {
   std::condition_variable changed;
   std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions;
   int jobs = 0;
+  bool heap_used = false;      // a session or job ended since memory was last released
+  bool stop_releaser = false;
+  std::thread releaser;
   Router router_;
   net::io_context io;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -128,6 +155,8 @@ void HttpServer::start() {
   for (int i = 0; i < std::max(1, config.io_threads); ++i) {
     impl_->threads.emplace_back([this] { impl_->io.run(); });
   }
+  if (config.release_memory_when_idle_after.count() > 0)
+    impl_->releaser = std::thread([this] { impl_->release_memory_when_idle(); });
 }
 
 unsigned short HttpServer::port() const { return impl_->bound_port; }
@@ -162,6 +191,10 @@ void HttpServer::shutdown(std::chrono::milliseconds timeout) {
   // Job threads post to the io_context; it must outlive them.
   std::unique_lock lock(s.mutex);
   s.changed.wait(lock, [&] { return s.jobs == 0; });
+  s.stop_releaser = true;
+  s.changed.notify_all();
+  lock.unlock();
+  if (s.releaser.joinable()) s.releaser.join();
 }
 
 void HttpServer::wait_for_signal_then_shutdown() {

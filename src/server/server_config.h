@@ -35,6 +35,10 @@ struct ServerConfig {
   std::chrono::milliseconds write_timeout{60'000};   // one write to a client that stalls
   std::chrono::milliseconds shutdown_timeout{30'000};  // in-flight requests on SIGTERM
   int retry_after_seconds = 1;       // sent with 429 when the engine's queue is full
+  // Once no generation has run for this long (and the engine has nothing running or
+  // waiting), the free heap memory of every thread's malloc arena goes back to the OS,
+  // so that resident memory returns to its idle level after a burst. 0: never.
+  std::chrono::milliseconds release_memory_when_idle_after{1'000};
   RequestLimits limits;
 };
 

@@ -1,5 +1,7 @@
 #include "tokenizer/hf_components.h"
 
+#include <climits>
+
 #include "core/error.h"
 #include "tokenizer/bpe_model.h"
 #include "tokenizer/wordpiece_model.h"
@@ -53,6 +55,13 @@ std::pair<std::string, std::string> read_merge(const json& m) {
 }
 
 }  // namespace
+
+int32_t read_token_id(const json& j, const std::string& what) {
+  if (j.is_number_unsigned() && j.get<uint64_t>() <= static_cast<uint64_t>(INT32_MAX)) return static_cast<int32_t>(j.get<uint64_t>());
+  if (j.is_number_integer() && !j.is_number_unsigned() && j.get<int64_t>() >= INT32_MIN && j.get<int64_t>() <= INT32_MAX)
+    return static_cast<int32_t>(j.get<int64_t>());
+  throw InvalidArgument("tokenizer", "tokenizer.json: " + what + ": token id " + j.dump() + " is not an integer token id");
+}
 
 NormalizerPtr build_normalizer(const json& j) {
   if (j.is_null()) return nullptr;
@@ -185,11 +194,11 @@ void read_post_processor(const json& j, TokenizerParts& parts) {
       const auto name = piece.at("SpecialToken").at("id").get<std::string>();
       const auto& ids = j.at("special_tokens").at(name).at("ids");
       auto& target = seen_sequence ? parts.suffix_ids : parts.prefix_ids;
-      for (const auto& id : ids) target.push_back(id.get<int32_t>());
+      for (const auto& id : ids) target.push_back(read_token_id(id, "post_processor special token " + name));
     }
   } else if (type == "BertProcessing" || type == "RobertaProcessing") {
-    parts.prefix_ids.push_back(j.at("cls").at(1).get<int32_t>());
-    parts.suffix_ids.push_back(j.at("sep").at(1).get<int32_t>());
+    parts.prefix_ids.push_back(read_token_id(j.at("cls").at(1), "post_processor cls"));
+    parts.suffix_ids.push_back(read_token_id(j.at("sep").at(1), "post_processor sep"));
   }
   // ByteLevel post-processing only adjusts offsets.
 }

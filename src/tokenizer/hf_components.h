@@ -14,5 +14,7 @@ DecoderPtr build_decoder(const nlohmann::json& j);             // null for JSON 
 void build_model(const nlohmann::json& j, TokenizerParts& parts);
 // The ids a TemplateProcessing / BertProcessing / RobertaProcessing adds around a text.
 void read_post_processor(const nlohmann::json& j, TokenizerParts& parts);
+// A token id: an integer JSON number in int32 range, else InvalidArgument naming `what`.
+int32_t read_token_id(const nlohmann::json& j, const std::string& what);
 
 }  // namespace strata::hf

@@ -46,8 +46,8 @@ void read_added_tokens(const json& j, TokenizerParts& parts) {
   if (!j.contains("added_tokens")) return;
   for (const auto& a : j["added_tokens"]) {
     AddedToken t;
-    t.id = a.at("id").get<int32_t>();
     t.content = a.at("content").get<std::string>();
+    t.id = hf::read_token_id(a.at("id"), "added token '" + t.content + "'");
     t.special = a.value("special", false);
     t.lstrip = a.value("lstrip", false);
     t.rstrip = a.value("rstrip", false);
@@ -84,6 +84,17 @@ void read_config(const std::string& tokenizer_json_path, TokenizerParts& parts) 
   parts.chat_template = read_chat_template(config);
 }
 
+// Token ids index arrays of the largest id + 1: an id far beyond the number of entries
+// (e.g. 2147483647 in a 5-token vocabulary) would make them gigabytes. Real files are
+// dense; a few holes are allowed.
+void check_token_id(int64_t id, size_t entries, const std::string& path, const std::string& what) {
+  const int64_t limit = 2 * static_cast<int64_t>(entries) + 1024;
+  if (id < 0 || id >= limit)
+    throw FileFormatError(path, 0, what + " has token id " + std::to_string(id) + ", outside [0, " +
+                                       std::to_string(limit) + ") for a tokenizer of " + std::to_string(entries) +
+                                       " tokens");
+}
+
 }  // namespace
 
 std::unique_ptr<Tokenizer> Tokenizer::from_tokenizer_json(const std::string& path) {
@@ -92,8 +103,14 @@ std::unique_ptr<Tokenizer> Tokenizer::from_tokenizer_json(const std::string& pat
     TokenizerParts parts;
     parts.model_vocab = std::make_shared<Vocabulary>();
     const json& model = j.at("model");
-    for (const auto& [text, id] : model.at("vocab").items()) parts.model_vocab->set(id.get<int32_t>(), text);
+    const size_t entries = model.at("vocab").size() + (j.contains("added_tokens") ? j["added_tokens"].size() : 0);
+    for (const auto& [text, id] : model.at("vocab").items()) {
+      const int32_t token = hf::read_token_id(id, "vocabulary entry '" + text + "'");
+      check_token_id(token, entries, path, "the vocabulary entry '" + text + "'");
+      parts.model_vocab->set(token, text);
+    }
     read_added_tokens(j, parts);
+    for (const auto& t : parts.added_tokens) check_token_id(t.id, entries, path, "the added token '" + t.content + "'");
     hf::build_model(model, parts);
     parts.normalizer = hf::build_normalizer(j.value("normalizer", json()));
     parts.pre_tokenizer = hf::build_pre_tokenizer(j.value("pre_tokenizer", json()));

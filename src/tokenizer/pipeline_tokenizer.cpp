@@ -30,6 +30,11 @@ PipelineTokenizer::PipelineTokenizer(TokenizerParts parts)
   int32_t size = parts_.model_vocab->size();
   for (const auto& t : parts_.added_tokens) size = std::max(size, t.id + 1);
   texts_.resize(static_cast<size_t>(size));
+  for (const auto* ids : {&parts_.prefix_ids, &parts_.suffix_ids})
+    for (int32_t id : *ids)
+      if (id < 0 || id >= size)
+        throw Error("tokenizer: the post-processor adds token id " + std::to_string(id) +
+                    ", outside the vocabulary of " + std::to_string(size));
   special_ids_.assign(static_cast<size_t>(size), false);
   for (int32_t id = 0; id < parts_.model_vocab->size(); ++id) {
     texts_[id] = parts_.model_vocab->text(id);

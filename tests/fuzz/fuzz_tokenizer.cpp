@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "fuzz_detokenize.h"
 #include "fuzz_input.h"
 #include "model/gguf.h"
 #include "tokenizer/tokenizer.h"
@@ -55,12 +56,7 @@ void fuzz_decode(const Tokenizer& t, std::string_view bytes, bool skip_special) 
   for (int32_t& id : ids) {
     if (id >= 0) id %= t.vocab_size();
   }
-  (void)t.decode(ids, skip_special);
-  IncrementalDetokenizer detokenizer(t, skip_special);
-  std::string streamed;
-  for (int32_t id : ids) streamed += detokenizer.push(id);
-  streamed += detokenizer.flush();
-  if (!utf8::is_valid(streamed)) std::abort();  // pieces must be whole UTF-8 characters
+  fuzz::decode_and_stream(t, ids, skip_special);
 }
 
 }  // namespace
