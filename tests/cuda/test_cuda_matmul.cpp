@@ -138,8 +138,9 @@ TEST_F(CudaMatmul, Int8GemvMatchesRoundedActivations) {
   }
 }
 
-// Products that share an input reuse its quantized copy; any write to the input in between
-// must be seen (a stale copy would give the old product).
+// Products of one input quantize it afresh on each matmul (matmul_many shares it within
+// one call): any write to the input in between must be seen (a stale copy would give the
+// old product).
 TEST_F(CudaMatmul, SharedInputQuantizedOnceAndRefreshedAfterWrites) {
   const std::unique_ptr<Backend> int8 = int8_gemv_backend();
   const int64_t m = 3, n = 64, k = 256;

@@ -68,7 +68,6 @@ std::string CudaBackend::name() const {
 std::shared_ptr<Storage> CudaBackend::device_storage(size_t bytes) { return allocator_->allocate(bytes); }
 
 Tensor CudaBackend::allocate(const Tensor::Shape& shape, DType dtype) {
-  forget_quantized_input();
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return Tensor::view_of(device_storage(static_cast<size_t>(dtype_row_bytes(dtype, n))), 0, dtype, shape);
@@ -79,7 +78,6 @@ Tensor CudaBackend::allocate(const Tensor::Shape& shape, DType dtype) {
 // pageable copy has landed. From pageable memory the source is staged before the call
 // returns, so temporaries may die right after.
 Tensor CudaBackend::upload(const Tensor& host) {
-  forget_quantized_input();
   if (host.device() != Device::CPU) throw Error("upload: " + host.describe() + " is not in host memory");
   const Tensor src = host.contiguous();
   const DType dtype = src.dtype();
@@ -133,7 +131,6 @@ Tensor CudaBackend::download(const Tensor& t) {
 }
 
 KVStorage CudaBackend::allocate_kv(const KVCacheLayout& layout) {
-  forget_quantized_input();
   layout.check("allocate_kv");
   KVStorage kv;
   kv.layout = layout;
@@ -187,7 +184,6 @@ PackedBatch pack_batch(const ForwardBatch& batch, int table_width, bool decode) 
 }  // namespace
 
 BatchTensors CudaBackend::upload_batch(const ForwardBatch& batch) {
-  forget_quantized_input();
   if (step_profile_) step_profile_->batch_uploaded(batch.num_tokens() == batch.num_seqs(), batch.num_tokens());
   abandon_capture();  // a forward pass that threw mid-capture left the stream capturing
   BatchTensors out;
@@ -246,7 +242,6 @@ BatchTensors CudaBackend::upload_batch(const ForwardBatch& batch) {
 
 void CudaBackend::copy_blocks(KVStorage& dst, const KVStorage& src,
                               std::span<const std::pair<int32_t, int32_t>> src_dst) {
-  forget_quantized_input();
   const auto &a = src.layout, &b = dst.layout;
   if (a.num_layers != b.num_layers || a.block_size != b.block_size || a.num_kv_heads != b.num_kv_heads ||
       a.head_dim != b.head_dim || a.dtype != b.dtype)
@@ -274,7 +269,6 @@ void CudaBackend::copy_blocks(KVStorage& dst, const KVStorage& src,
 }
 
 void CudaBackend::synchronize() {
-  forget_quantized_input();
   cuda_check(cudaStreamSynchronize(stream_), "synchronize");
 }
 

@@ -56,6 +56,7 @@ class CudaBackend : public Backend {
   BatchTensors upload_batch(const ForwardBatch& batch) override;
 
   void matmul(Tensor& y, const Tensor& x, const Tensor& w) override;
+  void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) override;
   void add_bias(Tensor& y, const Tensor& bias) override;
   void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) override;
   void rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) override;
@@ -86,11 +87,8 @@ class CudaBackend : public Backend {
   // The attention work items of a batch, built on its first layer and reused by the rest.
   const AttentionItem* attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items);
   void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w);
-  // x quantized to int8 blocks for the integer GEMV; the products that share an input (q,
-  // k and v; gate and up) quantize it once: the result is kept until an operation other
-  // than matmul runs (add_bias only when it writes x's storage).
-  QuantizedRows quantized_input(const Tensor& x);
-  void forget_quantized_input(const Tensor* written = nullptr);
+  // x quantized to int8 blocks (in activations_q8_) for the integer GEMV.
+  QuantizedRows quantize_input(const Tensor& x);
   // The decode items of a batch (one token per sequence), written beside its index arrays.
   void remember_decode_items(const BatchTensors& batch, std::shared_ptr<Storage> storage,
                              const AttentionItem* items);
@@ -105,13 +103,6 @@ class CudaBackend : public Backend {
   std::shared_ptr<DeviceAllocator> allocator_;
   ScratchBuffer activations_half_, weights_bf16_, attention_partials_, activations_q8_;
   bool int8_activations_ = false;
-  struct QuantizedInput {
-    const void* storage = nullptr;  // x's storage: a write to it invalidates
-    const float* x = nullptr;
-    int64_t stride = 0, rows = 0, cols = 0;
-    QuantizedRows rows_q8;
-  };
-  std::optional<QuantizedInput> quantized_input_;
 
   struct RopeFrequencies {
     RopeConfig cfg;

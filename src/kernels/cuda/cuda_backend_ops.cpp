@@ -11,20 +11,17 @@
 namespace strata::cuda {
 
 void CudaBackend::add_bias(Tensor& y, const Tensor& bias) {
-  forget_quantized_input(&y);
   const RowsF32 rows = rows_f32(y, "add_bias");
   launch_add_bias(rows, dense_f32(bias, rows.width, "add_bias", "bias"), stream_);
 }
 
 void CudaBackend::rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) {
-  forget_quantized_input();
   const RowsF32 out = rows_f32(y, "rms_norm"), in = rows_f32(x, "rms_norm");
   check_same_rows(out, in, "rms_norm", y, x);
   launch_rms_norm(out, in, dense_f32(weight, in.width, "rms_norm", "weight"), eps, stream_);
 }
 
 void CudaBackend::silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) {
-  forget_quantized_input();
   const RowsF32 out = rows_f32(y, "silu_mul"), g = rows_f32(gate, "silu_mul"), u = rows_f32(up, "silu_mul");
   check_same_rows(out, g, "silu_mul", y, gate);
   check_same_rows(out, u, "silu_mul", y, up);
@@ -32,7 +29,6 @@ void CudaBackend::silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) {
 }
 
 void CudaBackend::add(Tensor& y, const Tensor& a, const Tensor& b) {
-  forget_quantized_input();
   const RowsF32 out = rows_f32(y, "add"), ra = rows_f32(a, "add"), rb = rows_f32(b, "add");
   check_same_rows(out, ra, "add", y, a);
   check_same_rows(out, rb, "add", y, b);
@@ -40,7 +36,6 @@ void CudaBackend::add(Tensor& y, const Tensor& a, const Tensor& b) {
 }
 
 void CudaBackend::gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) {
-  forget_quantized_input();
   const RowsF32 out = rows_f32(y, "gather_rows"), in = rows_f32(x, "gather_rows");
   const int32_t* index = index_vector(rows, "gather_rows");
   if (y.ndim() != 2 || x.ndim() != 2 || out.count != rows.size(0) || out.width != in.width)
@@ -50,7 +45,6 @@ void CudaBackend::gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) {
 }
 
 void CudaBackend::embedding(Tensor& y, const Tensor& table, const Tensor& ids) {
-  forget_quantized_input();
   const RowsF32 out = rows_f32(y, "embedding");
   const int32_t* index = index_vector(ids, "embedding");
   if (y.ndim() != 2 || table.ndim() != 2 || out.count != ids.size(0) || out.width != table.size(1))
@@ -79,7 +73,6 @@ const double* CudaBackend::rope_frequencies(const RopeConfig& cfg) {
 }
 
 void CudaBackend::rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) {
-  forget_quantized_input();
   require_device(x, "rope");
   if (x.dtype() != DType::F32 || x.ndim() != 3 || x.stride(2) != 1 || x.size(2) != cfg.head_dim)
     throw Error("rope: expected f32 [T, H, " + std::to_string(cfg.head_dim) + "] with dense rows, got " + x.describe());
@@ -114,7 +107,6 @@ KVLayer kv_layer(const KVStorage& kv, int layer, const char* op) {
 }  // namespace
 
 void CudaBackend::store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) {
-  forget_quantized_input();
   const KVLayer cache = kv_layer(kv, layer, "store_kv");
   const auto& l = kv.layout;
   check_heads(k, batch.num_tokens, l.num_kv_heads, l.head_dim, "store_kv", "k");
@@ -160,7 +152,6 @@ void CudaBackend::remember_decode_items(const BatchTensors& batch, std::shared_p
 
 void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                             float scale) {
-  forget_quantized_input();
   const KVLayer cache = kv_layer(kv, layer, "attention");
   const auto& l = kv.layout;
   const int64_t tokens = batch.num_tokens;

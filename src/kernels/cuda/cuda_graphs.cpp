@@ -25,7 +25,6 @@ std::optional<StepKey> CudaBackend::step_key(const BatchTensors& batch, const KV
 }
 
 bool CudaBackend::replay_step(const BatchTensors& batch, const KVStorage& kv) {
-  forget_quantized_input();
   const auto key = step_key(batch, kv);
   if (!key) return false;
   const auto it = graphs_.find(*key);
@@ -35,7 +34,6 @@ bool CudaBackend::replay_step(const BatchTensors& batch, const KVStorage& kv) {
 }
 
 void CudaBackend::begin_step(const BatchTensors& batch, const KVStorage& kv) {
-  forget_quantized_input();
   const auto key = step_key(batch, kv);
   if (!key) return;
   // The first run of a shape is eager: it sizes scratch buffers and makes one-time uploads
@@ -46,7 +44,6 @@ void CudaBackend::begin_step(const BatchTensors& batch, const KVStorage& kv) {
 }
 
 void CudaBackend::end_step() {
-  forget_quantized_input();
   if (!capturing_) return;
   cudaGraph_t graph = nullptr;
   const StepKey key = *capturing_;
@@ -70,7 +67,6 @@ void CudaBackend::abandon_capture() {
 }
 
 void CudaBackend::drop_steps() {
-  forget_quantized_input();
   abandon_capture();
   cuda_check(cudaStreamSynchronize(stream_), "drop_steps (synchronize)");
   for (auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);

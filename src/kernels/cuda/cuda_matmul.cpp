@@ -1,9 +1,11 @@
 // y = x · wᵀ on the GPU. Few rows (decode) go to the GEMV kernels, which read each weight
-// once in its stored format (block-quantized weights with int8 activations, quantized
-// once per shared input); more rows go to cuBLAS on the tensor cores (bf16 or f16
+// once in its stored format (block-quantized weights with opt-in int8 activations,
+// quantized once per matmul_many call); more rows go to cuBLAS on the tensor cores (bf16 or f16
 // operands, f32 accumulation and output), with quantized weights dequantized to bf16 a
 // slab of rows at a time so that the scratch stays small.
 #include <algorithm>
+#include <optional>
+#include <span>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_backend_impl.h"
@@ -33,47 +35,48 @@ void gemm(cublasHandle_t handle, int64_t n, int64_t m, int64_t k, const void* w,
 }  // namespace
 
 void CudaBackend::matmul(Tensor& y, const Tensor& x, const Tensor& w) {
-  require_device(y, "matmul");
-  require_device(x, "matmul");
-  const auto fail = [&](const std::string& why) {
-    throw Error("matmul: " + why + " (y " + y.describe() + ", x " + x.describe() + ", w " + w.describe() + ")");
-  };
-  if (x.dtype() != DType::F32 || y.dtype() != DType::F32) fail("x and y must be f32");
-  if (x.ndim() != 2 || y.ndim() != 2 || w.ndim() != 2) fail("x, y and w must be 2-D");
-  if (x.size(1) != w.size(1) || y.size(0) != x.size(0) || y.size(1) != w.size(0)) fail("shape mismatch");
-  if (x.stride(1) != 1 || y.stride(1) != 1) fail("rows must be dense");
-  const WeightRef wr = weight_ref(w, "matmul");
-  const int64_t m = x.size(0);
-  if (m == 0 || wr.rows == 0) return;
-  const bool gemv_fits = m <= kMaxGemvRows && wr.cols % 8 == 0 && x.stride(0) % 4 == 0 &&
-                         reinterpret_cast<uintptr_t>(x.data<float>()) % 16 == 0;
-  if (gemv_fits && int8_activations_ && gemv_q8_supports(wr.dtype) && wr.cols % 32 == 0) {
-    launch_gemv_q8(y.data<float>(), y.stride(0), quantized_input(x), wr, stream_);
-  } else if (gemv_fits) {
-    launch_gemv(y.data<float>(), y.stride(0), x.data<float>(), x.stride(0), m, wr, stream_);
-  } else {
-    matmul_tensor_cores(y, x, wr);
-  }
-  // y may be the storage of the input kept quantized (an in-place product).
-  forget_quantized_input(&y);
+  const MatmulTarget target{&y, &w};
+  matmul_many(x, std::span(&target, 1));
 }
 
-QuantizedRows CudaBackend::quantized_input(const Tensor& x) {
+// The products of one input (q, k and v; gate and up) quantize it for the integer GEMV
+// once, on the first product that needs it.
+void CudaBackend::matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) {
+  std::optional<QuantizedRows> x_q8;
+  for (const MatmulTarget& target : targets) {
+    Tensor& y = *target.y;
+    const Tensor& w = *target.w;
+    require_device(y, "matmul");
+    require_device(x, "matmul");
+    const auto fail = [&](const std::string& why) {
+      throw Error("matmul: " + why + " (y " + y.describe() + ", x " + x.describe() + ", w " + w.describe() + ")");
+    };
+    if (x.dtype() != DType::F32 || y.dtype() != DType::F32) fail("x and y must be f32");
+    if (x.ndim() != 2 || y.ndim() != 2 || w.ndim() != 2) fail("x, y and w must be 2-D");
+    if (x.size(1) != w.size(1) || y.size(0) != x.size(0) || y.size(1) != w.size(0)) fail("shape mismatch");
+    if (x.stride(1) != 1 || y.stride(1) != 1) fail("rows must be dense");
+    const WeightRef wr = weight_ref(w, "matmul");
+    const int64_t m = x.size(0);
+    if (m == 0 || wr.rows == 0) continue;
+    const bool gemv_fits = m <= kMaxGemvRows && wr.cols % 8 == 0 && x.stride(0) % 4 == 0 &&
+                           reinterpret_cast<uintptr_t>(x.data<float>()) % 16 == 0;
+    if (gemv_fits && int8_activations_ && gemv_q8_supports(wr.dtype) && wr.cols % 32 == 0) {
+      if (!x_q8) x_q8 = quantize_input(x);
+      launch_gemv_q8(y.data<float>(), y.stride(0), *x_q8, wr, stream_);
+    } else if (gemv_fits) {
+      launch_gemv(y.data<float>(), y.stride(0), x.data<float>(), x.stride(0), m, wr, stream_);
+    } else {
+      matmul_tensor_cores(y, x, wr);
+    }
+  }
+}
+
+QuantizedRows CudaBackend::quantize_input(const Tensor& x) {
   const int64_t rows = x.size(0), cols = x.size(1);
-  const auto& q = quantized_input_;
-  if (q && q->storage == x.storage()->data && q->x == x.data<float>() && q->stride == x.stride(0) &&
-      q->rows == rows && q->cols == cols)
-    return q->rows_q8;
   void* buffer = activations_q8_.get(*allocator_, quantized_rows_bytes(rows, cols));
   const QuantizedRows out = quantized_rows_view(buffer, rows, cols);
   launch_quantize_rows(x.data<float>(), x.stride(0), out, stream_);
-  quantized_input_ = QuantizedInput{x.storage()->data, x.data<float>(), x.stride(0), rows, cols, out};
   return out;
-}
-
-void CudaBackend::forget_quantized_input(const Tensor* written) {
-  if (!written || !quantized_input_ || !written->defined() || written->storage()->data == quantized_input_->storage)
-    quantized_input_.reset();
 }
 
 void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w) {
