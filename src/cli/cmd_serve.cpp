@@ -107,6 +107,7 @@ int serve_command(int argc, char** argv) {
   ServeArgs a;
   a.server.served_model_name.clear();
   a.engine.prefault_kv_cache = true;  // the idle footprint is the footprint under load
+  a.engine.reserve_step_buffers = true;
   add_options(app, a);
   CLI11_PARSE(app, argc, argv);
   if (!a.kv_cache_memory.empty()) a.engine.kv_cache_memory = parse_size("--kv-cache-memory", a.kv_cache_memory);

@@ -29,6 +29,7 @@ struct EngineConfig {
   bool enable_prefix_caching = true;
   int64_t swap_space = 0;               // bytes of host memory for swapped-out blocks
   bool prefault_kv_cache = false;       // touch every KV page at start (host KV memory)
+  bool reserve_step_buffers = false;    // size the model's step buffers for the largest step at start
   bool log_startup = true;              // print the KV budget to stderr at start
 };
 

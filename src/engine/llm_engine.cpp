@@ -31,6 +31,12 @@ LLMEngine::LLMEngine(std::unique_ptr<CausalLM> model, std::unique_ptr<Tokenizer>
                  std::string(dtype_name(config_.kv_dtype)).c_str(), kv_budget_source(config_).c_str(),
                  prefaulted ? "made resident at start" : model_->backend().device() == Device::CPU ? "mapped as used" : "allocated",
                  host_blocks);
+  if (config_.reserve_step_buffers) {
+    const size_t bytes = model_->reserve_step_buffers(config_.max_batched_tokens, config_.max_num_seqs);
+    if (config_.log_startup && bytes > 0)
+      std::fprintf(stderr, "strata: step buffers: %.1f MiB for %d tokens and %d rows of logits, allocated at start\n",
+                   static_cast<double>(bytes) / (1024.0 * 1024.0), config_.max_batched_tokens, config_.max_num_seqs);
+  }
   publish_stats();
   thread_ = std::thread([this] { loop(); });
 }

@@ -75,6 +75,15 @@ void LlamaModel::ensure_scratch(int64_t tokens, int64_t logit_rows) {
   }
 }
 
+size_t LlamaModel::reserve_step_buffers(int64_t max_tokens, int64_t max_logit_rows) {
+  ensure_scratch(max_tokens, max_logit_rows);
+  size_t bytes = 0;
+  for (const Tensor* t : {&scratch_.x, &scratch_.normed, &scratch_.q, &scratch_.k, &scratch_.v, &scratch_.attn,
+                          &scratch_.proj, &scratch_.gate, &scratch_.up, &logit_scratch_.hidden, &logit_scratch_.logits})
+    bytes += t->defined() ? t->nbytes() : 0;
+  return bytes;
+}
+
 void LlamaModel::add_bias_if_defined(Tensor& y, const Tensor& bias) {
   if (bias.defined()) backend_->add_bias(y, bias);
 }

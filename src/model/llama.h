@@ -18,6 +18,7 @@ class LlamaModel : public CausalLM {
   Backend& backend() override { return *backend_; }
   void forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) override;
   size_t weight_bytes() const override { return weight_bytes_; }
+  size_t reserve_step_buffers(int64_t max_tokens, int64_t max_logit_rows) override;
 
  private:
   // Activation buffers sized for the largest batch seen so far; each step uses row

@@ -40,6 +40,11 @@ class CausalLM {
   virtual void forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) = 0;
   // Bytes of weights resident (for start-up reporting).
   virtual size_t weight_bytes() const = 0;
+  // Allocates the step buffers for the largest step the engine will run (`max_tokens`
+  // tokens, `max_logit_rows` rows of logits) now, so that memory does not grow with the
+  // first large batch (the server's idle footprint is its footprint under load, as with
+  // llama.cpp's compute buffers and vLLM's profiling run). Returns the bytes reserved.
+  virtual size_t reserve_step_buffers(int64_t /*max_tokens*/, int64_t /*max_logit_rows*/) { return 0; }
 };
 
 struct LoadOptions {

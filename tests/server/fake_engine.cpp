@@ -91,7 +91,7 @@ class FakeStream : public RequestStream {
 
   std::optional<RequestOutput> next(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(mutex_);
-    if (finished_) return RequestOutput{.finished = true};
+    if (finished_) return RequestOutput{.deltas = {}, .finished = true};
     auto give_up = std::chrono::steady_clock::now() + timeout;
     cv_.wait_until(lock, std::min(give_up, next_emit_), [&] { return aborted_; });
     if (aborted_) return finish_all(FinishReason::Abort);

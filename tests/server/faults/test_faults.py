@@ -205,7 +205,8 @@ def test_server_is_healthy_and_back_to_idle_memory(server):
 
 
 # A realistic KV cache (64 MiB, 182 blocks here) for the memory test: with KV pages mapped
-# as used and freed heap kept by malloc, a burst left resident memory ~100 MiB above idle.
+# as used and freed heap kept by malloc, a burst left resident memory ~100 MiB above idle;
+# with the model's step buffers grown by the burst's largest batch, 11-17 MiB above.
 BURST_KV = "64M"
 RSS_MARGIN_MIB = 16
 
@@ -245,13 +246,15 @@ def mixed_request(server, i):
     if kind == 2:
         return server.post("/v1/chat/completions", {"messages": [{"role": "user", "content": f"About {topic}?"}],
                                                     "max_tokens": 24, "temperature": 0.8, "seed": i})[0]
-    return server.post("/v1/completions", {"prompt": f"A story about {topic}:", "max_tokens": 24,
-                                           "temperature": 0.8, "seed": i})[0]
+    # One long prompt (~1,000 tokens, one step): the largest step of the burst.
+    prompt = f"A story about {topic}:" + (" and then the road went on" * 160 if i == 3 else "")
+    return server.post("/v1/completions", {"prompt": prompt, "max_tokens": 24, "temperature": 0.8, "seed": i})[0]
 
 
 def test_resident_memory_returns_to_idle_after_a_mixed_burst(roomy_server):
-    """Issue 6: no leak. The KV cache is made resident at start (part of the idle level),
-    and freed heap memory goes back to the OS once the server is idle."""
+    """Issue 6: no leak. The KV cache and the step buffers for the largest step are made
+    resident at start (part of the idle level), and freed heap memory goes back to the OS
+    once the server is idle."""
     server = roomy_server
     anonymous = server.anonymous_mib()
     assert anonymous >= 64, f"the {BURST_KV} KV cache is not resident at idle: {anonymous:.1f} MiB anonymous memory"
