@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -16,9 +17,9 @@ namespace {
 // Per-thread scratch for the prepared activations, reused across calls so that decode
 // (hundreds of small matmuls per token) never allocates.
 struct ActivationScratch {
-  std::vector<float> xf;
-  std::vector<int16_t> q;
-  std::vector<float> scale, sum;
+  AlignedVector<float> xf;
+  AlignedVector<int16_t> q;
+  AlignedVector<float> scale, sum;
 };
 
 ActivationScratch& scratch() {

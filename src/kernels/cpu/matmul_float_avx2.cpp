@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "core/half.h"
 #include "kernels/cpu/matmul_internal.h"
 
@@ -83,7 +84,7 @@ void stream_columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
 // Panel rows have stride p.xf_stride (k rounded up to 8) and are zero padded, like the
 // activation rows, so the tile loop needs no tail.
 template <DType T>
-void pack_panel(const MatmulProblem& p, int64_t n, int rows, std::vector<float>& panel) {
+void pack_panel(const MatmulProblem& p, int64_t n, int rows, AlignedVector<float>& panel) {
   for (int c = 0; c < rows; ++c) {
     const uint8_t* w = p.w + (n + c) * p.w_row_bytes;
     float* out = panel.data() + c * p.xf_stride;
@@ -127,7 +128,7 @@ constexpr int kTileRows = 4, kTileCols = 3;
 
 template <DType T>
 void panel_columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
-  thread_local std::vector<float> panel;
+  thread_local AlignedVector<float> panel;
   panel.resize(static_cast<size_t>(kTileCols * p.xf_stride));
   const int64_t chunk_rows = std::max<int64_t>(kTileRows, (256 * 1024 / (4 * p.xf_stride)) / kTileRows * kTileRows);
   for (int64_t m0 = 0; m0 < p.m; m0 += chunk_rows) {

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "kernels/cpu/matmul_blocks_avx2.h"
 #include "kernels/cpu/matmul_internal.h"
 
@@ -25,9 +26,9 @@ constexpr int kPairs = kActGroup / 2;  // int16 pairs per group
 constexpr int kTileRows = 6;           // activation rows per tile (register budget)
 
 struct Panel {
-  std::vector<int16_t> q;     // groups x kPairs x 16: one vector per pair
-  std::vector<float> scale;   // groups x kLanes
-  std::vector<float> offset;  // groups x kLanes
+  AlignedVector<int16_t> q;     // groups x kPairs x 16: one vector per pair
+  AlignedVector<float> scale;   // groups x kLanes
+  AlignedVector<float> offset;  // groups x kLanes
 
   void resize(int64_t groups) {
     q.resize(static_cast<size_t>(groups * kPairs * 16));
