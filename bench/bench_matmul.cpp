@@ -8,6 +8,8 @@
 //     x q,k,v,o,gate,up,down + output), reporting tokens/s of the matmul part alone.
 //   MemoryRead: the machine's read bandwidth with the pool's threads (a 1 GiB buffer
 //     summed with AVX2 loads, each thread its own contiguous part): decode's ceiling.
+//   FmaPeak: f32 FMA rate of the pool's threads on registers only (12 independent 8-lane
+//     chains, no loads): the ceiling of the float prompt kernels.
 // Run: build-mm/bench/bench_matmul [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
@@ -139,8 +141,36 @@ void BM_MemoryRead(benchmark::State& state) {
   state.counters["GB/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * bytes / 1e9, benchmark::Counter::kIsRate);
 }
 
+// 12 independent FMA chains: enough to cover the FMA latency on two pipes.
+__attribute__((target("avx2,fma"))) float fma_chains(int64_t iterations, float seed) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(seed * static_cast<float>(i));
+  const __m256 a = _mm256_set1_ps(0.9999f), b = _mm256_set1_ps(seed * 1e-5f);
+  for (int64_t it = 0; it < iterations; ++it)
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  alignas(32) float lanes[8];
+  __m256 sum = acc[0];
+  for (int i = 1; i < 12; ++i) sum = _mm256_add_ps(sum, acc[i]);
+  _mm256_store_ps(lanes, sum);
+  return lanes[0];
+}
+
+void BM_FmaPeak(benchmark::State& state) {
+  constexpr int64_t kIterations = 10'000'000;  // per thread and benchmark iteration
+  std::vector<float> out(static_cast<size_t>(pool().size()));
+  for (auto _ : state) {
+    pool().run([&](int t, int) { out[static_cast<size_t>(t)] = fma_chains(kIterations, 0.5f + static_cast<float>(t)); });
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double flops = static_cast<double>(kIterations) * 12 * 16 * static_cast<double>(pool().size());
+  state.counters["GFLOP/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * flops / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 void register_all() {
   benchmark::RegisterBenchmark("MemoryRead", BM_MemoryRead)->Unit(benchmark::kMillisecond)->UseRealTime();
+  benchmark::RegisterBenchmark("FmaPeak", BM_FmaPeak)->Unit(benchmark::kMillisecond)->UseRealTime();
   const std::vector<std::pair<const char*, DType>> dtypes = {
       {"q4_1", DType::Q4_1}, {"q8_0", DType::Q8_0}, {"f16", DType::F16}, {"q4_k", DType::Q4_K}};
   const std::vector<Linear> shapes = {{576, 576}, {192, 576}, {1536, 576}, {576, 1536}, {49152, 576}};
