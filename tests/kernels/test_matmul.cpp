@@ -116,10 +116,12 @@ TEST(Matmul, MatchesReferenceWithExactInt8Activations) { check_all_shapes(best_m
 TEST(Matmul, GenericKernelsMatchReference) { check_all_shapes(MatmulIsa::Generic, false); }
 
 // Every thread count gives bit-identical output (work is split by whole columns).
+// Also covers the split of the columns: one share per thread for one row, chunks taken in
+// turn for more (batch kernel at 17 rows, panel kernel at 40).
 TEST(Matmul, ThreadCountDoesNotChangeResults) {
   std::mt19937 rng(3);
   for (DType t : kAllWeightTypes)
-    for (int64_t m : {1, 17}) {
+    for (int64_t m : {1, 17, 40}) {
       const int64_t n = 67, k = dtype_info(t).block_size == 1 ? 120 : 512;
       const Weights w = make_weights(t, n, k, rng);
       const Tensor x = make_activations(m, k, false, rng);
