@@ -73,13 +73,16 @@ void prepare_activations(MatmulIsa isa, ThreadPool& pool, const Tensor& x, Matmu
   else pool.parallel_for(p.m, 1, rows);
 }
 
-// Splits the output columns of all problems (one parallel job) over the pool in multiples
-// of 8 (the kernels' row groups), so that every thread count and every grouping of the
-// problems gives the same per-column arithmetic.
+// Splits the output columns of all problems (one parallel job) over the pool in whole
+// units of the kernels' column groups, so that every thread count and every grouping of
+// the problems gives the same per-column arithmetic.
 void run_columns(MatmulIsa isa, ThreadPool& pool, std::span<const MatmulProblem> problems) {
   const auto kernel = isa == MatmulIsa::Avx2 ? matmul_columns_avx2 : matmul_columns_generic;
+  // Units of columns: the quantized kernels' 8 rows, or for float weights 24 (their 3-row
+  // tiles): a float share of 8 columns would end in a 2-row tile.
+  const int64_t unit = is_float_dtype(problems.front().wtype) ? 24 : 8;
   int64_t units = 0, work = 0;
-  for (const MatmulProblem& p : problems) units += (p.n + 7) / 8, work += p.m * p.n * p.k;
+  for (const MatmulProblem& p : problems) units += (p.n + unit - 1) / unit, work += p.m * p.n * p.k;
   const int threads = static_cast<int>(std::min<int64_t>(pool.size(), units));
   if (threads <= 1 || work < 65536) {
     for (const MatmulProblem& p : problems) kernel(p, 0, p.n);
@@ -102,9 +105,9 @@ void run_columns(MatmulIsa isa, ThreadPool& pool, std::span<const MatmulProblem>
       const int64_t begin = units * c / chunks, end = units * (c + 1) / chunks;
       int64_t first = 0;  // first unit of the current problem
       for (const MatmulProblem& p : problems) {
-        const int64_t count_p = (p.n + 7) / 8;
+        const int64_t count_p = (p.n + unit - 1) / unit;
         const int64_t lo = std::max(begin, first) - first, hi = std::min(end, first + count_p) - first;
-        if (lo < hi) kernel(p, lo * 8, std::min(p.n, hi * 8));
+        if (lo < hi) kernel(p, lo * unit, std::min(p.n, hi * unit));
         first += count_p;
       }
     }
