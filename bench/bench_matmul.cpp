@@ -22,6 +22,7 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_internal.h"
 #include "kernels/cpu/quant.h"
 
 namespace {
@@ -64,7 +65,7 @@ Tensor random_activations(int64_t m, int64_t k) {
   return x;
 }
 
-void BM_Matmul(benchmark::State& state, DType t, int64_t m, int64_t n, int64_t k) {
+void BM_Matmul(benchmark::State& state, strata::cpu::MatmulIsa isa, DType t, int64_t m, int64_t n, int64_t k) {
   const int64_t bytes = strata::dtype_row_bytes(t, k) * n;
   // STRATA_BENCH_HOT=1 keeps a single copy (cache resident): the kernel's compute speed.
   const bool hot = std::getenv("STRATA_BENCH_HOT") != nullptr;
@@ -75,7 +76,7 @@ void BM_Matmul(benchmark::State& state, DType t, int64_t m, int64_t n, int64_t k
   Tensor y = Tensor::empty({m, n}, DType::F32);
   size_t next = 0;
   for (auto _ : state) {
-    strata::cpu::matmul(pool(), y, x, weights[next]);
+    strata::cpu::matmul_with(isa, pool(), y, x, weights[next]);
     next = (next + 1) % weights.size();
     benchmark::ClobberMemory();
   }
@@ -89,7 +90,7 @@ struct Linear {
 };
 
 // One forward pass of SmolLM2-135M's matmuls (attention and norms excluded).
-void BM_SmolLM2Token(benchmark::State& state, DType t, int64_t m) {
+void BM_SmolLM2Token(benchmark::State& state, strata::cpu::MatmulIsa isa, DType t, int64_t m) {
   const std::vector<Linear> layer = {{576, 576}, {192, 576}, {192, 576}, {576, 576}, {1536, 576}, {1536, 576}, {576, 1536}};
   std::vector<Tensor> weights;
   for (int l = 0; l < 30; ++l)
@@ -103,9 +104,9 @@ void BM_SmolLM2Token(benchmark::State& state, DType t, int64_t m) {
     for (const auto& w : weights) {
       const bool down = w.size(1) == 1536;
       Tensor& y = w.size(0) == 576 ? y576 : w.size(0) == 192 ? y192 : y1536;
-      strata::cpu::matmul(pool(), y, down ? x1536 : x576, w);
+      strata::cpu::matmul_with(isa, pool(), y, down ? x1536 : x576, w);
     }
-    strata::cpu::matmul(pool(), logits, last_row, output);  // logits for the last position only
+    strata::cpu::matmul_with(isa, pool(), logits, last_row, output);  // logits for the last position only
     benchmark::ClobberMemory();
   }
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * m, benchmark::Counter::kIsRate);
@@ -174,20 +175,29 @@ void register_all() {
   const std::vector<std::pair<const char*, DType>> dtypes = {
       {"q4_1", DType::Q4_1}, {"q8_0", DType::Q8_0}, {"f16", DType::F16}, {"q4_k", DType::Q4_K}};
   const std::vector<Linear> shapes = {{576, 576}, {192, 576}, {1536, 576}, {576, 1536}, {49152, 576}};
-  for (int64_t m : {1, 16, 512})
-    for (const auto& [name, t] : dtypes)
-      for (const auto& s : shapes) {
-        if (s.k % strata::dtype_info(t).block_size != 0) continue;  // e.g. Q4_K needs K % 256 == 0
-        const std::string label = std::string("Matmul/") + name + "/M" + std::to_string(m) + "/N" +
-                                  std::to_string(s.n) + "xK" + std::to_string(s.k);
-        benchmark::RegisterBenchmark(label.c_str(), BM_Matmul, t, m, s.n, s.k)->Unit(benchmark::kMicrosecond)->UseRealTime();
+  // Every SIMD family this CPU has (the plain generic kernels are only a test reference).
+  std::vector<strata::cpu::MatmulIsa> isas;
+  for (auto isa : strata::cpu::supported_matmul_isas())
+    if (isa != strata::cpu::MatmulIsa::Generic) isas.push_back(isa);
+  for (auto isa : isas) {
+    const std::string family = strata::cpu::matmul_isa_name(isa);
+    for (int64_t m : {1, 16, 512})
+      for (const auto& [name, t] : dtypes)
+        for (const auto& s : shapes) {
+          if (s.k % strata::dtype_info(t).block_size != 0) continue;  // e.g. Q4_K needs K % 256 == 0
+          const std::string label = "Matmul/" + family + "/" + name + "/M" + std::to_string(m) + "/N" +
+                                    std::to_string(s.n) + "xK" + std::to_string(s.k);
+          benchmark::RegisterBenchmark(label.c_str(), BM_Matmul, isa, t, m, s.n, s.k)
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();
+        }
+    for (int64_t m : {1, 512})
+      for (const auto& [name, t] : dtypes) {
+        if (t == DType::Q4_K) continue;  // SmolLM2's 576-wide rows are not whole K-quant blocks
+        const std::string label = "SmolLM2Token/" + family + "/" + name + "/M" + std::to_string(m);
+        benchmark::RegisterBenchmark(label.c_str(), BM_SmolLM2Token, isa, t, m)->Unit(benchmark::kMillisecond)->UseRealTime();
       }
-  for (int64_t m : {1, 512})
-    for (const auto& [name, t] : dtypes) {
-      if (t == DType::Q4_K) continue;  // SmolLM2's 576-wide rows are not whole K-quant blocks
-      const std::string label = std::string("SmolLM2Token/") + name + "/M" + std::to_string(m);
-      benchmark::RegisterBenchmark(label.c_str(), BM_SmolLM2Token, t, m)->Unit(benchmark::kMillisecond)->UseRealTime();
-    }
+  }
 }
 
 }  // namespace

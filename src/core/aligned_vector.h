@@ -18,7 +18,9 @@ struct CacheLineAllocator {
   CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}
 
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
-  void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, n * sizeof(T), kAlignment); }
+  // The unsized form: clang (before 19) leaves sized deallocation off by default, so the
+  // sized aligned operator delete does not exist in the sanitizer build.
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, kAlignment); }
 
   template <typename U>
   bool operator==(const CacheLineAllocator<U>&) const noexcept { return true; }

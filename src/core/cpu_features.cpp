@@ -25,4 +25,6 @@ bool cpu_has_avx512() {
          __builtin_cpu_supports("avx512dq");
 }
 
+bool cpu_has_avx512_vnni() { return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni"); }
+
 }  // namespace strata

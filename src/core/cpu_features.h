@@ -8,5 +8,7 @@ namespace strata {
 bool cpu_has_avx2_fma_f16c();
 // The above plus AVX-512 F/BW/VL/DQ.
 bool cpu_has_avx512();
+// The above plus AVX-512 VNNI (integer dot products: the *_avx512.cpp matmul kernels).
+bool cpu_has_avx512_vnni();
 
 }  // namespace strata

@@ -17,12 +17,18 @@ namespace strata {
 
 enum class Device : uint8_t { CPU, CUDA };
 
+// The order of a block-quantized weight matrix's blocks in its storage. Rows: GGUF's, row
+// after row. Tiles16: the CPU backend's own order for its AVX-512 kernels, 16 rows
+// interleaved (kernels/cpu/weight_tiles.h); only whole 2-D weight tensors are kept so.
+enum class BlockOrder : uint8_t { Rows, Tiles16 };
+
 // A block of memory and whatever keeps it alive (an aligned allocation, a file mapping,
 // a device allocation). Storage is never resized.
 struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   Device device = Device::CPU;
+  BlockOrder block_order = BlockOrder::Rows;
   std::shared_ptr<void> keepalive;
 
   // 64-byte aligned host memory, zero-filled.
@@ -51,6 +57,7 @@ class Tensor {
   int64_t numel() const;
   DType dtype() const { return dtype_; }
   Device device() const { return storage_ ? storage_->device : Device::CPU; }
+  BlockOrder block_order() const { return storage_ ? storage_->block_order : BlockOrder::Rows; }
   size_t byte_offset() const { return byte_offset_; }
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   bool is_contiguous() const;

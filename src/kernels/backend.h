@@ -146,6 +146,9 @@ class Backend {
 
 struct CpuBackendOptions {
   int num_threads = 0;  // 0: all cores
+  // upload() reorders Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 weight matrices into the tile order
+  // of the AVX-512 kernels (kernels/cpu/weight_tiles.h) when this CPU runs them.
+  bool tile_weights = true;
 };
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
 

@@ -32,6 +32,8 @@ TEST(CpuFeatures, MatchProcCpuinfo) {
   EXPECT_EQ(cpu_has_avx2_fma_f16c(), cpuinfo_has_flags({"avx2", "fma", "f16c"}));
   EXPECT_EQ(cpu_has_avx512(), cpuinfo_has_flags({"avx2", "fma", "f16c", "avx512f", "avx512bw",
                                                  "avx512vl", "avx512dq"}));
+  EXPECT_EQ(cpu_has_avx512_vnni(), cpuinfo_has_flags({"avx2", "fma", "f16c", "avx512f", "avx512bw",
+                                                      "avx512vl", "avx512dq", "avx512_vnni"}));
 }
 
 }  // namespace

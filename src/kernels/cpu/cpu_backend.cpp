@@ -9,7 +9,9 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_internal.h"
 #include "kernels/cpu/vector_ops.h"
+#include "kernels/cpu/weight_tiles.h"
 #include "kernels/forward_batch.h"
 
 namespace strata {
@@ -42,7 +44,8 @@ void require_host(const Tensor& t, const char* op) {
 
 }  // namespace
 
-CpuBackend::CpuBackend(const CpuBackendOptions& options) : pool_(options.num_threads) {}
+CpuBackend::CpuBackend(const CpuBackendOptions& options)
+    : pool_(options.num_threads), tile_weights_(options.tile_weights && best_matmul_isa() == MatmulIsa::Avx512) {}
 
 std::string CpuBackend::name() const {
   return "cpu (" + std::to_string(pool_.size()) + " threads, " + vector_ops().name + ")";
@@ -50,13 +53,19 @@ std::string CpuBackend::name() const {
 
 Tensor CpuBackend::allocate(const Tensor::Shape& shape, DType dtype) { return Tensor::empty(shape, dtype); }
 
+// Weights stay where they are (a file mapping: zero copy), except quantized matrices that
+// the AVX-512 kernels read 16 rows at a time: reordered once into their tile order (the
+// same bytes, so the same memory), which makes decode's weight stream one sequential read
+// with no transposes (weight_tiles.h).
 Tensor CpuBackend::upload(const Tensor& host) {
   require_host(host, "upload");
+  if (tile_weights_ && can_tile(host)) return tile_weights(host);
   return host;
 }
 
 Tensor CpuBackend::download(const Tensor& t) {
   require_host(t, "download");
+  if (t.block_order() == BlockOrder::Tiles16) return untile_weights(t);
   return t;
 }
 

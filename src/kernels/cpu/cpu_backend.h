@@ -44,6 +44,7 @@ class CpuBackend : public Backend {
   RopeTable& rope_table(const RopeConfig& cfg);
 
   ThreadPool pool_;
+  bool tile_weights_ = false;  // upload() reorders quantized weights for the AVX-512 kernels
   // One cos/sin table per distinct rope configuration (usually one; two for models that
   // alternate local and global layers).
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;

@@ -3,11 +3,13 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/half.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/cpu/rows.h"
 #include "kernels/cpu/vector_ops.h"
+#include "kernels/cpu/weight_tiles.h"
 
 namespace strata::cpu {
 
@@ -157,6 +159,20 @@ void embedding(ThreadPool& pool, Tensor& y, const Tensor& table, const Tensor& i
   for (int64_t t = 0; t < out.count(); ++t)
     if (index[t] < 0 || index[t] >= table.size(0))
       throw Error("embedding: token id " + std::to_string(index[t]) + " out of range for " + table.describe());
+  if (table.block_order() == BlockOrder::Tiles16) {
+    // The CPU backend's tile order (a tied output matrix): each row is gathered back first.
+    if (table.byte_offset() != 0 || !table.is_contiguous())
+      throw Error("embedding: table " + table.describe() + " in the tile order must be a whole tensor");
+    for_row_ranges(pool, out.count(), out.width(), [&](int64_t begin, int64_t end) {
+      std::vector<uint8_t> row(row_stride_bytes);
+      for (int64_t t = begin; t < end; ++t) {
+        untile_row(table.dtype(), reinterpret_cast<const uint8_t*>(base), table.size(0), table.size(1), index[t],
+                   row.data());
+        row_to_f32(table.dtype(), row.data(), out[t], out.width());
+      }
+    });
+    return;
+  }
   for_row_ranges(pool, out.count(), out.width(), [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t)
       row_to_f32(table.dtype(), base + static_cast<size_t>(index[t]) * row_stride_bytes, out[t], out.width());

@@ -21,6 +21,8 @@ struct ActivationScratch {
   AlignedVector<float> xf;
   AlignedVector<int16_t> q;
   AlignedVector<float> scale, sum;
+  AlignedVector<int8_t> hi, lo;
+  AlignedVector<int32_t> q_sum;
 };
 
 ActivationScratch& scratch() {
@@ -42,6 +44,9 @@ void check_operands(const Tensor& y, const Tensor& x, const Tensor& w) {
   if (!is_weight_dtype(w.dtype())) fail("unsupported weight dtype");
   if (x.size(1) != w.size(1) || y.size(0) != x.size(0) || y.size(1) != w.size(0)) fail("shape mismatch");
   if (x.stride(1) != 1 || y.stride(1) != 1 || !w.is_contiguous()) fail("rows must be dense");
+  if (w.block_order() == BlockOrder::Tiles16 &&
+      (w.byte_offset() != 0 || static_cast<size_t>(dtype_row_bytes(w.dtype(), w.size(1)) * w.size(0)) != w.storage()->bytes))
+    fail("weights in the tile order must be a whole tensor, not a view");
 }
 
 // Copies (float weights) or quantizes (block weights) the activation rows.
@@ -61,13 +66,26 @@ void prepare_activations(MatmulIsa isa, ThreadPool& pool, const Tensor& x, Matmu
   s.q.resize(static_cast<size_t>(p.m * p.k));
   s.scale.assign(static_cast<size_t>(p.m * stride), 0.0f);
   s.sum.assign(static_cast<size_t>(p.m * stride), 0.0f);
-  p.xq = {s.q.data(), s.scale.data(), s.sum.data(), groups, stride};
-  const auto quantize = isa == MatmulIsa::Avx2 ? quantize_activation_row_avx2 : quantize_activation_row_generic;
+  p.xq = {.q = s.q.data(), .scale = s.scale.data(), .sum = s.sum.data(), .groups = groups, .group_stride = stride};
+  // The AVX-512 family quantizes exactly as the AVX2 one (its outputs equal AVX2's) and
+  // splits the result into bytes for vpdpbusd.
+  const auto quantize = isa == MatmulIsa::Generic ? quantize_activation_row_generic : quantize_activation_row_avx2;
+  const bool split = isa == MatmulIsa::Avx512;
+  if (split) {
+    s.hi.resize(static_cast<size_t>(p.m * p.k));
+    s.lo.resize(static_cast<size_t>(p.m * p.k));
+    s.q_sum.assign(static_cast<size_t>(p.m * stride), 0);
+    p.xq.hi = s.hi.data(), p.xq.lo = s.lo.data(), p.xq.q_sum = s.q_sum.data();
+  }
   const int levels = activation_levels(p.wtype);
   const auto rows = [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r)
+    for (int64_t r = begin; r < end; ++r) {
       quantize(x_base + r * x_stride, p.k, levels, s.q.data() + r * p.k, s.scale.data() + r * stride,
                s.sum.data() + r * stride);
+      if (split)
+        split_activation_row_avx512(s.q.data() + r * p.k, p.k, s.hi.data() + r * p.k, s.lo.data() + r * p.k,
+                                    s.q_sum.data() + r * stride);
+    }
   };
   if (p.m * p.k < 16384) rows(0, p.m);  // not worth waking the pool
   else pool.parallel_for(p.m, 1, rows);
@@ -77,10 +95,13 @@ void prepare_activations(MatmulIsa isa, ThreadPool& pool, const Tensor& x, Matmu
 // units of the kernels' column groups, so that every thread count and every grouping of
 // the problems gives the same per-column arithmetic.
 void run_columns(MatmulIsa isa, ThreadPool& pool, std::span<const MatmulProblem> problems) {
-  const auto kernel = isa == MatmulIsa::Avx2 ? matmul_columns_avx2 : matmul_columns_generic;
-  // Units of columns: the quantized kernels' 8 rows, or for float weights 24 (their 3-row
-  // tiles): a float share of 8 columns would end in a 2-row tile.
-  const int64_t unit = is_float_dtype(problems.front().wtype) ? 24 : 8;
+  const auto kernel = isa == MatmulIsa::Avx512 ? matmul_columns_avx512
+                      : isa == MatmulIsa::Avx2 ? matmul_columns_avx2
+                                               : matmul_columns_generic;
+  // Units of columns: the quantized kernels' tiles (8 rows, 16 for AVX-512), or for float
+  // weights 24 (their 3-row tiles): a float share of 8 columns would end in a 2-row tile.
+  const bool quantized = !is_float_dtype(problems.front().wtype);
+  const int64_t unit = !quantized ? 24 : isa == MatmulIsa::Avx512 ? kAvx512Tile : 8;
   int64_t units = 0, work = 0;
   for (const MatmulProblem& p : problems) units += (p.n + unit - 1) / unit, work += p.m * p.n * p.k;
   const int threads = static_cast<int>(std::min<int64_t>(pool.size(), units));
@@ -123,6 +144,7 @@ MatmulProblem make_problem(Tensor& y, const Tensor& x, const Tensor& w) {
   p.wtype = w.dtype();
   p.w = static_cast<const uint8_t*>(w.raw_data());
   p.w_row_bytes = dtype_row_bytes(p.wtype, p.k);
+  p.tiled = w.block_order() == BlockOrder::Tiles16;
   p.y = y.data<float>();
   p.y_stride = y.stride(0);
   return p;
@@ -136,8 +158,22 @@ bool same_activations(DType a, DType b) {
 
 }  // namespace
 
-MatmulIsa best_matmul_isa() {
-  return cpu_has_avx2_fma_f16c() ? MatmulIsa::Avx2 : MatmulIsa::Generic;
+MatmulIsa best_matmul_isa() { return supported_matmul_isas().front(); }
+
+std::vector<MatmulIsa> supported_matmul_isas() {
+  std::vector<MatmulIsa> isas;
+  if (cpu_has_avx512_vnni()) isas.push_back(MatmulIsa::Avx512);
+  if (cpu_has_avx2_fma_f16c()) isas.push_back(MatmulIsa::Avx2);
+  isas.push_back(MatmulIsa::Generic);
+  return isas;
+}
+
+const char* matmul_isa_name(MatmulIsa isa) {
+  switch (isa) {
+    case MatmulIsa::Avx512: return "avx512";
+    case MatmulIsa::Avx2: return "avx2";
+    default: return "generic";
+  }
 }
 
 void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
@@ -150,6 +186,9 @@ void matmul_many_with(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::spa
   problems.reserve(targets.size());
   for (const MatmulTarget& t : targets) {
     MatmulProblem p = make_problem(*t.y, x, *t.w);
+    if (p.tiled && isa != MatmulIsa::Avx512)
+      throw Error("matmul: weights " + t.w->describe() + " are in the AVX-512 kernels' tile order; the " +
+                  matmul_isa_name(isa) + " kernels read row order");
     if (p.m == 0 || p.n == 0) continue;
     if (!problems.empty() && !same_activations(problems.front().wtype, p.wtype)) {
       matmul_many_with(isa, pool, x, std::span(&t, 1));  // mixed formats: on its own

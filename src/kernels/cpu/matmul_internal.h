@@ -3,6 +3,7 @@
 // kernels (matmul_generic.cpp, matmul_avx2.cpp). Plain declarations only: no inline ISA
 // code may live here, since generic translation units include it too.
 #include <cstdint>
+#include <vector>
 
 #include "core/dtype.h"
 #include "core/tensor.h"
@@ -16,10 +17,12 @@ namespace strata::cpu {
 
 constexpr int64_t kActGroup = 32;  // activation quantization group (elements)
 
-// int16 activations: x ~ scale * q with |q| <= levels. 32767 except for Q6_K, whose int16
-// weight values reach 4096 in magnitude: 32 * 4096 * 16383 is the largest group dot
-// that still fits int32 (the kernels sum a whole group exactly in int32).
-constexpr int activation_levels(DType weights) { return weights == DType::Q6_K ? 16383 : 32767; }
+// int16 activations: x ~ scale * q with |q| <= levels. 32639 = 127 * 256 + 127, so that
+// q splits exactly into two signed bytes (q = 256 hi + lo) for the AVX-512 VNNI kernels,
+// except for Q6_K, whose int16 weight values reach 4096 in magnitude: 32 * 4096 * 16383
+// is the largest group dot that still fits int32 (the kernels sum a whole group exactly
+// in int32).
+constexpr int activation_levels(DType weights) { return weights == DType::Q6_K ? 16383 : 32639; }
 
 // Rounds a group count up to whole 8-lane vectors (the per-group arrays are padded with
 // zeros to that length, so kernels can read them 8 at a time without a tail).
@@ -30,10 +33,18 @@ constexpr int64_t padded_groups(int64_t groups) { return (groups + 7) / 8 * 8; }
 // relative error stays near 1e-5 (int8 groups lost enough to flip the model's top token).
 // `sum` is the exact f32 sum of each group, dotted with the additive offsets of the formats
 // that have one (Q4_1, Q5_1, Q4_K, Q5_K).
+//
+// The AVX-512 family also gets q split into bytes, q = 256 hi + lo with lo = (int8) q (both
+// signed), for vpdpbusd against unsigned weight bytes, and the exact integer sum of each
+// group's q, which removes the weights' zero point (Q8_0's 128, Q4_0's 8, Q5_0's 16) from
+// the integer dot.
 struct QuantizedRows {
   const int16_t* q = nullptr;     // rows x k, dense
   const float* scale = nullptr;   // rows x group_stride, zero padded
   const float* sum = nullptr;     // rows x group_stride, zero padded
+  const int8_t* hi = nullptr;     // rows x k (AVX-512 family only)
+  const int8_t* lo = nullptr;     // rows x k (AVX-512 family only)
+  const int32_t* q_sum = nullptr; // rows x group_stride (AVX-512 family only)
   int64_t groups = 0;             // k / 32
   int64_t group_stride = 0;       // padded_groups(groups)
 };
@@ -46,6 +57,7 @@ struct MatmulProblem {
   DType wtype = DType::F32;
   const uint8_t* w = nullptr;
   int64_t w_row_bytes = 0;
+  bool tiled = false;  // w in the CPU backend's tile order (weight_tiles.h): AVX-512 family only
   float* y = nullptr;
   int64_t y_stride = 0;
   const float* xf = nullptr;
@@ -57,10 +69,19 @@ struct MatmulProblem {
 // Within a family, the arithmetic of one output element depends only on its activation
 // row and weight row: never on m, on the column range or on the thread count (decode in
 // a batch must give the same tokens as decode alone).
-enum class MatmulIsa : uint8_t { Generic, Avx2 };
+//
+// The AVX-512 family (VNNI) computes the same exact int32 group dots as the AVX2 family and
+// the same f32 update per group, so for block-quantized weights its outputs are bit for bit
+// those of the AVX2 family (a test checks it); K-quants run the AVX2 kernels.
+enum class MatmulIsa : uint8_t { Generic, Avx2, Avx512 };
 
 void matmul_columns_generic(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
 void matmul_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
+void matmul_columns_avx512(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
+// The F32 / F16 / BF16 weight part of the AVX-512 family (matmul_float_avx512.cpp).
+void matmul_float_columns_avx512(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
+// Output columns per tile of the AVX-512 quantized kernels (one 32-bit lane each).
+constexpr int64_t kAvx512Tile = 16;
 // The F32 / F16 / BF16 weight part of the AVX2 family (matmul_float_avx2.cpp).
 void matmul_float_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end);
 // The block-quantized part for m >= kPanelMinRows (matmul_panel_avx2.cpp): a transposed
@@ -76,8 +97,14 @@ void matmul_panel_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t 
 void quantize_activation_row_generic(const float* x, int64_t k, int levels, int16_t* q, float* scale, float* sum);
 void quantize_activation_row_avx2(const float* x, int64_t k, int levels, int16_t* q, float* scale, float* sum);
 
-// The best family this CPU supports.
+// Splits one quantized activation row (|q| <= 32639) into hi / lo bytes and the group
+// sums of q (matmul_act_avx512.cpp).
+void split_activation_row_avx512(const int16_t* q, int64_t k, int8_t* hi, int8_t* lo, int32_t* q_sum);
+
+// The best family this CPU supports, and every family it supports (best first).
 MatmulIsa best_matmul_isa();
+std::vector<MatmulIsa> supported_matmul_isas();
+const char* matmul_isa_name(MatmulIsa isa);
 
 // matmul() with a chosen kernel family (tests compare the families with each other).
 void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w);
