@@ -24,6 +24,7 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_internal.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/cpu/weight_tiles.h"
 
 namespace {
 
@@ -57,6 +58,13 @@ Tensor random_weights(DType t, int64_t n, int64_t k, unsigned seed) {
   return w;
 }
 
+// The weights as the CPU backend keeps them for this kernel family: the AVX-512 family
+// reads quantized matrices in their tile order (kernels/cpu/weight_tiles.h).
+Tensor for_isa(strata::cpu::MatmulIsa isa, Tensor w) {
+  if (isa == strata::cpu::MatmulIsa::Avx512 && strata::cpu::can_tile(w)) return strata::cpu::tile_weights(w);
+  return w;
+}
+
 Tensor random_activations(int64_t m, int64_t k) {
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
@@ -71,7 +79,7 @@ void BM_Matmul(benchmark::State& state, strata::cpu::MatmulIsa isa, DType t, int
   const bool hot = std::getenv("STRATA_BENCH_HOT") != nullptr;
   const int copies = m == 1 && !hot ? static_cast<int>((128ll << 20) / bytes + 1) : 1;
   std::vector<Tensor> weights;
-  for (int i = 0; i < copies; ++i) weights.push_back(random_weights(t, n, k, static_cast<unsigned>(i + 7)));
+  for (int i = 0; i < copies; ++i) weights.push_back(for_isa(isa, random_weights(t, n, k, static_cast<unsigned>(i + 7))));
   const Tensor x = random_activations(m, k);
   Tensor y = Tensor::empty({m, n}, DType::F32);
   size_t next = 0;
@@ -94,8 +102,9 @@ void BM_SmolLM2Token(benchmark::State& state, strata::cpu::MatmulIsa isa, DType 
   const std::vector<Linear> layer = {{576, 576}, {192, 576}, {192, 576}, {576, 576}, {1536, 576}, {1536, 576}, {576, 1536}};
   std::vector<Tensor> weights;
   for (int l = 0; l < 30; ++l)
-    for (const auto& lin : layer) weights.push_back(random_weights(t, lin.n, lin.k, static_cast<unsigned>(weights.size())));
-  const Tensor output = random_weights(DType::Q8_0, 49152, 576, 99);  // tied embeddings stay Q8_0
+    for (const auto& lin : layer)
+      weights.push_back(for_isa(isa, random_weights(t, lin.n, lin.k, static_cast<unsigned>(weights.size()))));
+  const Tensor output = for_isa(isa, random_weights(DType::Q8_0, 49152, 576, 99));  // tied embeddings stay Q8_0
   const Tensor x576 = random_activations(m, 576), x1536 = random_activations(m, 1536);
   Tensor y576 = Tensor::empty({m, 576}, DType::F32), y192 = Tensor::empty({m, 192}, DType::F32);
   Tensor y1536 = Tensor::empty({m, 1536}, DType::F32), logits = Tensor::empty({1, 49152}, DType::F32);

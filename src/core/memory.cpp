@@ -47,6 +47,15 @@ void prefault_pages(void* data, size_t bytes) {
   if (!populate_pages(data, bytes)) touch_pages(data, bytes);
 }
 
+void release_clean_pages(const void* data, size_t bytes) {
+#ifdef MADV_PAGEOUT
+  const uintptr_t page = page_size();
+  const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);  // a hint: errors ignored
+#endif
+}
+
 void release_free_heap() {
 #if defined(__GLIBC__)
   malloc_trim(0);

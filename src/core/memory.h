@@ -17,6 +17,12 @@ void touch_pages(void* data, size_t bytes);
 // populate_pages, else touch_pages.
 void prefault_pages(void* data, size_t bytes);
 
+// Asks the kernel to reclaim the whole pages inside [data, data + bytes) (MADV_PAGEOUT):
+// clean pages of a file mapping leave the resident set and are read from the file again
+// if touched; contents never change, so this is safe on any memory (anonymous memory
+// without swap stays as it is). For weights copied out of a mapping and no longer read.
+void release_clean_pages(const void* data, size_t bytes);
+
 // Returns the free memory of every malloc arena to the OS (glibc's malloc_trim: whole
 // free pages inside the heaps too, not only the top). A no-op where unsupported.
 void release_free_heap();

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
@@ -59,7 +60,11 @@ Tensor CpuBackend::allocate(const Tensor::Shape& shape, DType dtype) { return Te
 // with no transposes (weight_tiles.h).
 Tensor CpuBackend::upload(const Tensor& host) {
   require_host(host, "upload");
-  if (tile_weights_ && can_tile(host)) return tile_weights(host);
+  if (tile_weights_ && can_tile(host)) {
+    Tensor tiled = tile_weights(host);
+    release_clean_pages(host.raw_data(), host.nbytes());  // the file's copy is not read again
+    return tiled;
+  }
   return host;
 }
 

@@ -55,7 +55,8 @@ void prepare_activations(MatmulIsa isa, ThreadPool& pool, const Tensor& x, Matmu
   const float* x_base = x.data<float>();
   const int64_t x_stride = x.stride(0);
   if (is_float_dtype(p.wtype)) {
-    p.xf_stride = (p.k + 7) / 8 * 8;
+    const int64_t lanes = isa == MatmulIsa::Avx512 ? 16 : 8;  // the kernels' vector width
+    p.xf_stride = (p.k + lanes - 1) / lanes * lanes;
     s.xf.assign(static_cast<size_t>(p.m * p.xf_stride), 0.0f);
     for (int64_t r = 0; r < p.m; ++r)
       std::copy_n(x_base + r * x_stride, p.k, s.xf.data() + r * p.xf_stride);
@@ -99,9 +100,10 @@ void run_columns(MatmulIsa isa, ThreadPool& pool, std::span<const MatmulProblem>
                       : isa == MatmulIsa::Avx2 ? matmul_columns_avx2
                                                : matmul_columns_generic;
   // Units of columns: the quantized kernels' tiles (8 rows, 16 for AVX-512), or for float
-  // weights 24 (their 3-row tiles): a float share of 8 columns would end in a 2-row tile.
+  // weights a multiple of their panels' rows (3 rows for AVX2, 4 for AVX-512): a share
+  // should not end in a narrower tile.
   const bool quantized = !is_float_dtype(problems.front().wtype);
-  const int64_t unit = !quantized ? 24 : isa == MatmulIsa::Avx512 ? kAvx512Tile : 8;
+  const int64_t unit = isa == MatmulIsa::Avx512 ? (quantized ? kAvx512Tile : 24) : (quantized ? 8 : 24);
   int64_t units = 0, work = 0;
   for (const MatmulProblem& p : problems) units += (p.n + unit - 1) / unit, work += p.m * p.n * p.k;
   const int threads = static_cast<int>(std::min<int64_t>(pool.size(), units));
