@@ -182,6 +182,9 @@ void LLMEngine::step() {
     return;
   }
   ++steps_;
+  logits_.full_rows.clear();
+  for (const auto& s : plan.sequences)
+    if (s.wants_logits) logits_.full_rows.push_back(reads_logits(s.id) ? 1 : 0);
   try {
     runner_->execute(plan, logits_);
   } catch (const std::exception& e) {
@@ -197,19 +200,34 @@ void LLMEngine::step() {
   }
   scheduler_->complete(plan);
   int row = 0;
-  const int64_t vocab = model_->config().vocab_size;
   for (const auto& s : plan.sequences) {
     if (!s.wants_logits) continue;
-    sample_sequence(s.id, logits_.data<float>() + row * vocab);
+    sample_sequence(s.id, row);
     ++row;
   }
   publish_stats();
   deliver();
 }
 
-void LLMEngine::sample_sequence(SequenceId id, const float* logits_row) {
+bool LLMEngine::reads_logits(SequenceId id) const {
+  const auto [request, index] = owner_of_sequence_.at(id);
+  if (request->forked()) return request->choice(index).sampler.reads_logits();
+  for (int i = 0; i < request->num_choices(); ++i)  // all n choices sample from the prompt's logits
+    if (request->choice(i).sampler.reads_logits()) return true;
+  return false;
+}
+
+SampleResult LLMEngine::sample_choice(ChoiceState& choice, int row) {
+  const size_t r = static_cast<size_t>(row);
+  if (!logits_.full_rows[r]) return choice.sampler.sample_greedy(logits_.argmax[r]);
+  const int64_t vocab = model_->config().vocab_size;
+  const float* logits_row = logits_.logits.data<float>() + row * vocab;
+  row_scratch_.assign(logits_row, logits_row + vocab);
+  return choice.sampler.sample(row_scratch_);
+}
+
+void LLMEngine::sample_sequence(SequenceId id, int row) {
   auto [request, index] = owner_of_sequence_.at(id);
-  const size_t vocab = static_cast<size_t>(model_->config().vocab_size);
   if (!request->forked()) {
     // The prompt of an n > 1 request is computed: fork the n choices (sharing its
     // blocks), each sampling its first token from these logits with its own generator.
@@ -222,14 +240,10 @@ void LLMEngine::sample_sequence(SequenceId id, const float* logits_row) {
     }
     scheduler_->fork(id, children);
     request->set_forked();
-    for (int i = 0; i < request->num_choices(); ++i) {
-      row_scratch_.assign(logits_row, logits_row + vocab);
-      take_token(*request, i, request->choice(i).sampler.sample(row_scratch_));
-    }
+    for (int i = 0; i < request->num_choices(); ++i) take_token(*request, i, sample_choice(request->choice(i), row));
     return;
   }
-  row_scratch_.assign(logits_row, logits_row + vocab);
-  take_token(*request, index, request->choice(index).sampler.sample(row_scratch_));
+  take_token(*request, index, sample_choice(request->choice(index), row));
 }
 
 void LLMEngine::take_token(ActiveRequest& request, int index, const SampleResult& sample) {

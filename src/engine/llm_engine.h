@@ -60,7 +60,11 @@ class LLMEngine final : public Engine {
   void loop();
   void admit(Submission submission);
   void step();
-  void sample_sequence(SequenceId id, const float* logits_row);
+  // Whether any choice that samples from this sequence's logits needs them in full.
+  bool reads_logits(SequenceId id) const;
+  // Samples from row `row` of the step's logits (in full, or only its argmax).
+  void sample_sequence(SequenceId id, int row);
+  SampleResult sample_choice(ChoiceState& choice, int row);
   void take_token(ActiveRequest& request, int index, const SampleResult& sample);
   void end_request(const std::string& request_id, FinishReason reason, const std::string& error);
   void deliver();
@@ -80,7 +84,7 @@ class LLMEngine final : public Engine {
   std::map<SequenceId, std::pair<ActiveRequest*, int>> owner_of_sequence_;
   SequenceId next_sequence_id_ = 0;
   uint64_t next_arrival_ = 0;
-  Tensor logits_;
+  StepLogits logits_;
   std::vector<float> row_scratch_;
   int64_t prompt_tokens_total_ = 0;
   int64_t generation_tokens_total_ = 0;

@@ -82,17 +82,21 @@ size_t ModelRunner::prefault_kv(bool log) {
   return bytes;
 }
 
-void ModelRunner::execute(const BatchPlan& plan, Tensor& logits) {
+void ModelRunner::execute(const BatchPlan& plan, StepLogits& logits) {
   Backend& backend = model_.backend();
   if (!plan.swap_out.empty()) backend.copy_blocks(host_kv_, device_kv_, plan.swap_out);
   if (!plan.swap_in.empty()) backend.copy_blocks(device_kv_, host_kv_, plan.swap_in);
   if (!plan.copies.empty()) backend.copy_blocks(device_kv_, device_kv_, plan.copies);
-  if (plan.sequences.empty()) return;
+  if (plan.sequences.empty()) {
+    logits.logits = Tensor();
+    logits.argmax.clear();
+    return;
+  }
   ForwardBatch batch;
   for (const auto& s : plan.sequences)
     batch.add_sequence(s.tokens, s.num_cached, s.block_table, device_kv_.layout.block_size,
                        s.wants_logits ? ForwardBatch::Logits::Last : ForwardBatch::Logits::None);
-  model_.forward(batch, device_kv_, logits);
+  model_.forward_step(batch, device_kv_, logits);
 }
 
 }  // namespace strata

@@ -18,8 +18,9 @@ class ModelRunner {
   ModelRunner(const ModelRunner&) = delete;
   ModelRunner& operator=(const ModelRunner&) = delete;
 
-  // Fills `logits` [number of sequences wanting logits, vocab], in plan order.
-  void execute(const BatchPlan& plan, Tensor& logits);
+  // Runs the plan; `logits` gets the rows of the sequences wanting logits, in plan order
+  // (its full_rows says which the caller reads in full: see StepLogits).
+  void execute(const BatchPlan& plan, StepLogits& logits);
 
   const KVCacheLayout& layout() const { return device_kv_.layout; }
 

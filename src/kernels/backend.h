@@ -116,6 +116,10 @@ class Backend {
   virtual void add(Tensor& y, const Tensor& a, const Tensor& b) = 0;
   // y[L, D] = x[rows[l], :]
   virtual void gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) = 0;
+  // ids[l] (I32) = the index of the largest value of logits[l, :] (f32), the lowest index
+  // among equal values, as greedy sampling chooses; a NaN is never chosen unless it is the
+  // first value. Lets greedy decoding bring back a token id instead of a row of logits.
+  virtual void argmax_rows(Tensor& ids, const Tensor& logits) = 0;
 
   // Writes k, v [T, num_kv_heads, head_dim] into the cache slots of batch.slot_mapping.
   virtual void store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v,

@@ -1,5 +1,6 @@
 #include "model/llama.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -72,6 +73,7 @@ void LlamaModel::ensure_scratch(int64_t tokens, int64_t logit_rows) {
     logit_scratch_.rows = logit_rows;
     logit_scratch_.hidden = backend_->allocate({logit_rows, c.hidden_size}, DType::F32);
     logit_scratch_.logits = backend_->allocate({logit_rows, c.vocab_size}, DType::F32);
+    logit_scratch_.argmax = backend_->allocate({logit_rows}, DType::I32);
   }
 }
 
@@ -148,7 +150,7 @@ void LlamaModel::run_layers(int64_t t, int64_t l, const BatchTensors& bt, KVStor
   b.matmul(device_logits, hidden, weights_.output);
 }
 
-void LlamaModel::forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) {
+void LlamaModel::run_pass(const ForwardBatch& batch, KVStorage& kv) {
   const int64_t t = batch.num_tokens(), l = batch.num_logit_rows();
   if (t == 0) throw InvalidArgument("batch", "forward() called with an empty batch");
   ensure_scratch(t, l);
@@ -159,14 +161,35 @@ void LlamaModel::forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logit
     run_layers(t, l, bt, kv);
     b.end_step();
   }
-  if (l == 0) {
+}
+
+void LlamaModel::download_logits(int64_t rows, Tensor& logits) {
+  if (rows == 0) {
     logits = Tensor();
     return;
   }
-  Tensor host = b.download(rows_of(logit_scratch_.logits, l));
+  Tensor host = backend_->download(rows_of(logit_scratch_.logits, rows));
   if (!logits.defined() || logits.shape() != host.shape() || logits.dtype() != DType::F32)
     logits = Tensor::empty(host.shape(), DType::F32);
   if (host.raw_data() != logits.raw_data()) std::memcpy(logits.raw_data(), host.raw_data(), host.nbytes());
+}
+
+void LlamaModel::forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) {
+  run_pass(batch, kv);
+  download_logits(batch.num_logit_rows(), logits);
+}
+
+void LlamaModel::forward_step(const ForwardBatch& batch, KVStorage& kv, StepLogits& out) {
+  run_pass(batch, kv);
+  const int64_t l = batch.num_logit_rows();
+  out.argmax.assign(static_cast<size_t>(l), 0);
+  if (out.any_full()) download_logits(l, out.logits);
+  else out.logits = Tensor();
+  if (l == 0) return;
+  Tensor ids = rows_of(logit_scratch_.argmax, l);
+  backend_->argmax_rows(ids, rows_of(logit_scratch_.logits, l));
+  const Tensor host = backend_->download(ids);
+  std::copy_n(host.data<int32_t>(), l, out.argmax.begin());
 }
 
 }  // namespace strata

@@ -17,6 +17,7 @@ class LlamaModel : public CausalLM {
   const ModelConfig& config() const override { return config_; }
   Backend& backend() override { return *backend_; }
   void forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) override;
+  void forward_step(const ForwardBatch& batch, KVStorage& kv, StepLogits& out) override;
   size_t weight_bytes() const override { return weight_bytes_; }
   size_t reserve_step_buffers(int64_t max_tokens, int64_t max_logit_rows) override;
 
@@ -29,9 +30,13 @@ class LlamaModel : public CausalLM {
   };
   struct LogitScratch {
     int64_t rows = 0;
-    Tensor hidden, logits;
+    Tensor hidden, logits, argmax;
   };
   void ensure_scratch(int64_t tokens, int64_t logit_rows);
+  // Runs the batch; the logits of its num_logit_rows() rows are left in logit_scratch_.
+  void run_pass(const ForwardBatch& batch, KVStorage& kv);
+  // The first `rows` rows of the device logits, downloaded into a host tensor `logits`.
+  void download_logits(int64_t rows, Tensor& logits);
   // Every device op of one forward pass (what a backend may capture and replay).
   void run_layers(int64_t tokens, int64_t logit_rows, const BatchTensors& bt, KVStorage& kv);
   void attention_block(int layer, int64_t tokens, const BatchTensors& bt, KVStorage& kv);

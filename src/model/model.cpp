@@ -1,6 +1,27 @@
 #include "model/model.h"
 
+#include <algorithm>
+
+#include "kernels/cpu/elementwise.h"
+
 namespace strata {
+
+bool StepLogits::any_full() const {
+  if (full_rows.empty()) return true;
+  for (uint8_t f : full_rows)
+    if (f) return true;
+  return false;
+}
+
+void CausalLM::forward_step(const ForwardBatch& batch, KVStorage& kv, StepLogits& out) {
+  forward(batch, kv, out.logits);
+  const int64_t rows = out.logits.defined() ? out.logits.size(0) : 0;
+  out.argmax.assign(static_cast<size_t>(rows), 0);
+  if (rows == 0) return;
+  Tensor ids = Tensor::empty({rows}, DType::I32);
+  cpu::argmax_rows(ids, out.logits);
+  std::copy_n(ids.data<int32_t>(), rows, out.argmax.begin());
+}
 
 KVCacheLayout CausalLM::kv_layout(int num_blocks, int block_size, DType dtype) const {
   KVCacheLayout layout;

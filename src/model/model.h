@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kernels/backend.h"
 #include "kernels/forward_batch.h"
@@ -28,6 +29,20 @@ struct ModelConfig {
   bool tied_embeddings = false;
 };
 
+// What a forward pass hands back of its logits rows (batch.num_logit_rows() of them).
+struct StepLogits {
+  // In: which rows the caller reads in full (empty: all of them). A row it does not read
+  // needs only its most likely token (greedy sampling with nothing that changes the
+  // logits), which the backend finds where the logits are: on a GPU only ids come back.
+  std::vector<uint8_t> full_rows;
+  // Out: [rows, vocab] host f32 logits when any row is read in full (else undefined), and
+  // every row's argmax (the lowest index among equal values).
+  Tensor logits;
+  std::vector<int32_t> argmax;
+
+  bool any_full() const;
+};
+
 class CausalLM {
  public:
   virtual ~CausalLM() = default;
@@ -38,6 +53,9 @@ class CausalLM {
   // Runs the batch; writes logits [batch.num_logit_rows(), vocab] (f32, host) into `logits`
   // (resized as needed).
   virtual void forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logits) = 0;
+  // Runs the batch for a decoding step (StepLogits). The default reads every row in full
+  // on the host; models override it to keep greedy rows on the device.
+  virtual void forward_step(const ForwardBatch& batch, KVStorage& kv, StepLogits& out);
   // Bytes of weights resident (for start-up reporting).
   virtual size_t weight_bytes() const = 0;
   // Allocates the step buffers for the largest step the engine will run (`max_tokens`

@@ -47,6 +47,18 @@ void SequenceSampler::fill_logprobs(std::span<const float> raw, SampleResult& re
     result.top_logprobs.emplace_back(ids[i], static_cast<float>(raw[static_cast<size_t>(ids[i])] - log_z));
 }
 
+bool SequenceSampler::reads_logits() const {
+  const SamplingParams& p = params_;
+  return p.temperature > 0.0f || p.logprobs || p.top_logprobs > 0 || p.repetition_penalty != 1.0f ||
+         p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f || !p.logit_bias.empty();
+}
+
+SampleResult SequenceSampler::sample_greedy(int32_t argmax) const {
+  SampleResult result;
+  result.token = argmax;
+  return result;
+}
+
 SampleResult SequenceSampler::sample(std::span<float> logits) {
   SampleResult result;
   const bool want_logprobs = params_.logprobs || params_.top_logprobs > 0;

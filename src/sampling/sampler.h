@@ -26,6 +26,11 @@ class SequenceSampler {
   SequenceSampler(const SamplingParams& params, uint64_t seed, std::span<const int32_t> prompt);
   // Chooses the next token from logits [vocab] (modified in place).
   SampleResult sample(std::span<float> logits);
+  // Whether sample() needs the logits, or only their argmax: false for greedy sampling with
+  // no penalty, bias or logprobs, whose choice is the argmax of the raw logits.
+  bool reads_logits() const;
+  // The choice sample() makes when !reads_logits(), from the logits' argmax.
+  SampleResult sample_greedy(int32_t argmax) const;
   // Records a generated token (penalties count it).
   void accept(int32_t token);
 

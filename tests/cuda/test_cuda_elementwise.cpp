@@ -61,6 +61,27 @@ TEST_F(CudaElementwise, SiluMulAddBiasGather) {
   EXPECT_EQ(relative_error(gpu->download(dy), gathered), 0.0);
 }
 
+// Greedy sampling on the device picks what the CPU's argmax picks: random rows of a
+// vocabulary's width, rows with planted ties (the lowest index wins), -inf and NaN.
+TEST_F(CudaElementwise, ArgmaxRowsMatchesCpu) {
+  const int64_t rows = 70, width = 128256;
+  Tensor logits = random_host({rows, width}, 31, -20.f, 20.f);
+  float* l = logits.data<float>();
+  for (int64_t i = 0; i < width; ++i) l[1 * width + i] = 3.0f;  // all equal: index 0
+  l[2 * width + 90000] = 99.f, l[2 * width + 7] = 99.f;          // tie: 7
+  for (int64_t i = 0; i < width; ++i) l[3 * width + i] = -INFINITY;
+  l[4 * width + 0] = NAN;                                         // NaN first: 0
+  l[5 * width + 5] = NAN, l[5 * width + 6] = 1e30f;               // NaN elsewhere: skipped
+  Tensor expect = Tensor::empty({rows}, DType::I32);
+  cpu->argmax_rows(expect, logits);
+  Tensor ids = gpu->allocate({rows}, DType::I32);
+  gpu->argmax_rows(ids, gpu->upload(logits));
+  const Tensor got = gpu->download(ids);
+  for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(got.data<int32_t>()[r], expect.data<int32_t>()[r]) << "row " << r;
+  EXPECT_EQ(expect.data<int32_t>()[2], 7);
+  EXPECT_EQ(expect.data<int32_t>()[5], 6);
+}
+
 TEST_F(CudaElementwise, RopeMatchesCpuForBothLayoutsAndScalings) {
   uint32_t seed = 40;
   for (bool neox : {true, false}) {

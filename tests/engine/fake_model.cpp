@@ -47,6 +47,7 @@ class FakeBackend final : public Backend {
   void silu_mul(Tensor&, const Tensor&, const Tensor&) override { unused(); }
   void add(Tensor&, const Tensor&, const Tensor&) override { unused(); }
   void gather_rows(Tensor&, const Tensor&, const Tensor&) override { unused(); }
+  void argmax_rows(Tensor&, const Tensor&) override { unused(); }
   void store_kv(KVStorage&, int, const Tensor&, const Tensor&, const BatchTensors&) override { unused(); }
   void attention(Tensor&, const Tensor&, const KVStorage&, int, const BatchTensors&, float) override { unused(); }
   void copy_blocks(KVStorage& dst, const KVStorage& src,

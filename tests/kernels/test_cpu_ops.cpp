@@ -1,5 +1,6 @@
 // Elementwise and row-wise ops of the CPU backend against double-precision references.
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/half.h"
@@ -176,6 +177,45 @@ TEST(CpuOps, EmbeddingFromQuantizedTable) {
       cpu::dequantize_row(dtype, table.data<char>() + ids[static_cast<size_t>(t)] * row_bytes, expected.data(), width);
       for (int64_t i = 0; i < width; ++i) ASSERT_EQ(at2(y, t, i), expected[static_cast<size_t>(i)]) << dtype_name(dtype);
     }
+  }
+}
+
+// Greedy sampling's argmax: the lowest index among ties, NaN never chosen unless first.
+TEST(CpuOps, ArgmaxRows) {
+  auto backend = test::test_backend();
+  const float inf = INFINITY, nan = NAN;
+  const std::vector<std::vector<float>> rows = {
+      {1, 3, 2, 3}, {-inf, -inf, -inf, -inf}, {nan, 5, 1, 0}, {0, nan, 7, 7}, {-2, -1, -inf, -1}};
+  const std::vector<int32_t> expected = {1, 0, 0, 2, 1};
+  Tensor logits = Tensor::empty({5, 4}, DType::F32);
+  for (int64_t r = 0; r < 5; ++r)
+    for (int64_t i = 0; i < 4; ++i) logits.data<float>()[r * 4 + i] = rows[static_cast<size_t>(r)][static_cast<size_t>(i)];
+  Tensor ids = Tensor::empty({5}, DType::I32);
+  backend->argmax_rows(ids, logits);
+  for (int64_t r = 0; r < 5; ++r) EXPECT_EQ(ids.data<int32_t>()[r], expected[static_cast<size_t>(r)]) << "row " << r;
+  Tensor wrong = Tensor::empty({4}, DType::I32);
+  EXPECT_THROW(backend->argmax_rows(wrong, logits), Error);
+}
+
+// A quantized matrix uploaded to the CPU backend may be kept in the AVX-512 kernels' tile
+// order (a tied output matrix is also the embedding table): lookups see the same rows.
+TEST(CpuOps, EmbeddingFromUploadedTable) {
+  auto backend = test::test_backend();
+  const int64_t vocab = 37, dim = 64;
+  for (DType dtype : {DType::Q8_0, DType::Q4_1, DType::Q5_0}) {
+    Tensor source = random_tensor({vocab, dim}, 700);
+    Tensor table = Tensor::empty({vocab, dim}, dtype);
+    const size_t row_bytes = static_cast<size_t>(dtype_row_bytes(dtype, dim));
+    for (int64_t r = 0; r < vocab; ++r)
+      cpu::quantize_row(dtype, source.data<float>() + r * dim, table.data<char>() + r * row_bytes, dim);
+    const Tensor uploaded = backend->upload(table);
+    const std::vector<int32_t> ids = {36, 0, 17, 15, 16, 31, 32};
+    Tensor plain = Tensor::empty({7, dim}, DType::F32), from_upload = Tensor::empty({7, dim}, DType::F32);
+    backend->embedding(plain, table, test::i32_vector(ids));
+    backend->embedding(from_upload, uploaded, test::i32_vector(ids));
+    for (int64_t i = 0; i < 7 * dim; ++i) ASSERT_EQ(from_upload.data<float>()[i], plain.data<float>()[i]) << dtype_name(dtype);
+    const Tensor back = backend->download(uploaded);
+    EXPECT_EQ(std::memcmp(back.raw_data(), table.raw_data(), table.nbytes()), 0) << dtype_name(dtype);
   }
 }
 

@@ -226,3 +226,31 @@ TEST(LlamaRandom, MissingTensorIsNamed) {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+// forward_step gives each row's argmax (computed by the backend) and, when some row is read
+// in full, the same logits as forward(); with no row read in full no logits come back.
+TEST(LlamaRandom, ForwardStepArgmaxMatchesTheLogits) {
+  const Golden g = load_golden("qwen2");
+  Session s = open_model(model_path("qwen2", "gguf", DType::F32, g.seed));
+  const auto expected = all_logits(s, g.sequences[0], {5, 2});
+  for (bool any_full : {true, false}) {
+    ForwardBatch batch;
+    batch.add_sequence(g.sequences[0], 0, {5, 2}, 16, ForwardBatch::Logits::All);
+    StepLogits out;
+    out.full_rows.assign(expected.size(), 0);
+    if (any_full) out.full_rows[1] = 1;
+    s.model->forward_step(batch, s.kv, out);
+    ASSERT_EQ(out.argmax.size(), expected.size());
+    EXPECT_EQ(out.logits.defined(), any_full);
+    for (size_t r = 0; r < expected.size(); ++r) {
+      const auto best = std::max_element(expected[r].begin(), expected[r].end()) - expected[r].begin();
+      EXPECT_EQ(out.argmax[r], best) << "row " << r;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace strata

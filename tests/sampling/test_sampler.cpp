@@ -148,5 +148,34 @@ TEST(Sampler, LargeVocabTopKIsFast) {
   }
 }
 
+// Only plain greedy sampling may skip the logits (the engine then samples from the
+// backend's argmax): any penalty, bias, logprobs or temperature needs them.
+TEST(Sampler, OnlyPlainGreedyReadsNoLogits) {
+  SamplingParams greedy;
+  greedy.temperature = 0.0f;
+  EXPECT_FALSE(SequenceSampler(greedy, 1, {}).reads_logits());
+  std::vector<SamplingParams> others(7, greedy);
+  others[0].temperature = 0.7f;
+  others[1].logprobs = true;
+  others[2].top_logprobs = 2;
+  others[3].repetition_penalty = 1.1f;
+  others[4].frequency_penalty = 0.5f;
+  others[5].presence_penalty = -0.5f;
+  others[6].logit_bias[3] = 5.0f;
+  for (const auto& p : others) EXPECT_TRUE(SequenceSampler(p, 1, {}).reads_logits());
+}
+
+TEST(Sampler, GreedyFromArgmaxEqualsGreedyFromLogits) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  SequenceSampler s(p, 1, {});
+  auto l = kLogits;
+  const SampleResult from_logits = s.sample(l);
+  const SampleResult from_argmax = s.sample_greedy(1);
+  EXPECT_EQ(from_argmax.token, from_logits.token);
+  EXPECT_EQ(from_argmax.logprob, from_logits.logprob);
+  EXPECT_TRUE(from_argmax.top_logprobs.empty());
+}
+
 }  // namespace
 }  // namespace strata

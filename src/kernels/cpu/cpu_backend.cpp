@@ -144,6 +144,8 @@ void CpuBackend::add(Tensor& y, const Tensor& a, const Tensor& b) { cpu::add(poo
 
 void CpuBackend::gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) { cpu::gather_rows(y, x, rows); }
 
+void CpuBackend::argmax_rows(Tensor& ids, const Tensor& logits) { cpu::argmax_rows(ids, logits); }
+
 void CpuBackend::store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) {
   cpu::store_kv(pool_, kv, layer, k, v, batch);
 }

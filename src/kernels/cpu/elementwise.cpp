@@ -129,6 +129,21 @@ void gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) {
   }
 }
 
+void argmax_rows(Tensor& ids, const Tensor& logits) {
+  const auto in = const_rows(logits, "argmax_rows");
+  if (logits.ndim() != 2 || ids.dtype() != DType::I32 || ids.ndim() != 1 || ids.size(0) != in.count() ||
+      (ids.size(0) > 1 && ids.stride(0) != 1))
+    throw Error("argmax_rows: " + ids.describe() + " from " + logits.describe());
+  int32_t* out = ids.data<int32_t>();
+  for (int64_t l = 0; l < in.count(); ++l) {
+    const float* row = in[l];
+    int64_t best = 0;
+    for (int64_t i = 1; i < in.width(); ++i)
+      if (row[i] > row[best]) best = i;  // strictly greater: the lowest index among ties
+    out[l] = static_cast<int32_t>(best);
+  }
+}
+
 namespace {
 
 void row_to_f32(DType dtype, const void* src, float* dst, int64_t n) {

@@ -15,6 +15,8 @@ void rms_norm(ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& weight
 void silu_mul(ThreadPool& pool, Tensor& y, const Tensor& gate, const Tensor& up);
 void add(ThreadPool& pool, Tensor& y, const Tensor& a, const Tensor& b);
 void gather_rows(Tensor& y, const Tensor& x, const Tensor& rows);
+// ids[l] = argmax of logits[l, :] (Backend::argmax_rows).
+void argmax_rows(Tensor& ids, const Tensor& logits);
 void embedding(ThreadPool& pool, Tensor& y, const Tensor& table, const Tensor& ids);
 
 }  // namespace strata::cpu

@@ -64,6 +64,7 @@ class CudaBackend : public Backend {
   void silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) override;
   void add(Tensor& y, const Tensor& a, const Tensor& b) override;
   void gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) override;
+  void argmax_rows(Tensor& ids, const Tensor& logits) override;
 
   void store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) override;
   void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,

@@ -44,6 +44,15 @@ void CudaBackend::gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) {
                      stream_);
 }
 
+void CudaBackend::argmax_rows(Tensor& ids, const Tensor& logits) {
+  const RowsF32 in = rows_f32(logits, "argmax_rows");
+  if (logits.ndim() != 2 || ids.dtype() != DType::I32 || ids.ndim() != 1 || ids.size(0) != in.count ||
+      (ids.size(0) > 1 && ids.stride(0) != 1))
+    throw Error("argmax_rows: " + ids.describe() + " from " + logits.describe());
+  require_device(ids, "argmax_rows");
+  launch_argmax_rows(ids.data<int32_t>(), in.base, in.outer_stride, in.count, in.width, stream_);
+}
+
 void CudaBackend::embedding(Tensor& y, const Tensor& table, const Tensor& ids) {
   const RowsF32 out = rows_f32(y, "embedding");
   const int32_t* index = index_vector(ids, "embedding");

@@ -32,6 +32,9 @@ void launch_add_bias(RowsF32 y, const float* bias, cudaStream_t stream);
 // y[l] = x[rows[l]]; an index outside [0, x_rows) fills its row with NaN.
 void launch_gather_rows(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t x_rows,
                         const int32_t* rows, int64_t count, int64_t width, cudaStream_t stream);
+// ids[r] = the index of the largest value of row r (Backend::argmax_rows).
+void launch_argmax_rows(int32_t* ids, const float* logits, int64_t stride, int64_t rows, int64_t width,
+                        cudaStream_t stream);
 // y[t] = table[ids[t]] as f32; an id outside the table fills its row with NaN.
 void launch_embedding(float* y, int64_t y_stride, WeightRef table, const int32_t* ids, int64_t count,
                       cudaStream_t stream);
