@@ -102,6 +102,9 @@ class Backend {
   virtual void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) {
     for (const MatmulTarget& t : targets) matmul(*t.y, x, *t.w);
   }
+  // y[M, N] += x[M, K] · w[N, K]ᵀ: a product added to the residual stream (the attention
+  // output and MLP down projections), one step where a GPU would launch two.
+  virtual void matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) = 0;
   // y[M, N] += bias[N]
   virtual void add_bias(Tensor& y, const Tensor& bias) = 0;
   // Root-mean-square norm over the last dimension, times weight[D]. y may alias x.

@@ -65,7 +65,6 @@ void LlamaModel::ensure_scratch(int64_t tokens, int64_t logit_rows) {
     scratch_.k = b.allocate({tokens, kv_dim}, DType::F32);
     scratch_.v = b.allocate({tokens, kv_dim}, DType::F32);
     scratch_.attn = b.allocate({tokens, q_dim}, DType::F32);
-    scratch_.proj = b.allocate({tokens, c.hidden_size}, DType::F32);
     scratch_.gate = b.allocate({tokens, c.intermediate_size}, DType::F32);
     scratch_.up = b.allocate({tokens, c.intermediate_size}, DType::F32);
   }
@@ -81,7 +80,7 @@ size_t LlamaModel::reserve_step_buffers(int64_t max_tokens, int64_t max_logit_ro
   ensure_scratch(max_tokens, max_logit_rows);
   size_t bytes = 0;
   for (const Tensor* t : {&scratch_.x, &scratch_.normed, &scratch_.q, &scratch_.k, &scratch_.v, &scratch_.attn,
-                          &scratch_.proj, &scratch_.gate, &scratch_.up, &logit_scratch_.hidden, &logit_scratch_.logits})
+                          &scratch_.gate, &scratch_.up, &logit_scratch_.hidden, &logit_scratch_.logits})
     bytes += t->defined() ? t->nbytes() : 0;
   return bytes;
 }
@@ -114,9 +113,7 @@ void LlamaModel::attention_block(int layer, int64_t t, const BatchTensors& bt, K
   b.store_kv(kv, layer, kh, vh, bt);
   Tensor attn = rows_of(scratch_.attn, t);
   b.attention(attn, qh, kv, layer, bt, 1.0f / std::sqrt(static_cast<float>(c.head_dim)));
-  Tensor proj = rows_of(scratch_.proj, t);
-  b.matmul(proj, attn, w.wo);
-  b.add(x, x, proj);
+  b.matmul_accumulate(x, attn, w.wo);  // the residual stream
 }
 
 void LlamaModel::mlp_block(int layer, int64_t t) {
@@ -128,9 +125,7 @@ void LlamaModel::mlp_block(int layer, int64_t t) {
   const MatmulTarget gate_up[] = {{&gate, &w.w_gate}, {&up, &w.w_up}};
   b.matmul_many(normed, gate_up);
   b.silu_mul(gate, gate, up);
-  Tensor proj = rows_of(scratch_.proj, t);
-  b.matmul(proj, gate, w.w_down);
-  b.add(x, x, proj);
+  b.matmul_accumulate(x, gate, w.w_down);
 }
 
 void LlamaModel::run_layers(int64_t t, int64_t l, const BatchTensors& bt, KVStorage& kv) {

@@ -26,7 +26,7 @@ class LlamaModel : public CausalLM {
   // slices of them, so steady-state decoding allocates nothing.
   struct Scratch {
     int64_t rows = 0;
-    Tensor x, normed, q, k, v, attn, proj, gate, up;
+    Tensor x, normed, q, k, v, attn, gate, up;
   };
   struct LogitScratch {
     int64_t rows = 0;

@@ -60,7 +60,12 @@ void check_case(Backend& cpu, Backend& gpu, const AttentionCase& c, uint32_t see
   cpu.attention(expect, q, cpu_kv, 0, cpu.upload_batch(step), scale);
   Tensor out = poisoned(gpu, {step.num_tokens(), int64_t{c.q_heads} * c.head_dim});
   gpu.attention(out, gpu.upload(q), gpu_kv, 0, gpu.upload_batch(step), scale);
-  EXPECT_LT(relative_error(gpu.download(out), expect), 1e-5)
+  // Batches with a long query on an f16 cache of head size 64 or 128 take the tensor-core
+  // kernel, whose f16 operands (scaled Q, softmax weights) bound the error near 1e-3.
+  int longest = 0;
+  for (const auto& s : c.sequences) longest = std::max(longest, s.fresh);
+  const bool tensor_cores = c.kv_dtype == DType::F16 && (c.head_dim == 64 || c.head_dim == 128) && longest >= 32;
+  EXPECT_LT(relative_error(gpu.download(out), expect), tensor_cores ? 4e-3 : 1e-5)
       << c.q_heads << "/" << c.kv_heads << " heads, dim " << c.head_dim << ", block " << c.block_size << ", "
       << dtype_name(c.kv_dtype) << ", " << c.sequences.size() << " sequences";
 
@@ -92,6 +97,18 @@ TEST_F(CudaAttention, LongDecodeTakesTheSplitPathAndMatchesCpu) {
 
 TEST_F(CudaAttention, LongPrefillMatchesCpu) {
   check_case(*cpu, *gpu, {8, 2, 128, 16, DType::F16, {{0, 700}, {300, 129}}}, 900);
+}
+
+// The tensor-core prefill kernel: tiles cut off mid-item, cached prefixes that are not
+// multiples of a tile, decode tokens in the same batch, GQA groups 1 to 8, both head sizes.
+TEST_F(CudaAttention, TensorCorePrefillMatchesCpu) {
+  const std::vector<SequenceSpec> mixed = {{0, 65}, {13, 100}, {64, 64}, {200, 1}, {5, 33}, {0, 1}, {127, 190}};
+  uint32_t seed = 950;
+  for (const auto& c : std::vector<AttentionCase>{{9, 3, 64, 16, DType::F16, mixed},
+                                                  {32, 8, 128, 16, DType::F16, mixed},
+                                                  {4, 4, 128, 32, DType::F16, {{0, 2048}}},
+                                                  {8, 1, 64, 16, DType::F16, {{1000, 40}, {0, 300}}}})
+    check_case(*cpu, *gpu, c, seed += 10);
 }
 
 TEST_F(CudaAttention, CopyBlocksWithinDeviceAndThroughHostMemory) {

@@ -113,6 +113,46 @@ TEST_F(CudaMatmul, EveryWeightTypeAtEveryBatchSize) {
   }
 }
 
+// matmul_many of several weights (one GEMV launch for all of them) and matmul_accumulate
+// (y += the product, in the GEMV's store or cuBLAS's beta = 1) against one product at a time.
+TEST_F(CudaMatmul, ManyInOneLaunchAndAccumulate) {
+  uint32_t seed = 300;
+  for (DType dtype : {DType::BF16, DType::F16, DType::Q4_0, DType::Q8_0}) {
+    const int64_t k = 512;
+    std::vector<HostWeight> weights;
+    std::vector<Tensor> device_weights;
+    for (int64_t n : {256, 72, 72}) {  // q, k, v shapes
+      weights.push_back(make_weight(dtype, n, k, seed++));
+      device_weights.push_back(gpu->upload(weights.back().tensor));
+    }
+    for (int64_t m : {1, 4, 8, 16}) {
+      const Tensor x = random_host({m, k}, seed++);
+      const Tensor dx = gpu->upload(x);
+      std::vector<Tensor> alone, together;
+      std::vector<MatmulTarget> targets;
+      for (size_t i = 0; i < weights.size(); ++i) {
+        alone.push_back(poisoned(*gpu, {m, device_weights[i].size(0)}));
+        together.push_back(poisoned(*gpu, {m, device_weights[i].size(0)}));
+        gpu->matmul(alone.back(), dx, device_weights[i]);
+      }
+      for (size_t i = 0; i < weights.size(); ++i) targets.push_back({&together[i], &device_weights[i]});
+      gpu->matmul_many(dx, targets);
+      for (size_t i = 0; i < weights.size(); ++i) {
+        const Tensor a = gpu->download(alone[i]), b = gpu->download(together[i]);
+        ASSERT_EQ(std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()), 0) << dtype_name(dtype) << " m=" << m << " " << i;
+      }
+      // y += x · wᵀ over a random y.
+      const Tensor base = random_host({m, 256}, seed++);
+      Tensor dy = gpu->upload(base);
+      gpu->matmul_accumulate(dy, dx, device_weights[0]);
+      const Tensor got = gpu->download(dy), product = gpu->download(alone[0]);
+      std::vector<float> expect(static_cast<size_t>(m * 256));
+      for (size_t i = 0; i < expect.size(); ++i) expect[i] = base.data<float>()[i] + product.data<float>()[i];
+      EXPECT_LT(relative_error(dense_rows(got), expect), 1e-6) << dtype_name(dtype) << " m=" << m;
+    }
+  }
+}
+
 // The integer GEMV computes the exact product of the int8-rounded activations (up to f32
 // summation order), at every batch size it takes and at widths that leave partial unrolled
 // steps (k = 14336: 448 blocks, 14 per lane) and partial row groups (n % 16 != 0).

@@ -40,6 +40,7 @@ class FakeBackend final : public Backend {
   }
   BatchTensors upload_batch(const ForwardBatch&) override { throw Error("fake backend: upload_batch"); }
   void matmul(Tensor&, const Tensor&, const Tensor&) override { unused(); }
+  void matmul_accumulate(Tensor&, const Tensor&, const Tensor&) override { unused(); }
   void add_bias(Tensor&, const Tensor&) override { unused(); }
   void rms_norm(Tensor&, const Tensor&, const Tensor&, float) override { unused(); }
   void rope(Tensor&, const BatchTensors&, const RopeConfig&) override { unused(); }

@@ -225,6 +225,30 @@ TEST(Matmul, ManyEqualsOneAtATime) {
       }
 }
 
+// matmul_accumulate (the residual add fused into the product) gives y + (x · wᵀ) exactly
+// as matmul then add: every family, every kind of tile, tiled weights included.
+TEST(Matmul, AccumulateEqualsProductThenAdd) {
+  std::mt19937 rng(13);
+  for (DType t : kAllWeightTypes)
+    for (int64_t m : {1, 3, 6, 40}) {
+      const int64_t n = 37, k = dtype_info(t).block_size == 1 ? 200 : 512;
+      const Weights w = make_weights(t, n, k, rng);
+      const Tensor x = make_activations(m, k, false, rng);
+      const Tensor base = make_activations(m, n, false, rng);
+      ThreadPool pool(2);
+      Tensor product = Tensor::empty({m, n}, DType::F32);
+      matmul(pool, product, x, w.packed);
+      Tensor y = Tensor::empty({m, n}, DType::F32);
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t c = 0; c < n; ++c) y.data<float>()[r * n + c] = base.data<float>()[r * base.stride(0) + c];
+      matmul_accumulate(pool, y, x, w.packed);
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t c = 0; c < n; ++c)
+          ASSERT_EQ(y.data<float>()[r * n + c], base.data<float>()[r * base.stride(0) + c] + product.data<float>()[r * n + c])
+              << dtype_name(t) << " m=" << m << " at (" << r << ", " << c << ")";
+    }
+}
+
 TEST(Matmul, LargeShapeMatchesReference) {
   expect_matches_reference(best_matmul_isa(), DType::Q4_1, 70, 130, 1536, false, 2);
   expect_matches_reference(best_matmul_isa(), DType::F16, 70, 130, 576, false, 2);

@@ -118,6 +118,8 @@ void CpuBackend::matmul_many(const Tensor& x, std::span<const MatmulTarget> targ
   cpu::matmul_many(pool_, x, targets);
 }
 
+void CpuBackend::matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) { cpu::matmul_accumulate(pool_, y, x, w); }
+
 void CpuBackend::add_bias(Tensor& y, const Tensor& bias) { cpu::add_bias(pool_, y, bias); }
 
 void CpuBackend::rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) {

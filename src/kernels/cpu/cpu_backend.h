@@ -26,6 +26,7 @@ class CpuBackend : public Backend {
 
   void matmul(Tensor& y, const Tensor& x, const Tensor& w) override;
   void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) override;
+  void matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) override;
   void add_bias(Tensor& y, const Tensor& bias) override;
   void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) override;
   void rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) override;
@@ -49,7 +50,8 @@ class CpuBackend : public Backend {
   // One cos/sin table per distinct rope configuration (usually one; two for models that
   // alternate local and global layers).
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;
-  std::vector<float> attention_scratch_;  // partial softmax results of split contexts
+  std::vector<float> attention_scratch_;
+  // partial softmax results of split contexts
 };
 
 }  // namespace strata::cpu

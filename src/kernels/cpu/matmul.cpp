@@ -184,16 +184,22 @@ void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, co
 }
 
 void matmul_many_with(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets) {
+  matmul_targets(isa, pool, x, targets, false);
+}
+
+void matmul_targets(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets,
+                    bool accumulate) {
   std::vector<MatmulProblem> problems;
   problems.reserve(targets.size());
   for (const MatmulTarget& t : targets) {
     MatmulProblem p = make_problem(*t.y, x, *t.w);
+    p.accumulate = accumulate;
     if (p.tiled && isa != MatmulIsa::Avx512)
       throw Error("matmul: weights " + t.w->describe() + " are in the AVX-512 kernels' tile order; the " +
                   matmul_isa_name(isa) + " kernels read row order");
     if (p.m == 0 || p.n == 0) continue;
     if (!problems.empty() && !same_activations(problems.front().wtype, p.wtype)) {
-      matmul_many_with(isa, pool, x, std::span(&t, 1));  // mixed formats: on its own
+      matmul_targets(isa, pool, x, std::span(&t, 1), accumulate);  // mixed formats: on its own
       continue;
     }
     problems.push_back(p);
@@ -213,6 +219,11 @@ void matmul(ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
 
 void matmul_many(ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets) {
   matmul_many_with(best_matmul_isa(), pool, x, targets);
+}
+
+void matmul_accumulate(ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
+  const MatmulTarget target{&y, &w};
+  matmul_targets(best_matmul_isa(), pool, x, std::span(&target, 1), true);
 }
 
 }  // namespace strata::cpu

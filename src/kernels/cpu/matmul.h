@@ -17,5 +17,7 @@ void matmul(ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w);
 // the same as matmul() gives (weights whose activations are prepared differently, e.g.
 // float next to quantized, run one after another).
 void matmul_many(ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets);
+// y += x · wᵀ: each output gets exactly the f32 add that matmul followed by add() gives.
+void matmul_accumulate(ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w);
 
 }  // namespace strata::cpu

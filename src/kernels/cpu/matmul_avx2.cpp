@@ -74,7 +74,7 @@ void stream_tile(const MatmulProblem& p, int64_t row, int64_t n, int cols, const
       acc = add_group<F::kOffset>(acc, lane_sums(v), w_scale, w_offset, x_scale + g, x_sum + g);
     }
   }
-  store_lanes(p.y + row * p.y_stride + n, acc, cols);
+  store_lanes(p, p.y + row * p.y_stride + n, acc, cols);
 }
 
 template <typename Block>
@@ -133,7 +133,7 @@ void batch_tile(const MatmulProblem& p, int64_t m0, int64_t rows_here, int64_t n
       }
     }
   }
-  for (int64_t r = 0; r < rows_here; ++r) store_lanes(p.y + (m0 + r) * p.y_stride + n, acc[r], cols);
+  for (int64_t r = 0; r < rows_here; ++r) store_lanes(p, p.y + (m0 + r) * p.y_stride + n, acc[r], cols);
 }
 
 template <typename Block>

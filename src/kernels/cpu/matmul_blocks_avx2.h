@@ -246,15 +246,15 @@ bool visit_block_type(DType t, Fn&& fn) {
   }
 }
 
-// Stores the first `cols` lanes of v to y.
-inline void store_lanes(float* y, __m256 v, int cols) {
-  if (cols == kLanes) {
+// Stores (or adds, for matmul_accumulate) the first `cols` lanes of v to y.
+inline void store_lanes(const MatmulProblem& p, float* y, __m256 v, int cols) {
+  if (!p.accumulate && cols == kLanes) {
     _mm256_storeu_ps(y, v);
     return;
   }
   alignas(32) float lanes[kLanes];
   _mm256_store_ps(lanes, v);
-  for (int c = 0; c < cols; ++c) y[c] = lanes[c];
+  for (int c = 0; c < cols; ++c) store_output(p, y + c, lanes[c]);
 }
 
 }  // namespace

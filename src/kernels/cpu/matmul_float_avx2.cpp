@@ -62,7 +62,7 @@ void stream_rows(const MatmulProblem& p, int64_t row, int64_t n, const uint8_t* 
   for (int c = 0; c < C; ++c) {
     float sum = horizontal_sum(acc[c]);
     for (int64_t k = k8; k < p.k; ++k) sum += load1<T>(w[c], k) * x[k];
-    p.y[row * p.y_stride + n + c] = sum;
+    store_output(p, p.y + row * p.y_stride + n + c, sum);
   }
 }
 
@@ -112,7 +112,7 @@ void panel_tile(const MatmulProblem& p, const float* panel, int64_t m, int64_t n
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
-    for (int c = 0; c < C; ++c) p.y[(m + r) * p.y_stride + n + c] = horizontal_sum(acc[r][c]);
+    for (int c = 0; c < C; ++c) store_output(p, p.y + (m + r) * p.y_stride + n + c, horizontal_sum(acc[r][c]));
 }
 
 template <int R, int C>

@@ -85,7 +85,7 @@ void stream_rows(const MatmulProblem& p, int64_t m, int64_t n, const uint8_t* ah
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) p.y[(m + r) * p.y_stride + n + c] = lane_sum(acc[r][c]);
+    for (int c = 0; c < C; ++c) store_output(p, p.y + (m + r) * p.y_stride + n + c, lane_sum(acc[r][c]));
 }
 
 template <DType T, int R>
@@ -132,7 +132,7 @@ void panel_tile(const MatmulProblem& p, const float* panel, int64_t m, int64_t n
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) p.y[(m + r) * p.y_stride + n + c] = lane_sum(acc[r][c]);
+    for (int c = 0; c < C; ++c) store_output(p, p.y + (m + r) * p.y_stride + n + c, lane_sum(acc[r][c]));
 }
 
 template <int R, int C>

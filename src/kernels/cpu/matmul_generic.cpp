@@ -53,7 +53,7 @@ void matmul_columns_generic(const MatmulProblem& p, int64_t n_begin, int64_t n_e
   const int64_t x_stride = quantized ? p.k : p.xf_stride;
   for (int64_t n = n_begin; n < n_end; ++n) {
     dequantize_row(p.wtype, p.w + n * p.w_row_bytes, w_row.data(), p.k);
-    for (int64_t r = 0; r < p.m; ++r) p.y[r * p.y_stride + n] = dot(x + r * x_stride, w_row.data(), p.k);
+    for (int64_t r = 0; r < p.m; ++r) store_output(p, p.y + r * p.y_stride + n, dot(x + r * x_stride, w_row.data(), p.k));
   }
 }
 

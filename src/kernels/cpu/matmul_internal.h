@@ -58,12 +58,18 @@ struct MatmulProblem {
   const uint8_t* w = nullptr;
   int64_t w_row_bytes = 0;
   bool tiled = false;  // w in the CPU backend's tile order (weight_tiles.h): AVX-512 family only
+  bool accumulate = false;  // y += the product (matmul_accumulate) instead of y = it
   float* y = nullptr;
   int64_t y_stride = 0;
   const float* xf = nullptr;
   int64_t xf_stride = 0;
   QuantizedRows xq;
 };
+
+namespace {  // internal linkage: each kernel file keeps its own copy, built for its ISA
+// Where a kernel writes one output: y = v, or y + v (the same f32 add as a separate add()).
+inline void store_output(const MatmulProblem& p, float* y, float v) { *y = p.accumulate ? *y + v : v; }
+}  // namespace
 
 // Kernel families. Each computes y[:, n_begin:n_end] of the problem on the calling thread.
 // Within a family, the arithmetic of one output element depends only on its activation
@@ -109,5 +115,8 @@ const char* matmul_isa_name(MatmulIsa isa);
 // matmul() with a chosen kernel family (tests compare the families with each other).
 void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w);
 void matmul_many_with(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets);
+// The same with each y += its product when `accumulate` (matmul_accumulate).
+void matmul_targets(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets,
+                    bool accumulate);
 
 }  // namespace strata::cpu

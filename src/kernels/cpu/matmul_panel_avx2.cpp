@@ -111,7 +111,7 @@ void panel_tile(const MatmulProblem& p, const Panel& panel, int64_t m, int64_t n
     const __m256 scale = _mm256_loadu_ps(w_scale + g * kLanes), offset = _mm256_loadu_ps(w_offset + g * kLanes);
     for (int r = 0; r < R; ++r) acc[r] = add_group<kOffset>(acc[r], dot[r], scale, offset, x_scale[r] + g, x_sum[r] + g);
   }
-  for (int r = 0; r < R; ++r) store_lanes(p.y + (m + r) * p.y_stride + n, acc[r], cols);
+  for (int r = 0; r < R; ++r) store_lanes(p, p.y + (m + r) * p.y_stride + n, acc[r], cols);
 }
 
 // The instantiation for `rows` (<= R) activation rows.

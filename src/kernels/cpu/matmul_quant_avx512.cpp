@@ -256,8 +256,11 @@ template <typename Block>
   return acc;
 }
 
-inline void store_lanes(float* y, __m512 v, int cols) {
-  _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << cols) - 1u), v);
+// Stores (or adds, for matmul_accumulate) the first `cols` lanes of v to y.
+inline void store_lanes(const MatmulProblem& p, float* y, __m512 v, int cols) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << cols) - 1u);
+  if (p.accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, y), v);
+  _mm512_mask_storeu_ps(y, mask, v);
 }
 
 // Prefetches the next tile's bytes a few lines per group while this tile computes (decode
@@ -300,7 +303,7 @@ void register_tile(const MatmulProblem& p, const Source& source, int64_t m, int6
     source.load(g, t);
     for (int r = 0; r < R; ++r) acc[r] = add_group<Block>(acc[r], t, p.xq, m + r, p.k, g);
   }
-  for (int r = 0; r < R; ++r) store_lanes(p.y + (m + r) * p.y_stride + n, acc[r], cols);
+  for (int r = 0; r < R; ++r) store_lanes(p, p.y + (m + r) * p.y_stride + n, acc[r], cols);
 }
 
 template <typename Block, int R, typename Source>
@@ -328,7 +331,8 @@ void memory_tile(const MatmulProblem& p, const Source& source, int64_t m0, int64
       _mm512_store_ps(a, add_group<Block>(_mm512_load_ps(a), t, p.xq, m, p.k, g));
     }
   }
-  for (int64_t m = m0; m < m1; ++m) store_lanes(p.y + m * p.y_stride + n, _mm512_load_ps(acc.data() + (m - m0) * kRows), cols);
+  for (int64_t m = m0; m < m1; ++m)
+    store_lanes(p, p.y + m * p.y_stride + n, _mm512_load_ps(acc.data() + (m - m0) * kRows), cols);
 }
 
 template <typename Block, typename Source>

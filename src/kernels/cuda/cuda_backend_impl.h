@@ -57,6 +57,7 @@ class CudaBackend : public Backend {
 
   void matmul(Tensor& y, const Tensor& x, const Tensor& w) override;
   void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) override;
+  void matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) override;
   void add_bias(Tensor& y, const Tensor& bias) override;
   void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) override;
   void rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) override;
@@ -87,7 +88,9 @@ class CudaBackend : public Backend {
   const double* rope_frequencies(const RopeConfig& cfg);
   // The attention work items of a batch, built on its first layer and reused by the rest.
   const AttentionItem* attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items);
-  void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w);
+  // y (+)= x · wᵀ for each target (accumulate: add to y).
+  void run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate);
+  void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate);
   // x quantized to int8 blocks (in activations_q8_) for the integer GEMV.
   QuantizedRows quantize_input(const Tensor& x);
   // The decode items of a batch (one token per sequence), written beside its index arrays.
@@ -104,6 +107,7 @@ class CudaBackend : public Backend {
   std::shared_ptr<DeviceAllocator> allocator_;
   ScratchBuffer activations_half_, weights_bf16_, attention_partials_, activations_q8_;
   bool int8_activations_ = false;
+  bool flash_attention_ = true;  // prefill attention on the tensor cores (STRATA_CUDA_FLASH_ATTENTION=0: off)
 
   struct RopeFrequencies {
     RopeConfig cfg;

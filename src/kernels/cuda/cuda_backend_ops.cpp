@@ -183,8 +183,12 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
   }
 
   const int per_block = attention_heads_per_block(heads / l.num_kv_heads);
-  // Prefill: several tokens of a sequence per block share each KV tile; decode: one.
-  const int tokens_per_item = std::max(1, std::min(batch.max_query_len, 16 / per_block));
+  // Long prompts go to the tensor cores in items of 64 tokens; otherwise several tokens of
+  // a sequence per block share each KV tile (prefill chunks), or one (decode).
+  const bool flash = flash_attention_ && flash_attention_supports(cache) && batch.max_query_len >= kFlashMinQueryLen &&
+                     q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0 && out.stride(0) % 2 == 0;
+  const int tokens_per_item =
+      flash ? kFlashQueryTokens : std::max(1, std::min(batch.max_query_len, 16 / per_block));
   AttentionArgs a;
   a.items = attention_items(batch, tokens_per_item, a.num_items);
   a.tokens_per_item = tokens_per_item;
@@ -201,6 +205,10 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
   a.num_tokens = static_cast<int>(tokens);
   a.max_keys = batch.max_context_len;
   a.scale = scale;
+  if (flash) {
+    launch_flash_attention(a, stream_);
+    return;
+  }
   // Too few blocks to fill the GPU: split the keys and merge. Decode steps split by a rule
   // that ignores the context length, so that a captured step stays right as it grows
   // (splits past the end of a short context are empty and cost little).

@@ -23,8 +23,8 @@ constexpr size_t kDequantSlabBytes = size_t{64} << 20;
 // Column-major cuBLAS view of row-major y[M, N] = x[M, K] · w[N, K]ᵀ: yᵀ = w · xᵀ, i.e.
 // C (N x M, ldc = y row stride) = op_T(A = w, K x N) · B (xᵀ, K x M).
 void gemm(cublasHandle_t handle, int64_t n, int64_t m, int64_t k, const void* w, cudaDataType wtype, const void* x,
-          cudaDataType xtype, int64_t ldx, float* y, int64_t ldy) {
-  const float alpha = 1.f, beta = 0.f;
+          cudaDataType xtype, int64_t ldx, float* y, int64_t ldy, bool accumulate) {
+  const float alpha = 1.f, beta = accumulate ? 1.f : 0.f;
   cublas_check(cublas_api().gemm_ex(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
                             static_cast<int>(k), &alpha, w, wtype, static_cast<int>(k), x, xtype,
                             static_cast<int>(ldx), &beta, y, CUDA_R_32F, static_cast<int>(ldy), CUBLAS_COMPUTE_32F,
@@ -36,13 +36,29 @@ void gemm(cublasHandle_t handle, int64_t n, int64_t m, int64_t k, const void* w,
 
 void CudaBackend::matmul(Tensor& y, const Tensor& x, const Tensor& w) {
   const MatmulTarget target{&y, &w};
-  matmul_many(x, std::span(&target, 1));
+  run_products(x, std::span(&target, 1), false);
 }
 
-// The products of one input (q, k and v; gate and up) quantize it for the integer GEMV
-// once, on the first product that needs it.
 void CudaBackend::matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) {
+  run_products(x, targets, false);
+}
+
+void CudaBackend::matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) {
+  const MatmulTarget target{&y, &w};
+  run_products(x, std::span(&target, 1), true);
+}
+
+// The products of one input (q, k and v; gate and up): those that take the f32 GEMV go
+// out as one launch per run of equal weight formats (decode pays for every launch); the
+// integer GEMV quantizes the input once, on the first product that needs it.
+void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate) {
   std::optional<QuantizedRows> x_q8;
+  GemvTarget pending[kMaxGemvTargets];
+  int num_pending = 0;
+  const auto flush = [&] {
+    if (num_pending > 0) launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), stream_);
+    num_pending = 0;
+  };
   for (const MatmulTarget& target : targets) {
     Tensor& y = *target.y;
     const Tensor& w = *target.w;
@@ -60,15 +76,17 @@ void CudaBackend::matmul_many(const Tensor& x, std::span<const MatmulTarget> tar
     if (m == 0 || wr.rows == 0) continue;
     const bool gemv_fits = m <= kMaxGemvRows && wr.cols % 8 == 0 && x.stride(0) % 4 == 0 &&
                            reinterpret_cast<uintptr_t>(x.data<float>()) % 16 == 0;
-    if (gemv_fits && int8_activations_ && gemv_q8_supports(wr.dtype) && wr.cols % 32 == 0) {
+    if (gemv_fits && int8_activations_ && gemv_q8_supports(wr.dtype) && wr.cols % 32 == 0 && !accumulate) {
       if (!x_q8) x_q8 = quantize_input(x);
       launch_gemv_q8(y.data<float>(), y.stride(0), *x_q8, wr, stream_);
     } else if (gemv_fits) {
-      launch_gemv(y.data<float>(), y.stride(0), x.data<float>(), x.stride(0), m, wr, stream_);
+      if (num_pending == kMaxGemvTargets || (num_pending > 0 && (pending[0].w.dtype != wr.dtype || pending[0].w.cols != wr.cols))) flush();
+      pending[num_pending++] = GemvTarget{y.data<float>(), y.stride(0), wr, accumulate};
     } else {
-      matmul_tensor_cores(y, x, wr);
+      matmul_tensor_cores(y, x, wr, accumulate);
     }
   }
+  flush();
 }
 
 QuantizedRows CudaBackend::quantize_input(const Tensor& x) {
@@ -79,12 +97,12 @@ QuantizedRows CudaBackend::quantize_input(const Tensor& x) {
   return out;
 }
 
-void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w) {
+void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate) {
   const int64_t m = x.size(0), k = w.cols, n = w.rows;
   float* out = y.data<float>();
   if (w.dtype == DType::F32) {
     // f32 weights (tests, tiny models): plain SGEMM, no rounding of either operand.
-    gemm(cublas_, n, m, k, w.data, CUDA_R_32F, x.data<float>(), CUDA_R_32F, x.stride(0), out, y.stride(0));
+    gemm(cublas_, n, m, k, w.data, CUDA_R_32F, x.data<float>(), CUDA_R_32F, x.stride(0), out, y.stride(0), accumulate);
     return;
   }
   const DType act_type = w.dtype == DType::F16 ? DType::F16 : DType::BF16;
@@ -92,7 +110,7 @@ void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRe
   launch_convert_rows(x.data<float>(), x.stride(0), m, k, xh, act_type, stream_);
   if (w.dtype == DType::F16 || w.dtype == DType::BF16) {
     const cudaDataType t = w.dtype == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
-    gemm(cublas_, n, m, k, w.data, t, xh, t, k, out, y.stride(0));
+    gemm(cublas_, n, m, k, w.data, t, xh, t, k, out, y.stride(0), accumulate);
     return;
   }
   const int64_t slab_rows = std::max<int64_t>(1, static_cast<int64_t>(kDequantSlabBytes) / (k * 2));
@@ -100,7 +118,7 @@ void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRe
   for (int64_t first = 0; first < n; first += slab_rows) {
     const int64_t rows = std::min(slab_rows, n - first);
     launch_dequantize_rows(w, first, rows, slab, stream_);
-    gemm(cublas_, rows, m, k, slab, CUDA_R_16BF, xh, CUDA_R_16BF, k, out + first, y.stride(0));
+    gemm(cublas_, rows, m, k, slab, CUDA_R_16BF, xh, CUDA_R_16BF, k, out + first, y.stride(0), accumulate);
   }
 }
 

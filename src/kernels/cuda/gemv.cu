@@ -31,7 +31,28 @@ struct GemvArgs {
   int64_t x_stride;
   int m;
   WeightRef w;
+  bool accumulate;
 };
+
+// The products of one launch (launch_gemv_many): target i takes blocks
+// [first_block[i], first_block[i + 1]) of the grid.
+struct GemvBatch {
+  const float* x;
+  int64_t x_stride;
+  int m;
+  int count;
+  GemvTarget targets[kMaxGemvTargets];
+  int32_t first_block[kMaxGemvTargets + 1];
+};
+
+// This block's product, and its block index within that product.
+__device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) {
+  int i = 0;
+  while (i + 1 < b.count && static_cast<int32_t>(blockIdx.x) >= b.first_block[i + 1]) ++i;
+  block = int64_t{blockIdx.x} - b.first_block[i];
+  const GemvTarget& t = b.targets[i];
+  return GemvArgs{t.y, t.y_stride, b.x, b.x_stride, b.m, t.w, t.accumulate};
+}
 
 __device__ __forceinline__ uint4 load_streaming(const void* p) {
   // Weights are read once per product: evict-first, so activations keep the caches.
@@ -92,24 +113,29 @@ __device__ __forceinline__ void finish_rows(float (&acc)[MaxM][kRowsPerWarp], co
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const float s = warp_sum(acc[m][r]);
-      if (m < a.m && n0 + r < a.w.rows && threadIdx.x % 32 == 0) a.y[m * a.y_stride + n0 + r] = s;
+      if (m < a.m && n0 + r < a.w.rows && threadIdx.x % 32 == 0) {
+        float& out = a.y[m * a.y_stride + n0 + r];
+        out = a.accumulate ? out + s : s;
+      }
     }
 }
 
 // The first row of this warp, and its rows clamped into the matrix (a row past the end
 // re-reads the last one; its result is never stored).
-__device__ __forceinline__ int64_t warp_first_row() {
-  return (int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / 32) * kRowsPerWarp;
+__device__ __forceinline__ int64_t warp_first_row(int64_t block) {
+  return (block * kWarpsPerBlock + threadIdx.x / 32) * kRowsPerWarp;
 }
 
 __device__ __forceinline__ int64_t clamp_row(int64_t n, int64_t rows) { return n < rows ? n : rows - 1; }
 
 // Float weights: a chunk is 8 weights (16 bytes of f16/bf16, 32 bytes of f32).
 template <int MaxM, DType Type>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvArgs a) {
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBatch batch) {
   constexpr int kUnroll = Type == DType::F32 ? 2 : 4;
   constexpr int kLoads = Type == DType::F32 ? 2 : 1;  // 16-byte loads per chunk
-  const int64_t n0 = warp_first_row();
+  int64_t block;
+  const GemvArgs a = resolve(batch, block);
+  const int64_t n0 = warp_first_row(block);
   if (n0 >= a.w.rows) return;
   const int lane = threadIdx.x % 32;
   const int64_t chunks = a.w.cols / 8, row_bytes = a.w.cols * (Type == DType::F32 ? 4 : 2);
@@ -163,11 +189,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvArg
 // the activations as integer-valued floats and scaled once per block (Q4_1 adds its min
 // times the sum of the activations).
 template <int MaxM, DType Type>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvArgs a) {
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBatch batch) {
   constexpr int kUnroll = 2;
   constexpr int kLoads = Type == DType::Q8_0 ? 2 : 1;
   constexpr float kBias = Type == DType::Q4_0 ? 8388616.f : 8388608.f;  // 2^23 (+ Q4_0's offset 8)
-  const int64_t n0 = warp_first_row();
+  int64_t block;
+  const GemvArgs a = resolve(batch, block);
+  const int64_t n0 = warp_first_row(block);
   if (n0 >= a.w.rows) return;
   const int lane = threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
@@ -223,34 +251,51 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvArg
 }
 
 template <int MaxM>
-void launch_for_rows(const GemvArgs& a, cudaStream_t stream) {
-  const dim3 grid(blocks_for(a.w.rows, kRowsPerBlock));
+void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
-  switch (a.w.dtype) {
-    case DType::F32: gemv_float_kernel<MaxM, DType::F32><<<grid, threads, 0, stream>>>(a); break;
-    case DType::F16: gemv_float_kernel<MaxM, DType::F16><<<grid, threads, 0, stream>>>(a); break;
-    case DType::BF16: gemv_float_kernel<MaxM, DType::BF16><<<grid, threads, 0, stream>>>(a); break;
-    case DType::Q8_0: gemv_quant_kernel<MaxM, DType::Q8_0><<<grid, threads, 0, stream>>>(a); break;
-    case DType::Q4_0: gemv_quant_kernel<MaxM, DType::Q4_0><<<grid, threads, 0, stream>>>(a); break;
-    case DType::Q4_1: gemv_quant_kernel<MaxM, DType::Q4_1><<<grid, threads, 0, stream>>>(a); break;
-    default: throw Error("gemv: no kernel for weight dtype " + std::string(dtype_name(a.w.dtype)));
+  switch (b.targets[0].w.dtype) {
+    case DType::F32: gemv_float_kernel<MaxM, DType::F32><<<grid, threads, 0, stream>>>(b); break;
+    case DType::F16: gemv_float_kernel<MaxM, DType::F16><<<grid, threads, 0, stream>>>(b); break;
+    case DType::BF16: gemv_float_kernel<MaxM, DType::BF16><<<grid, threads, 0, stream>>>(b); break;
+    case DType::Q8_0: gemv_quant_kernel<MaxM, DType::Q8_0><<<grid, threads, 0, stream>>>(b); break;
+    case DType::Q4_0: gemv_quant_kernel<MaxM, DType::Q4_0><<<grid, threads, 0, stream>>>(b); break;
+    case DType::Q4_1: gemv_quant_kernel<MaxM, DType::Q4_1><<<grid, threads, 0, stream>>>(b); break;
+    default: throw Error("gemv: no kernel for weight dtype " + std::string(dtype_name(b.targets[0].w.dtype)));
   }
   check_launch("gemv kernel");
 }
 
 }  // namespace
 
+void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
+                      cudaStream_t stream) {
+  if (m <= 0 || count <= 0) return;
+  if (m > kMaxGemvRows) throw Error("gemv: " + std::to_string(m) + " rows exceed " + std::to_string(kMaxGemvRows));
+  if (count > kMaxGemvTargets) throw Error("gemv: more than " + std::to_string(kMaxGemvTargets) + " products");
+  if (x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0)
+    throw Error("gemv: needs 16-byte aligned activation rows");
+  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}};
+  for (int i = 0; i < count; ++i) {
+    const WeightRef& w = targets[i].w;
+    if (w.cols % 8 != 0 || w.dtype != targets[0].w.dtype || w.cols != targets[0].w.cols)
+      throw Error("gemv: one launch needs one weight dtype and row length, rows of a multiple of 8");
+    if (w.rows == 0) continue;
+    b.targets[b.count] = targets[i];
+    b.first_block[b.count + 1] = b.first_block[b.count] + static_cast<int32_t>(blocks_for(w.rows, kRowsPerBlock));
+    ++b.count;
+  }
+  if (b.count == 0) return;
+  if (m == 1) launch_for_rows<1>(b, stream);
+  else if (m == 2) launch_for_rows<2>(b, stream);
+  else if (m <= 4) launch_for_rows<4>(b, stream);
+  else launch_for_rows<8>(b, stream);
+}
+
 void launch_gemv(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef w,
                  cudaStream_t stream) {
-  if (m <= 0 || w.rows == 0) return;
-  if (m > kMaxGemvRows) throw Error("gemv: " + std::to_string(m) + " rows exceed " + std::to_string(kMaxGemvRows));
-  if (w.cols % 8 != 0 || x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0)
-    throw Error("gemv: needs rows of a multiple of 8 weights and 16-byte aligned activation rows");
-  const GemvArgs a{y, y_stride, x, x_stride, static_cast<int>(m), w};
-  if (m == 1) launch_for_rows<1>(a, stream);
-  else if (m == 2) launch_for_rows<2>(a, stream);
-  else if (m <= 4) launch_for_rows<4>(a, stream);
-  else launch_for_rows<8>(a, stream);
+  const GemvTarget target{y, y_stride, w, false};
+  launch_gemv_many(&target, 1, x, x_stride, m, stream);
 }
 
 }  // namespace strata::cuda

@@ -54,6 +54,17 @@ void launch_dequantize_rows(WeightRef w, int64_t first_row, int64_t rows, void* 
 constexpr int kMaxGemvRows = 8;
 void launch_gemv(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef w,
                  cudaStream_t stream);
+// Several products of the same activation rows in one launch (q/k/v, gate/up: decode pays
+// for each launch); all weights of one dtype and row length. `accumulate`: y += x · wᵀ.
+struct GemvTarget {
+  float* y = nullptr;
+  int64_t y_stride = 0;
+  WeightRef w;
+  bool accumulate = false;
+};
+constexpr int kMaxGemvTargets = 4;
+void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
+                      cudaStream_t stream);
 
 // Activation rows quantized to int8 blocks of 32 (the integer GEMV's input): `quants`
 // [rows, cols] dense, `scales` [rows, cols / 32] of (d, d * sum of the block's quants),
@@ -120,5 +131,13 @@ struct AttentionArgs {
 void launch_attention(const AttentionArgs& args, cudaStream_t stream);
 // How many query heads of a GQA group one attention block takes (the host sizes items by it).
 int attention_heads_per_block(int group);
+
+// Prefill on the tensor cores (flash_attention.cu): items of kFlashQueryTokens tokens, one
+// query head a block, f16 operands (Q rounded after scaling, P before multiplying V) with
+// f32 accumulation. For an f16 cache with head_dim 64 or 128.
+constexpr int kFlashQueryTokens = 64;
+constexpr int kFlashMinQueryLen = 32;  // batches with a shorter longest query stay on the SIMT kernel
+bool flash_attention_supports(const KVLayer& cache);
+void launch_flash_attention(const AttentionArgs& args, cudaStream_t stream);
 
 }  // namespace strata::cuda
