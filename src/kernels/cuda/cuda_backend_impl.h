@@ -108,6 +108,10 @@ class CudaBackend : public Backend {
   ScratchBuffer activations_half_, weights_bf16_, attention_partials_, activations_q8_;
   bool int8_activations_ = false;
   bool flash_attention_ = true;  // prefill attention on the tensor cores (STRATA_CUDA_FLASH_ATTENTION=0: off)
+  // One GEMV launch for the products of one input and the residual add in the product's
+  // store (STRATA_CUDA_FUSE=0: a launch per product and a separate add, for A/B runs).
+  bool fuse_products_ = true;
+  ScratchBuffer unfused_product_;
 
   struct RopeFrequencies {
     RopeConfig cfg;

@@ -44,6 +44,16 @@ void CudaBackend::matmul_many(const Tensor& x, std::span<const MatmulTarget> tar
 }
 
 void CudaBackend::matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) {
+  if (!fuse_products_) {
+    require_device(y, "matmul_accumulate");
+    void* buffer = unfused_product_.get(*allocator_, static_cast<size_t>(y.size(0) * y.size(1)) * sizeof(float));
+    Tensor product = Tensor::view_of(Storage::wrap(buffer, static_cast<size_t>(y.size(0) * y.size(1)) * sizeof(float),
+                                                   Device::CUDA, nullptr),
+                                     0, DType::F32, {y.size(0), y.size(1)});
+    matmul(product, x, w);
+    add(y, y, product);
+    return;
+  }
   const MatmulTarget target{&y, &w};
   run_products(x, std::span(&target, 1), true);
 }
@@ -80,7 +90,7 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
       if (!x_q8) x_q8 = quantize_input(x);
       launch_gemv_q8(y.data<float>(), y.stride(0), *x_q8, wr, stream_);
     } else if (gemv_fits) {
-      if (num_pending == kMaxGemvTargets || (num_pending > 0 && (pending[0].w.dtype != wr.dtype || pending[0].w.cols != wr.cols))) flush();
+      if (num_pending == kMaxGemvTargets || !fuse_products_ || (num_pending > 0 && (pending[0].w.dtype != wr.dtype || pending[0].w.cols != wr.cols))) flush();
       pending[num_pending++] = GemvTarget{y.data<float>(), y.stride(0), wr, accumulate};
     } else {
       matmul_tensor_cores(y, x, wr, accumulate);
