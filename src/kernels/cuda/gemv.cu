@@ -46,11 +46,15 @@ struct GemvBatch {
 };
 
 // This block's product, and its block index within that product.
+// The targets are picked with constant indices: indexing the parameter array with a
+// runtime value would make the compiler copy it to local memory.
 __device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) {
-  int i = 0;
-  while (i + 1 < b.count && static_cast<int32_t>(blockIdx.x) >= b.first_block[i + 1]) ++i;
-  block = int64_t{blockIdx.x} - b.first_block[i];
-  const GemvTarget& t = b.targets[i];
+  GemvTarget t = b.targets[0];
+  int32_t first = 0;
+#pragma unroll
+  for (int i = 1; i < kMaxGemvTargets; ++i)
+    if (i < b.count && static_cast<int32_t>(blockIdx.x) >= b.first_block[i]) t = b.targets[i], first = b.first_block[i];
+  block = int64_t{blockIdx.x} - first;
   return GemvArgs{t.y, t.y_stride, b.x, b.x_stride, b.m, t.w, t.accumulate};
 }
 
@@ -129,12 +133,12 @@ __device__ __forceinline__ int64_t warp_first_row(int64_t block) {
 __device__ __forceinline__ int64_t clamp_row(int64_t n, int64_t rows) { return n < rows ? n : rows - 1; }
 
 // Float weights: a chunk is 8 weights (16 bytes of f16/bf16, 32 bytes of f32).
-template <int MaxM, DType Type>
+template <int MaxM, DType Type, int kUnroll = Type == DType::F32 ? 2 : 4>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBatch batch) {
-  constexpr int kUnroll = Type == DType::F32 ? 2 : 4;
   constexpr int kLoads = Type == DType::F32 ? 2 : 1;  // 16-byte loads per chunk
   int64_t block;
   const GemvArgs a = resolve(batch, block);
+  const float* __restrict__ x = batch.x;  // read-only here: loads shared by the rows of a warp
   const int64_t n0 = warp_first_row(block);
   if (n0 >= a.w.rows) return;
   const int lane = threadIdx.x % 32;
@@ -172,8 +176,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
       }
 #pragma unroll
       for (int m = 0; m < MaxM; ++m) {
-        if (m >= a.m) break;
-        const float4* xv = reinterpret_cast<const float4*>(a.x + m * a.x_stride + c * 8);
+        if (MaxM > 1 && m >= a.m) break;
+        const float4* xv = reinterpret_cast<const float4*>(x + m * a.x_stride + c * 8);
         const float4 x0 = xv[0], x1 = xv[1];
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r)
@@ -195,6 +199,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   constexpr float kBias = Type == DType::Q4_0 ? 8388616.f : 8388608.f;  // 2^23 (+ Q4_0's offset 8)
   int64_t block;
   const GemvArgs a = resolve(batch, block);
+  const float* __restrict__ x = batch.x;  // read-only here: loads shared by the rows of a warp
   const int64_t n0 = warp_first_row(block);
   if (n0 >= a.w.rows) return;
   const int lane = threadIdx.x % 32;
@@ -222,28 +227,33 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t b = b0 + 32 * u;
       if (b >= blocks) break;
+      // Both rows' weights are decoded first, so that each activation vector is loaded once
+      // for both rows (the compiler does not merge the loads across the rows' branches).
+      float w[kRowsPerWarp][32];
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r) {
-        float w[32];
         if constexpr (Type == DType::Q8_0) {
-          unpack_q8(raw[u][r][0], w);
-          unpack_q8(raw[u][r][1], w + 16);
+          unpack_q8(raw[u][r][0], w[r]);
+          unpack_q8(raw[u][r][1], w[r] + 16);
         } else {
-          unpack_q4(raw[u][r][0], kBias, w);
+          unpack_q4(raw[u][r][0], kBias, w[r]);
+        }
+      }
+#pragma unroll
+      for (int m = 0; m < MaxM; ++m) {
+        if (MaxM > 1 && m >= a.m) break;
+        const float4* xv = reinterpret_cast<const float4*>(x + m * a.x_stride + b * 32);
+        float dot[kRowsPerWarp] = {}, sum = 0.f;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          const float4 xj = xv[j];
+#pragma unroll
+          for (int r = 0; r < kRowsPerWarp; ++r)
+            dot[r] += xj.x * w[r][4 * j] + xj.y * w[r][4 * j + 1] + xj.z * w[r][4 * j + 2] + xj.w * w[r][4 * j + 3];
+          if constexpr (Type == DType::Q4_1) sum += xj.x + xj.y + xj.z + xj.w;
         }
 #pragma unroll
-        for (int m = 0; m < MaxM; ++m) {
-          if (m >= a.m) break;
-          const float4* xv = reinterpret_cast<const float4*>(a.x + m * a.x_stride + b * 32);
-          float dot = 0.f, sum = 0.f;
-#pragma unroll
-          for (int j = 0; j < 8; ++j) {
-            const float4 xj = xv[j];
-            dot += xj.x * w[4 * j] + xj.y * w[4 * j + 1] + xj.z * w[4 * j + 2] + xj.w * w[4 * j + 3];
-            if constexpr (Type == DType::Q4_1) sum += xj.x + xj.y + xj.z + xj.w;
-          }
-          acc[m][r] += scale[u][r] * dot + min[u][r] * sum;
-        }
+        for (int r = 0; r < kRowsPerWarp; ++r) acc[m][r] += scale[u][r] * dot[r] + min[u][r] * sum;
       }
     }
   }
@@ -251,9 +261,22 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
 }
 
 template <int MaxM>
-void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
+void launch_for_rows(const GemvBatch& b, bool deep, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
+  if constexpr (MaxM == 1) {
+    // Eight 16-byte chunks of each row in flight per lane instead of four (an A/B option).
+    if (deep && b.targets[0].w.dtype == DType::BF16) {
+      gemv_float_kernel<1, DType::BF16, 8><<<grid, threads, 0, stream>>>(b);
+      check_launch("gemv kernel");
+      return;
+    }
+    if (deep && b.targets[0].w.dtype == DType::F16) {
+      gemv_float_kernel<1, DType::F16, 8><<<grid, threads, 0, stream>>>(b);
+      check_launch("gemv kernel");
+      return;
+    }
+  }
   switch (b.targets[0].w.dtype) {
     case DType::F32: gemv_float_kernel<MaxM, DType::F32><<<grid, threads, 0, stream>>>(b); break;
     case DType::F16: gemv_float_kernel<MaxM, DType::F16><<<grid, threads, 0, stream>>>(b); break;
@@ -269,7 +292,7 @@ void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
 }  // namespace
 
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
-                      cudaStream_t stream) {
+                      cudaStream_t stream, bool deep_unroll) {
   if (m <= 0 || count <= 0) return;
   if (m > kMaxGemvRows) throw Error("gemv: " + std::to_string(m) + " rows exceed " + std::to_string(kMaxGemvRows));
   if (count > kMaxGemvTargets) throw Error("gemv: more than " + std::to_string(kMaxGemvTargets) + " products");
@@ -286,10 +309,10 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
     ++b.count;
   }
   if (b.count == 0) return;
-  if (m == 1) launch_for_rows<1>(b, stream);
-  else if (m == 2) launch_for_rows<2>(b, stream);
-  else if (m <= 4) launch_for_rows<4>(b, stream);
-  else launch_for_rows<8>(b, stream);
+  if (m == 1) launch_for_rows<1>(b, deep_unroll, stream);
+  else if (m == 2) launch_for_rows<2>(b, false, stream);
+  else if (m <= 4) launch_for_rows<4>(b, false, stream);
+  else launch_for_rows<8>(b, false, stream);
 }
 
 void launch_gemv(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef w,
