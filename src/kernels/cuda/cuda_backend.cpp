@@ -47,8 +47,6 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   int8_activations_ = gemv && std::string(gemv) == "int8"  ? true
                       : gemv && std::string(gemv) == "f32" ? false
                                                             : options.int8_activations;
-  const char* deep = std::getenv("STRATA_CUDA_GEMV_DEEP");
-  gemv_deep_unroll_ = deep && std::string(deep) == "1";
   const char* fuse = std::getenv("STRATA_CUDA_FUSE");
   fuse_products_ = !(fuse && std::string(fuse) == "0");
   const char* flash = std::getenv("STRATA_CUDA_FLASH_ATTENTION");

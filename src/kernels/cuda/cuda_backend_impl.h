@@ -111,7 +111,6 @@ class CudaBackend : public Backend {
   // One GEMV launch for the products of one input and the residual add in the product's
   // store (STRATA_CUDA_FUSE=0: a launch per product and a separate add, for A/B runs).
   bool fuse_products_ = true;
-  bool gemv_deep_unroll_ = false;  // STRATA_CUDA_GEMV_DEEP=1 (A/B of the batch-1 16-bit GEMV)
   ScratchBuffer unfused_product_;
 
   struct RopeFrequencies {

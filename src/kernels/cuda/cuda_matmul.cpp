@@ -66,8 +66,7 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
   GemvTarget pending[kMaxGemvTargets];
   int num_pending = 0;
   const auto flush = [&] {
-    if (num_pending > 0)
-      launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), stream_, gemv_deep_unroll_);
+    if (num_pending > 0) launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), stream_);
     num_pending = 0;
   };
   for (const MatmulTarget& target : targets) {

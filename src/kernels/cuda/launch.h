@@ -63,9 +63,8 @@ struct GemvTarget {
   bool accumulate = false;
 };
 constexpr int kMaxGemvTargets = 4;
-// deep_unroll: batch-1 products of 16-bit weights keep twice the loads in flight (A/B).
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
-                      cudaStream_t stream, bool deep_unroll = false);
+                      cudaStream_t stream);
 
 // Activation rows quantized to int8 blocks of 32 (the integer GEMV's input): `quants`
 // [rows, cols] dense, `scales` [rows, cols / 32] of (d, d * sum of the block's quants),
