@@ -105,7 +105,9 @@ TEST(WeightTiles, OtherKernelFamiliesAndViewsAreRefused) {
   Tensor y = Tensor::empty({2, 32}, DType::F32);
   EXPECT_THROW(matmul_with(MatmulIsa::Generic, pool, y, x, tiled), Error);
   Tensor half = Tensor::empty({2, 16}, DType::F32);
-  if (has_avx512()) EXPECT_THROW(matmul_with(MatmulIsa::Avx512, pool, half, x, tiled.slice(0, 16, 32)), Error);
+  if (has_avx512()) {
+    EXPECT_THROW(matmul_with(MatmulIsa::Avx512, pool, half, x, tiled.slice(0, 16, 32)), Error);
+  }
 }
 
 }  // namespace
