@@ -8,6 +8,7 @@
 
 #include "core/aligned_vector.h"
 #include "core/half.h"
+#include "kernels/cpu/matmul_float_panels.h"
 #include "kernels/cpu/matmul_internal.h"
 
 namespace strata::cpu {
@@ -115,48 +116,25 @@ void panel_tile(const MatmulProblem& p, const float* panel, int64_t m, int64_t n
     for (int c = 0; c < C; ++c) store_output(p, p.y + (m + r) * p.y_stride + n + c, horizontal_sum(acc[r][c]));
 }
 
-template <int R, int C>
-void panel_tile_any(const MatmulProblem& p, const float* panel, int64_t m, int64_t n, int rows, int cols) {
-  if constexpr (R > 1)
-    if (rows < R) return panel_tile_any<R - 1, C>(p, panel, m, n, rows, cols);
-  if constexpr (C > 1)
-    if (cols < C) return panel_tile_any<R, C - 1>(p, panel, m, n, rows, cols);
-  panel_tile<R, C>(p, panel, m, n);
-}
-
-constexpr int kTileRows = 4, kTileCols = 3;
-
-template <DType T>
-void panel_columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
-  thread_local AlignedVector<float> panel;
-  panel.resize(static_cast<size_t>(kTileCols * p.xf_stride));
-  const int64_t chunk_rows = std::max<int64_t>(kTileRows, (256 * 1024 / (4 * p.xf_stride)) / kTileRows * kTileRows);
-  for (int64_t m0 = 0; m0 < p.m; m0 += chunk_rows) {
-    const int64_t m1 = std::min(p.m, m0 + chunk_rows);
-    for (int64_t n = n_begin; n < n_end; n += kTileCols) {
-      const int cols = static_cast<int>(std::min<int64_t>(kTileCols, n_end - n));
-      pack_panel<T>(p, n, cols, panel);
-      for (int64_t m = m0; m < m1; m += kTileRows)
-        panel_tile_any<kTileRows, kTileCols>(p, panel.data(), m, n, static_cast<int>(std::min<int64_t>(kTileRows, m1 - m)), cols);
-    }
-  }
-}
+// The panel driver's view of this file's kernels (matmul_float_panels.h).
+struct Avx2Panels {
+  static constexpr int kTileRows = 4, kTileCols = 3;
+  template <DType T>
+  static void pack(const MatmulProblem& p, int64_t n, int rows, AlignedVector<float>& panel) { pack_panel<T>(p, n, rows, panel); }
+  template <int R, int C>
+  static void tile(const MatmulProblem& p, const float* panel, int64_t m, int64_t n) { panel_tile<R, C>(p, panel, m, n); }
+};
 
 template <DType T>
 void columns(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
-  if (p.m < kTileRows) stream_columns<T>(p, n_begin, n_end);
-  else panel_columns<T>(p, n_begin, n_end);
+  if (p.m < Avx2Panels::kTileRows) stream_columns<T>(p, n_begin, n_end);
+  else panel_columns<Avx2Panels, T>(p, n_begin, n_end);
 }
 
 }  // namespace
 
 void matmul_float_columns_avx2(const MatmulProblem& p, int64_t n_begin, int64_t n_end) {
-  switch (p.wtype) {
-    case DType::F32: return columns<DType::F32>(p, n_begin, n_end);
-    case DType::F16: return columns<DType::F16>(p, n_begin, n_end);
-    case DType::BF16: return columns<DType::BF16>(p, n_begin, n_end);
-    default: return;  // the dispatcher only sends float dtypes here
-  }
+  visit_float_dtype(p.wtype, [&](auto t) { columns<decltype(t)::value>(p, n_begin, n_end); });
 }
 
 }  // namespace strata::cpu
