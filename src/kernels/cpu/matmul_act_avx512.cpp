@@ -2,8 +2,10 @@
 // kernels multiply (see matmul_internal.h): q = 256 hi + lo, lo = the low byte of q read as
 // signed, hi = (q - lo) / 256, exact for |q| <= 32639. Also the exact sum of each group.
 // GCC 12's AVX-512 headers trip its own uninitialised-value warnings (_mm512_undefined_*).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "kernels/cpu/matmul_internal.h"

@@ -8,8 +8,10 @@
 // depend on M.
 //
 // GCC 12's AVX-512 headers trip its own uninitialised-value warnings (_mm512_undefined_*).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>

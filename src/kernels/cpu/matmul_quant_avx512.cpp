@@ -14,8 +14,10 @@
 // so these kernels give the AVX2 family's outputs bit for bit, for every M.
 //
 // GCC 12's AVX-512 headers trip its own uninitialised-value warnings (_mm512_undefined_*).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>
