@@ -180,7 +180,7 @@ void LlamaModel::forward_step(const ForwardBatch& batch, KVStorage& kv, StepLogi
   out.argmax.assign(static_cast<size_t>(l), 0);
   if (out.any_full()) download_logits(l, out.logits);
   else out.logits = Tensor();
-  if (l == 0) return;
+  if (l == 0 || !out.any_argmax()) return;  // every row sampled from its full logits
   Tensor ids = rows_of(logit_scratch_.argmax, l);
   backend_->argmax_rows(ids, rows_of(logit_scratch_.logits, l));
   const Tensor host = backend_->download(ids);

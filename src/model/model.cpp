@@ -13,11 +13,17 @@ bool StepLogits::any_full() const {
   return false;
 }
 
+bool StepLogits::any_argmax() const {
+  for (uint8_t f : full_rows)
+    if (!f) return true;
+  return false;
+}
+
 void CausalLM::forward_step(const ForwardBatch& batch, KVStorage& kv, StepLogits& out) {
   forward(batch, kv, out.logits);
   const int64_t rows = out.logits.defined() ? out.logits.size(0) : 0;
   out.argmax.assign(static_cast<size_t>(rows), 0);
-  if (rows == 0) return;
+  if (rows == 0 || !out.any_argmax()) return;
   Tensor ids = Tensor::empty({rows}, DType::I32);
   cpu::argmax_rows(ids, out.logits);
   std::copy_n(ids.data<int32_t>(), rows, out.argmax.begin());

@@ -36,11 +36,13 @@ struct StepLogits {
   // logits), which the backend finds where the logits are: on a GPU only ids come back.
   std::vector<uint8_t> full_rows;
   // Out: [rows, vocab] host f32 logits when any row is read in full (else undefined), and
-  // every row's argmax (the lowest index among equal values).
+  // one argmax per row (the lowest index among equal values), computed only when some row
+  // is not read in full (else all 0: nobody reads them).
   Tensor logits;
   std::vector<int32_t> argmax;
 
   bool any_full() const;
+  bool any_argmax() const;  // some row is not read in full
 };
 
 class CausalLM {

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_internal.h"
 #include "kernels/cpu/quant.h"
@@ -108,6 +109,11 @@ TEST(WeightTiles, OtherKernelFamiliesAndViewsAreRefused) {
   if (has_avx512()) {
     EXPECT_THROW(matmul_with(MatmulIsa::Avx512, pool, half, x, tiled.slice(0, 16, 32)), Error);
   }
+  // Nor can an embedding lookup read a view of a tiled table.
+  Tensor ids = Tensor::empty({1}, DType::I32);
+  Tensor row = Tensor::empty({1, 64}, DType::F32);
+  EXPECT_THROW(embedding(pool, row, tiled.slice(0, 16, 32), ids), Error);
+  EXPECT_NO_THROW(embedding(pool, row, tiled, ids));
 }
 
 }  // namespace

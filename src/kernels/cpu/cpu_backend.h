@@ -50,8 +50,7 @@ class CpuBackend : public Backend {
   // One cos/sin table per distinct rope configuration (usually one; two for models that
   // alternate local and global layers).
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;
-  std::vector<float> attention_scratch_;
-  // partial softmax results of split contexts
+  std::vector<float> attention_scratch_;  // partial softmax results of split contexts
 };
 
 }  // namespace strata::cpu

@@ -176,8 +176,7 @@ void embedding(ThreadPool& pool, Tensor& y, const Tensor& table, const Tensor& i
       throw Error("embedding: token id " + std::to_string(index[t]) + " out of range for " + table.describe());
   if (table.block_order() == BlockOrder::Tiles16) {
     // The CPU backend's tile order (a tied output matrix): each row is gathered back first.
-    if (table.byte_offset() != 0 || !table.is_contiguous())
-      throw Error("embedding: table " + table.describe() + " in the tile order must be a whole tensor");
+    require_whole_if_tiled(table, "embedding");
     for_row_ranges(pool, out.count(), out.width(), [&](int64_t begin, int64_t end) {
       std::vector<uint8_t> row(row_stride_bytes);
       for (int64_t t = begin; t < end; ++t) {

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/matmul_internal.h"
+#include "kernels/cpu/weight_tiles.h"
 
 namespace strata::cpu {
 
@@ -44,9 +45,7 @@ void check_operands(const Tensor& y, const Tensor& x, const Tensor& w) {
   if (!is_weight_dtype(w.dtype())) fail("unsupported weight dtype");
   if (x.size(1) != w.size(1) || y.size(0) != x.size(0) || y.size(1) != w.size(0)) fail("shape mismatch");
   if (x.stride(1) != 1 || y.stride(1) != 1 || !w.is_contiguous()) fail("rows must be dense");
-  if (w.block_order() == BlockOrder::Tiles16 &&
-      (w.byte_offset() != 0 || static_cast<size_t>(dtype_row_bytes(w.dtype(), w.size(1)) * w.size(0)) != w.storage()->bytes))
-    fail("weights in the tile order must be a whole tensor, not a view");
+  require_whole_if_tiled(w, "matmul");
 }
 
 // Copies (float weights) or quantizes (block weights) the activation rows.

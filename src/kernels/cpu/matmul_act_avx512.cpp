@@ -1,12 +1,7 @@
 // AVX-512 split of int16-quantized activation rows into the two signed bytes that the VNNI
 // kernels multiply (see matmul_internal.h): q = 256 hi + lo, lo = the low byte of q read as
 // signed, hi = (q - lo) / 256, exact for |q| <= 32639. Also the exact sum of each group.
-// GCC 12's AVX-512 headers trip its own uninitialised-value warnings (_mm512_undefined_*).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/cpu/avx512_intrinsics.h"
 
 #include "kernels/cpu/matmul_internal.h"
 

@@ -6,13 +6,7 @@
 // streams weight rows from memory; larger M converts a panel of weight rows once into
 // f32 and reuses it for a 6 x 4 tile of outputs (24 accumulators), so an output does not
 // depend on M.
-//
-// GCC 12's AVX-512 headers trip its own uninitialised-value warnings (_mm512_undefined_*).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/cpu/avx512_intrinsics.h"
 
 #include <algorithm>
 

@@ -12,13 +12,7 @@
 // q = 256 hi + lo, so a group dot is 256 dot(w, hi) + dot(w, lo) - zero * sum(q): exactly
 // the int32 that the AVX2 kernels compute from int16, followed by the same f32 update,
 // so these kernels give the AVX2 family's outputs bit for bit, for every M.
-//
-// GCC 12's AVX-512 headers trip its own uninitialised-value warnings (_mm512_undefined_*).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/cpu/avx512_intrinsics.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,11 +1,6 @@
 // AVX-512 (F, BW, VL, DQ) versions of the vector ops; tails use masked loads and stores.
 // Same rules as the AVX2 file: anonymous namespace, intrinsics only.
-// GCC 12's AVX-512 headers trip its own uninitialised-value warnings (_mm512_undefined_*).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/cpu/avx512_intrinsics.h"
 
 #include <cstdint>
 

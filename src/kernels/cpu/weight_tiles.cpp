@@ -68,6 +68,13 @@ bool can_tile(const Tensor& w) {
          w.device() == Device::CPU && w.block_order() == BlockOrder::Rows;
 }
 
+void require_whole_if_tiled(const Tensor& w, const char* op) {
+  if (w.block_order() != BlockOrder::Tiles16) return;
+  const bool whole = w.ndim() == 2 && w.byte_offset() == 0 && w.is_contiguous() &&
+                     static_cast<size_t>(dtype_row_bytes(w.dtype(), w.size(1)) * w.size(0)) == w.storage()->bytes;
+  if (!whole) throw Error(std::string(op) + ": " + w.describe() + " is in the tile order: only the whole tensor, not a view");
+}
+
 Tensor tile_weights(const Tensor& w) {
   if (!can_tile(w)) throw Error("tile_weights: " + w.describe() + " cannot take the tile order");
   const BlockFields f = require_fields(w.dtype(), "tile_weights");

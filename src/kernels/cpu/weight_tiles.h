@@ -26,6 +26,10 @@ constexpr int64_t kTileRows = 16;
 // tensor in row order with at least one whole tile.
 bool can_tile(const Tensor& w);
 
+// Throws Error naming `op` unless a tensor in the tile order is the whole tensor that
+// tile_weights made (a view into it would cut through tiles).
+void require_whole_if_tiled(const Tensor& w, const char* op);
+
 // A new host tensor with w's values in the tile order (w itself is left as it is).
 Tensor tile_weights(const Tensor& w);
 // The row-order copy of a tiled tensor (download, tests).

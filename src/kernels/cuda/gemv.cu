@@ -47,7 +47,7 @@ struct GemvBatch {
 
 // This block's product, and its block index within that product.
 // The targets are picked with constant indices: indexing the parameter array with a
-// runtime value would make the compiler copy it to local memory.
+// runtime value can make the compiler copy it to local memory.
 __device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) {
   GemvTarget t = b.targets[0];
   int32_t first = 0;
