@@ -115,6 +115,14 @@ class Backend {
   virtual void embedding(Tensor& y, const Tensor& table, const Tensor& ids) = 0;
   // y = silu(gate) * up, elementwise (f32). y may alias gate.
   virtual void silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) = 0;
+  // gate = silu(x · w_gateᵀ) * (x · w_upᵀ), the first half of a SwiGLU MLP; `up` is
+  // scratch of gate's shape, which a backend that fuses the two products may leave
+  // unwritten. Each element equals what matmul_many and silu_mul give.
+  virtual void matmul_swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
+    const MatmulTarget targets[] = {{&gate, &w_gate}, {&up, &w_up}};
+    matmul_many(x, targets);
+    silu_mul(gate, gate, up);
+  }
   // y = a + b, elementwise (f32). y may alias a.
   virtual void add(Tensor& y, const Tensor& a, const Tensor& b) = 0;
   // y[L, D] = x[rows[l], :]
@@ -127,6 +135,14 @@ class Backend {
   // Writes k, v [T, num_kv_heads, head_dim] into the cache slots of batch.slot_mapping.
   virtual void store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v,
                         const BatchTensors& batch) = 0;
+  // Rotary embeddings on q and k in place, then k and v into the cache: rope(q), rope(k)
+  // and store_kv as one operation (a GPU launches one kernel for the three).
+  virtual void rope_store_kv(Tensor& q, Tensor& k, const Tensor& v, KVStorage& kv, int layer,
+                             const BatchTensors& batch, const RopeConfig& cfg) {
+    rope(q, batch, cfg);
+    rope(k, batch, cfg);
+    store_kv(kv, layer, k, v, batch);
+  }
   // Causal attention of q[T, Hq, D] over each sequence's cached keys/values (which already
   // include this step's tokens); out[T, Hq * D]. Grouped-query: Hq is a multiple of Hkv.
   virtual void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer,

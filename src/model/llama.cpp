@@ -108,9 +108,7 @@ void LlamaModel::attention_block(int layer, int64_t t, const BatchTensors& bt, K
     b.rms_norm(qh, qh, w.q_norm, c.rms_norm_eps);
     b.rms_norm(kh, kh, w.k_norm, c.rms_norm_eps);
   }
-  b.rope(qh, bt, c.rope);
-  b.rope(kh, bt, c.rope);
-  b.store_kv(kv, layer, kh, vh, bt);
+  b.rope_store_kv(qh, kh, vh, kv, layer, bt, c.rope);
   Tensor attn = rows_of(scratch_.attn, t);
   b.attention(attn, qh, kv, layer, bt, 1.0f / std::sqrt(static_cast<float>(c.head_dim)));
   b.matmul_accumulate(x, attn, w.wo);  // the residual stream
@@ -122,9 +120,7 @@ void LlamaModel::mlp_block(int layer, int64_t t) {
   Tensor x = rows_of(scratch_.x, t), normed = rows_of(scratch_.normed, t);
   b.rms_norm(normed, x, w.ffn_norm, config_.rms_norm_eps);
   Tensor gate = rows_of(scratch_.gate, t), up = rows_of(scratch_.up, t);
-  const MatmulTarget gate_up[] = {{&gate, &w.w_gate}, {&up, &w.w_up}};
-  b.matmul_many(normed, gate_up);
-  b.silu_mul(gate, gate, up);
+  b.matmul_swiglu(gate, up, normed, w.w_gate, w.w_up);
   b.matmul_accumulate(x, gate, w.w_down);
 }
 

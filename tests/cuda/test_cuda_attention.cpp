@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "cuda_test_util.h"
+#include "core/half.h"
 #include "kernels/forward_batch.h"
 
 namespace strata::cuda_test {
@@ -109,6 +110,68 @@ TEST_F(CudaAttention, TensorCorePrefillMatchesCpu) {
                                                   {4, 4, 128, 32, DType::F16, {{0, 2048}}},
                                                   {8, 1, 64, 16, DType::F16, {{1000, 40}, {0, 300}}}})
     check_case(*cpu, *gpu, c, seed += 10);
+}
+
+// The fused rope + KV store against the separate rope and store_kv on the same GPU (the
+// same rotation and rounding code: bit for bit) and against the CPU backend: both pair
+// layouts, full and partial rotary dimensions, f16 and f32 caches, a GQA group of 4 and
+// positions on and off block boundaries.
+TEST_F(CudaAttention, RopeStoreKvMatchesSeparateOpsAndCpu) {
+  uint32_t seed = 1200;
+  for (bool neox : {true, false})
+    for (int rotary_dim : {128, 64})
+      for (DType dtype : {DType::F16, DType::F32}) {
+        RopeConfig cfg;
+        cfg.head_dim = 128;
+        cfg.rotary_dim = rotary_dim;
+        cfg.theta = 500000.f;
+        cfg.neox = neox;
+        const int q_heads = 8, kv_heads = 2, block_size = 16;
+        KVCacheLayout layout{1, 12, block_size, kv_heads, cfg.head_dim, dtype};
+        ForwardBatch batch;
+        batch.add_sequence(std::vector<int32_t>(17, 1), 0, {3, 0}, block_size, ForwardBatch::Logits::None);
+        batch.add_sequence(std::vector<int32_t>(1, 1), 31, {5, 7}, block_size, ForwardBatch::Logits::Last);
+        batch.add_sequence(std::vector<int32_t>(2, 1), 100, {1, 2, 4, 6, 8, 9, 10, 11}, block_size,
+                           ForwardBatch::Logits::Last);
+        const int64_t t = batch.num_tokens();
+        const Tensor q = random_host({t, q_heads, cfg.head_dim}, seed++), k = random_host({t, kv_heads, cfg.head_dim}, seed++);
+        const Tensor v = random_host({t, kv_heads, cfg.head_dim}, seed++);
+        const std::string what = std::string(neox ? "neox" : "adjacent") + " rotary " + std::to_string(rotary_dim) +
+                                 " " + std::string(dtype_name(dtype));
+
+        KVStorage cpu_kv = cpu->allocate_kv(layout);
+        Tensor cpu_q = host_copy(q), cpu_k = host_copy(k);
+        cpu->rope_store_kv(cpu_q, cpu_k, v, cpu_kv, 0, cpu->upload_batch(batch), cfg);
+
+        const BatchTensors bt = gpu->upload_batch(batch);
+        KVStorage fused_kv = gpu->allocate_kv(layout), separate_kv = gpu->allocate_kv(layout);
+        const Tensor dv = gpu->upload(v);
+        Tensor fused_q = gpu->upload(q), fused_k = gpu->upload(k), separate_q = gpu->upload(q), separate_k = gpu->upload(k);
+        gpu->rope_store_kv(fused_q, fused_k, dv, fused_kv, 0, bt, cfg);
+        gpu->rope(separate_q, bt, cfg);
+        gpu->rope(separate_k, bt, cfg);
+        gpu->store_kv(separate_kv, 0, separate_k, dv, bt);
+
+        const auto same_bytes = [](const Tensor& a, const Tensor& b) {
+          return a.nbytes() == b.nbytes() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+        };
+        EXPECT_TRUE(same_bytes(gpu->download(fused_q), gpu->download(separate_q))) << what << ": q";
+        EXPECT_TRUE(same_bytes(gpu->download(fused_k), gpu->download(separate_k))) << what << ": k";
+        EXPECT_TRUE(same_bytes(gpu->download(fused_kv.k[0]), gpu->download(separate_kv.k[0]))) << what << ": K cache";
+        EXPECT_TRUE(same_bytes(gpu->download(fused_kv.v[0]), gpu->download(separate_kv.v[0]))) << what << ": V cache";
+        EXPECT_LT(relative_error(gpu->download(fused_q), cpu_q), 1e-6) << what;
+        EXPECT_LT(relative_error(gpu->download(fused_k), cpu_k), 1e-6) << what;
+        // f16 caches: a last-bit difference of the rotated key may round to a neighbouring
+        // half, so the cache is compared by value.
+        const auto as_f32 = [](const Tensor& cache) {
+          std::vector<float> out(static_cast<size_t>(cache.numel()));
+          for (size_t i = 0; i < out.size(); ++i)
+            out[i] = cache.dtype() == DType::F32 ? cache.data<float>()[i] : fp16_to_fp32(cache.data<uint16_t>()[i]);
+          return out;
+        };
+        EXPECT_LT(relative_error(as_f32(gpu->download(fused_kv.k[0])), as_f32(cpu_kv.k[0])), 1e-3) << what;
+        EXPECT_LT(relative_error(as_f32(gpu->download(fused_kv.v[0])), as_f32(cpu_kv.v[0])), 1e-6) << what;
+      }
 }
 
 TEST_F(CudaAttention, CopyBlocksWithinDeviceAndThroughHostMemory) {

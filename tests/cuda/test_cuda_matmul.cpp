@@ -153,6 +153,32 @@ TEST_F(CudaMatmul, ManyInOneLaunchAndAccumulate) {
   }
 }
 
+// matmul_swiglu (one GEMV launch reading each gate row beside its up row, storing
+// silu(gate) * up) against matmul_many and silu_mul on the same GPU, at batch sizes the
+// GEMV takes and one it does not (cuBLAS and the separate silu_mul), for row counts that
+// leave a block's warps partly idle.
+TEST_F(CudaMatmul, SwigluMatchesProductsThenSiluMul) {
+  uint32_t seed = 400;
+  for (DType dtype : {DType::F32, DType::BF16, DType::F16, DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+    for (int64_t n : {72, 1003}) {
+      const int64_t k = 512;
+      const Tensor w_gate = gpu->upload(make_weight(dtype, n, k, seed++).tensor);
+      const Tensor w_up = gpu->upload(make_weight(dtype, n, k, seed++).tensor);
+      for (int64_t m : {1, 3, 8, 9}) {
+        const Tensor dx = gpu->upload(random_host({m, k}, seed++));
+        Tensor gate = poisoned(*gpu, {m, n}), up = poisoned(*gpu, {m, n});
+        Tensor expect_gate = poisoned(*gpu, {m, n}), expect_up = poisoned(*gpu, {m, n});
+        gpu->matmul_swiglu(gate, up, dx, w_gate, w_up);
+        const MatmulTarget targets[] = {{&expect_gate, &w_gate}, {&expect_up, &w_up}};
+        gpu->matmul_many(dx, targets);
+        gpu->silu_mul(expect_gate, expect_gate, expect_up);
+        EXPECT_LT(relative_error(gpu->download(gate), gpu->download(expect_gate)), 1e-6)
+            << dtype_name(dtype) << " m=" << m << " n=" << n;
+      }
+    }
+  }
+}
+
 // The integer GEMV computes the exact product of the int8-rounded activations (up to f32
 // summation order), at every batch size it takes and at widths that leave partial unrolled
 // steps (k = 14336: 448 blocks, 14 per lane) and partial row groups (n % 16 != 0).

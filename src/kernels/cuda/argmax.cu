@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 
 namespace strata::cuda {
@@ -34,6 +35,7 @@ __device__ __forceinline__ Best warp_best(Best v) {
 }
 
 __global__ void argmax_rows_kernel(int32_t* ids, const float* logits, int64_t stride, int64_t width) {
+  wait_for_previous_kernel();
   const float* row = logits + blockIdx.x * stride;
   Best best{-INFINITY, INT32_MAX};  // no value yet: loses to any value, -inf included (index)
   for (int64_t i = threadIdx.x; i < width; i += kThreads) {
@@ -62,7 +64,7 @@ __global__ void argmax_rows_kernel(int32_t* ids, const float* logits, int64_t st
 void launch_argmax_rows(int32_t* ids, const float* logits, int64_t stride, int64_t rows, int64_t width,
                         cudaStream_t stream) {
   if (rows == 0) return;
-  argmax_rows_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(ids, logits, stride, width);
+  launch_kernel(argmax_rows_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, ids, logits, stride, width);
   check_launch("argmax_rows_kernel");
 }
 

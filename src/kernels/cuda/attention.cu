@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 
 namespace strata::cuda {
@@ -46,6 +47,7 @@ __host__ __device__ inline int k_stride(int dim) { return dim + 4; }
 
 template <int MaxD>
 __global__ void attention_kernel(AttentionArgs a, Layout layout) {
+  wait_for_previous_kernel();
   extern __shared__ float4 smem4[];
   float* smem = reinterpret_cast<float*>(smem4);
   const int dim = a.cache.head_dim;
@@ -161,6 +163,7 @@ __global__ void attention_kernel(AttentionArgs a, Layout layout) {
 
 // One block per (token, head): weights each split's accumulators by exp(max_s - max).
 __global__ void merge_splits_kernel(AttentionArgs a) {
+  wait_for_previous_kernel();
   const int64_t token = blockIdx.x;
   const int head = blockIdx.y, dim = a.cache.head_dim;
   const int64_t row = token * a.num_heads + head, stride = int64_t{a.num_tokens} * a.num_heads;
@@ -194,7 +197,7 @@ void launch_for(const AttentionArgs& a, const Layout& layout, size_t smem, cudaS
   }
   const dim3 grid(static_cast<unsigned>(a.num_items), static_cast<unsigned>(a.num_heads / layout.heads_per_block),
                   static_cast<unsigned>(a.splits));
-  attention_kernel<MaxD><<<grid, layout.warps * 32, smem, stream>>>(a, layout);
+  launch_kernel(attention_kernel<MaxD>, grid, layout.warps * 32, smem, stream, a, layout);
   check_launch("attention_kernel");
 }
 
@@ -217,8 +220,8 @@ void launch_attention(const AttentionArgs& a, cudaStream_t stream) {
   else if (dim <= 128) launch_for<128>(a, layout, smem, stream);
   else launch_for<256>(a, layout, smem, stream);
   if (a.splits > 1) {
-    merge_splits_kernel<<<dim3(static_cast<unsigned>(a.num_tokens), static_cast<unsigned>(a.num_heads)), 128, 0,
-                          stream>>>(a);
+    launch_kernel(merge_splits_kernel, dim3(static_cast<unsigned>(a.num_tokens), static_cast<unsigned>(a.num_heads)), 128, 0,
+                          stream, a);
     check_launch("merge_splits_kernel");
   }
 }

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/quant_device.cuh"
 
@@ -17,6 +18,7 @@ __device__ inline void store(__nv_bfloat16* out, float v) { *out = __float2bfloa
 
 template <typename Out>
 __global__ void convert_rows_kernel(const float* x, int64_t x_stride, int64_t rows, int64_t cols, Out* out) {
+  wait_for_previous_kernel();
   const int64_t n = rows * cols;
   for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
     store(out + i, x[(i / cols) * x_stride + i % cols]);
@@ -24,6 +26,7 @@ __global__ void convert_rows_kernel(const float* x, int64_t x_stride, int64_t ro
 }
 
 __global__ void dequantize_rows_kernel(WeightRef w, int64_t first_row, int64_t rows, __nv_bfloat16* out) {
+  wait_for_previous_kernel();
   const PackedBlocks p = packed_blocks(w);
   const int64_t n = rows * w.cols;
   for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
@@ -41,10 +44,11 @@ void launch_convert_rows(const float* x, int64_t x_stride, int64_t rows, int64_t
                          cudaStream_t stream) {
   if (rows * cols == 0) return;
   if (out_type == DType::F16)
-    convert_rows_kernel<<<grid_for(rows * cols), 256, 0, stream>>>(x, x_stride, rows, cols, static_cast<__half*>(out));
+    launch_kernel(convert_rows_kernel<__half>, grid_for(rows * cols), 256, 0, stream, x, x_stride, rows, cols,
+                  static_cast<__half*>(out));
   else if (out_type == DType::BF16)
-    convert_rows_kernel<<<grid_for(rows * cols), 256, 0, stream>>>(x, x_stride, rows, cols,
-                                                                   static_cast<__nv_bfloat16*>(out));
+    launch_kernel(convert_rows_kernel<__nv_bfloat16>, grid_for(rows * cols), 256, 0, stream, x, x_stride, rows, cols,
+                  static_cast<__nv_bfloat16*>(out));
   else
     throw Error("convert_rows: target must be f16 or bf16");
   check_launch("convert_rows_kernel");
@@ -52,8 +56,8 @@ void launch_convert_rows(const float* x, int64_t x_stride, int64_t rows, int64_t
 
 void launch_dequantize_rows(WeightRef w, int64_t first_row, int64_t rows, void* out_bf16, cudaStream_t stream) {
   if (rows * w.cols == 0) return;
-  dequantize_rows_kernel<<<grid_for(rows * w.cols), 256, 0, stream>>>(w, first_row, rows,
-                                                                      static_cast<__nv_bfloat16*>(out_bf16));
+  launch_kernel(dequantize_rows_kernel, grid_for(rows * w.cols), 256, 0, stream, w, first_row, rows,
+                static_cast<__nv_bfloat16*>(out_bf16));
   check_launch("dequantize_rows_kernel");
 }
 

@@ -63,11 +63,14 @@ class CudaBackend : public Backend {
   void rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) override;
   void embedding(Tensor& y, const Tensor& table, const Tensor& ids) override;
   void silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) override;
+  void matmul_swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) override;
   void add(Tensor& y, const Tensor& a, const Tensor& b) override;
   void gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) override;
   void argmax_rows(Tensor& ids, const Tensor& logits) override;
 
   void store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) override;
+  void rope_store_kv(Tensor& q, Tensor& k, const Tensor& v, KVStorage& kv, int layer, const BatchTensors& batch,
+                     const RopeConfig& cfg) override;
   void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                  float scale) override;
   void copy_blocks(KVStorage& dst, const KVStorage& src,
@@ -91,6 +94,8 @@ class CudaBackend : public Backend {
   // y (+)= x · wᵀ for each target (accumulate: add to y).
   void run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate);
   void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate);
+  // Whether a product with this weight takes the integer GEMV (int8 activations).
+  bool takes_integer_gemv(const WeightRef& w) const;
   // x quantized to int8 blocks (in activations_q8_) for the integer GEMV.
   QuantizedRows quantize_input(const Tensor& x);
   // The decode items of a batch (one token per sequence), written beside its index arrays.

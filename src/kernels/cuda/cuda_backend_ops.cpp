@@ -81,16 +81,30 @@ const double* CudaBackend::rope_frequencies(const RopeConfig& cfg) {
   return static_cast<const double*>(storage->data);
 }
 
-void CudaBackend::rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) {
-  require_device(x, "rope");
+namespace {
+
+// Rope's input: f32 [T, H, head_dim] with dense head rows, one position per token.
+void check_rope_input(const Tensor& x, const BatchTensors& batch, const RopeConfig& cfg, const char* op) {
+  require_device(x, op);
   if (x.dtype() != DType::F32 || x.ndim() != 3 || x.stride(2) != 1 || x.size(2) != cfg.head_dim)
-    throw Error("rope: expected f32 [T, H, " + std::to_string(cfg.head_dim) + "] with dense rows, got " + x.describe());
+    throw Error(std::string(op) + ": expected f32 [T, H, " + std::to_string(cfg.head_dim) +
+                "] with dense rows, got " + x.describe());
   if (x.size(0) != batch.num_tokens)
-    throw Error("rope: " + std::to_string(batch.num_tokens) + " positions for " + x.describe());
-  const int rotary_dim = cfg.rotary_dim > 0 ? cfg.rotary_dim : cfg.head_dim;
-  const double* inv_freq = rope_frequencies(cfg);
+    throw Error(std::string(op) + ": " + std::to_string(batch.num_tokens) + " positions for " + x.describe());
+}
+
+int rotary_pairs(const RopeConfig& cfg) { return (cfg.rotary_dim > 0 ? cfg.rotary_dim : cfg.head_dim) / 2; }
+
+HeadsF32 heads_f32(Tensor& x) {
+  return HeadsF32{x.data<float>(), x.stride(0), x.stride(1), static_cast<int>(x.size(1))};
+}
+
+}  // namespace
+
+void CudaBackend::rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) {
+  check_rope_input(x, batch, cfg, "rope");
   launch_rope(x.data<float>(), x.stride(0), x.stride(1), x.size(0), x.size(1), batch.positions.data<int32_t>(),
-              inv_freq, rotary_dim / 2, cfg.neox, stream_);
+              rope_frequencies(cfg), rotary_pairs(cfg), cfg.neox, stream_);
 }
 
 namespace {
@@ -122,6 +136,32 @@ void CudaBackend::store_kv(KVStorage& kv, int layer, const Tensor& k, const Tens
   check_heads(v, batch.num_tokens, l.num_kv_heads, l.head_dim, "store_kv", "v");
   launch_store_kv(cache, k.data<float>(), k.stride(0), k.stride(1), v.data<float>(), v.stride(0), v.stride(1),
                   batch.slot_mapping.data<int32_t>(), batch.num_tokens, stream_);
+}
+
+void CudaBackend::rope_store_kv(Tensor& q, Tensor& k, const Tensor& v, KVStorage& kv, int layer,
+                                const BatchTensors& batch, const RopeConfig& cfg) {
+  if (!fuse_products_ || rotary_pairs(cfg) > kMaxRopePairs || 2 * rotary_pairs(cfg) > cfg.head_dim) {
+    Backend::rope_store_kv(q, k, v, kv, layer, batch, cfg);
+    return;
+  }
+  check_rope_input(q, batch, cfg, "rope_store_kv");
+  check_rope_input(k, batch, cfg, "rope_store_kv");
+  RopeStoreKVArgs args;
+  args.cache = kv_layer(kv, layer, "rope_store_kv");
+  const auto& l = kv.layout;
+  check_heads(k, batch.num_tokens, l.num_kv_heads, l.head_dim, "rope_store_kv", "k");
+  check_heads(v, batch.num_tokens, l.num_kv_heads, l.head_dim, "rope_store_kv", "v");
+  args.q = heads_f32(q);
+  args.k = heads_f32(k);
+  args.v = v.data<float>();
+  args.v_token_stride = v.stride(0);
+  args.v_head_stride = v.stride(1);
+  args.positions = batch.positions.data<int32_t>();
+  args.slots = batch.slot_mapping.data<int32_t>();
+  args.inv_freq = rope_frequencies(cfg);
+  args.half = rotary_pairs(cfg);
+  args.neox = cfg.neox;
+  launch_rope_store_kv(args, batch.num_tokens, stream_);
 }
 
 const AttentionItem* CudaBackend::attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items) {

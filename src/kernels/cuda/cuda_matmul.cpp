@@ -32,6 +32,26 @@ void gemm(cublasHandle_t handle, int64_t n, int64_t m, int64_t k, const void* w,
                "cublasGemmEx");
 }
 
+// The weight of y = x · wᵀ, after checking the three tensors.
+WeightRef checked_product(const Tensor& y, const Tensor& x, const Tensor& w) {
+  require_device(y, "matmul");
+  require_device(x, "matmul");
+  const auto fail = [&](const std::string& why) {
+    throw Error("matmul: " + why + " (y " + y.describe() + ", x " + x.describe() + ", w " + w.describe() + ")");
+  };
+  if (x.dtype() != DType::F32 || y.dtype() != DType::F32) fail("x and y must be f32");
+  if (x.ndim() != 2 || y.ndim() != 2 || w.ndim() != 2) fail("x, y and w must be 2-D");
+  if (x.size(1) != w.size(1) || y.size(0) != x.size(0) || y.size(1) != w.size(0)) fail("shape mismatch");
+  if (x.stride(1) != 1 || y.stride(1) != 1) fail("rows must be dense");
+  return weight_ref(w, "matmul");
+}
+
+// Whether the GEMV kernels take these activations with a weight of this row length.
+bool gemv_fits(const Tensor& x, int64_t cols) {
+  return x.size(0) <= kMaxGemvRows && cols % 8 == 0 && x.stride(0) % 4 == 0 &&
+         reinterpret_cast<uintptr_t>(x.data<float>()) % 16 == 0;
+}
+
 }  // namespace
 
 void CudaBackend::matmul(Tensor& y, const Tensor& x, const Tensor& w) {
@@ -71,25 +91,13 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
   };
   for (const MatmulTarget& target : targets) {
     Tensor& y = *target.y;
-    const Tensor& w = *target.w;
-    require_device(y, "matmul");
-    require_device(x, "matmul");
-    const auto fail = [&](const std::string& why) {
-      throw Error("matmul: " + why + " (y " + y.describe() + ", x " + x.describe() + ", w " + w.describe() + ")");
-    };
-    if (x.dtype() != DType::F32 || y.dtype() != DType::F32) fail("x and y must be f32");
-    if (x.ndim() != 2 || y.ndim() != 2 || w.ndim() != 2) fail("x, y and w must be 2-D");
-    if (x.size(1) != w.size(1) || y.size(0) != x.size(0) || y.size(1) != w.size(0)) fail("shape mismatch");
-    if (x.stride(1) != 1 || y.stride(1) != 1) fail("rows must be dense");
-    const WeightRef wr = weight_ref(w, "matmul");
-    const int64_t m = x.size(0);
-    if (m == 0 || wr.rows == 0) continue;
-    const bool gemv_fits = m <= kMaxGemvRows && wr.cols % 8 == 0 && x.stride(0) % 4 == 0 &&
-                           reinterpret_cast<uintptr_t>(x.data<float>()) % 16 == 0;
-    if (gemv_fits && int8_activations_ && gemv_q8_supports(wr.dtype) && wr.cols % 32 == 0 && !accumulate) {
+    const WeightRef wr = checked_product(y, x, *target.w);
+    if (x.size(0) == 0 || wr.rows == 0) continue;
+    const bool small = gemv_fits(x, wr.cols);
+    if (small && takes_integer_gemv(wr) && !accumulate) {
       if (!x_q8) x_q8 = quantize_input(x);
       launch_gemv_q8(y.data<float>(), y.stride(0), *x_q8, wr, stream_);
-    } else if (gemv_fits) {
+    } else if (small) {
       if (num_pending == kMaxGemvTargets || !fuse_products_ || (num_pending > 0 && (pending[0].w.dtype != wr.dtype || pending[0].w.cols != wr.cols))) flush();
       pending[num_pending++] = GemvTarget{y.data<float>(), y.stride(0), wr, accumulate};
     } else {
@@ -97,6 +105,22 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
     }
   }
   flush();
+}
+
+bool CudaBackend::takes_integer_gemv(const WeightRef& w) const {
+  return int8_activations_ && gemv_q8_supports(w.dtype) && w.cols % 32 == 0;
+}
+
+// Both products in one GEMV launch whose store is silu(gate) * up, when the GEMV takes
+// them; otherwise the two products and silu_mul.
+void CudaBackend::matmul_swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate,
+                                const Tensor& w_up) {
+  const WeightRef g = checked_product(gate, x, w_gate), u = checked_product(up, x, w_up);
+  if (!fuse_products_ || !gemv_fits(x, g.cols) || takes_integer_gemv(g) || g.dtype != u.dtype || g.rows != u.rows) {
+    Backend::matmul_swiglu(gate, up, x, w_gate, w_up);
+    return;
+  }
+  launch_gemv_swiglu(gate.data<float>(), gate.stride(0), x.data<float>(), x.stride(0), x.size(0), g, u, stream_);
 }
 
 QuantizedRows CudaBackend::quantize_input(const Tensor& x) {

@@ -22,6 +22,10 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// SwiGLU's elementwise step, silu(gate) * up (the kernel of silu_mul and the GEMV's fused
+// epilogue: one formula, so that both round alike).
+__device__ __forceinline__ float silu_times(float gate, float up) { return gate / (1.f + __expf(-gate)) * up; }
+
 inline unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
 }  // namespace strata::cuda

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 
 namespace strata::cuda {
@@ -13,6 +14,7 @@ constexpr int kNormThreads = 256;
 // One block per row: sum of squares in f32 (eight-way per thread, then the tree), then the
 // scaled row. y may alias x: every element is read before the barrier and written after.
 __global__ void rms_norm_kernel(RowsF32 y, RowsF32 x, const float* __restrict__ weight, float eps) {
+  wait_for_previous_kernel();
   const int64_t row = blockIdx.x;
   const float* src = row_ptr(x, row);
   float* dst = row_ptr(y, row);
@@ -29,15 +31,16 @@ __global__ void rms_norm_kernel(RowsF32 y, RowsF32 x, const float* __restrict__ 
 }
 
 __global__ void silu_mul_kernel(RowsF32 y, RowsF32 gate, RowsF32 up) {
+  wait_for_previous_kernel();
   const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   if (i >= y.width) return;
   for (int64_t row = blockIdx.y; row < y.count; row += gridDim.y) {
-    const float g = row_ptr(gate, row)[i];
-    row_ptr(y, row)[i] = g / (1.f + __expf(-g)) * row_ptr(up, row)[i];
+    row_ptr(y, row)[i] = silu_times(row_ptr(gate, row)[i], row_ptr(up, row)[i]);
   }
 }
 
 __global__ void add_kernel(RowsF32 y, RowsF32 a, RowsF32 b) {
+  wait_for_previous_kernel();
   const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   if (i >= y.width) return;
   for (int64_t row = blockIdx.y; row < y.count; row += gridDim.y)
@@ -45,6 +48,7 @@ __global__ void add_kernel(RowsF32 y, RowsF32 a, RowsF32 b) {
 }
 
 __global__ void add_bias_kernel(RowsF32 y, const float* __restrict__ bias) {
+  wait_for_previous_kernel();
   const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   if (i >= y.width) return;
   for (int64_t row = blockIdx.y; row < y.count; row += gridDim.y) row_ptr(y, row)[i] += bias[i];
@@ -52,6 +56,7 @@ __global__ void add_bias_kernel(RowsF32 y, const float* __restrict__ bias) {
 
 __global__ void gather_rows_kernel(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t x_rows,
                                    const int32_t* rows, int64_t count, int64_t width) {
+  wait_for_previous_kernel();
   const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   if (i >= width) return;
   for (int64_t l = blockIdx.y; l < count; l += gridDim.y) {
@@ -70,32 +75,32 @@ dim3 row_grid(int64_t width, int64_t count) {
 
 void launch_rms_norm(RowsF32 y, RowsF32 x, const float* weight, float eps, cudaStream_t stream) {
   if (x.count == 0) return;
-  rms_norm_kernel<<<static_cast<unsigned>(x.count), kNormThreads, 0, stream>>>(y, x, weight, eps);
+  launch_kernel(rms_norm_kernel, static_cast<unsigned>(x.count), kNormThreads, 0, stream, y, x, weight, eps);
   check_launch("rms_norm_kernel");
 }
 
 void launch_silu_mul(RowsF32 y, RowsF32 gate, RowsF32 up, cudaStream_t stream) {
   if (y.count == 0) return;
-  silu_mul_kernel<<<row_grid(y.width, y.count), 256, 0, stream>>>(y, gate, up);
+  launch_kernel(silu_mul_kernel, row_grid(y.width, y.count), 256, 0, stream, y, gate, up);
   check_launch("silu_mul_kernel");
 }
 
 void launch_add(RowsF32 y, RowsF32 a, RowsF32 b, cudaStream_t stream) {
   if (y.count == 0) return;
-  add_kernel<<<row_grid(y.width, y.count), 256, 0, stream>>>(y, a, b);
+  launch_kernel(add_kernel, row_grid(y.width, y.count), 256, 0, stream, y, a, b);
   check_launch("add_kernel");
 }
 
 void launch_add_bias(RowsF32 y, const float* bias, cudaStream_t stream) {
   if (y.count == 0) return;
-  add_bias_kernel<<<row_grid(y.width, y.count), 256, 0, stream>>>(y, bias);
+  launch_kernel(add_bias_kernel, row_grid(y.width, y.count), 256, 0, stream, y, bias);
   check_launch("add_bias_kernel");
 }
 
 void launch_gather_rows(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t x_rows,
                         const int32_t* rows, int64_t count, int64_t width, cudaStream_t stream) {
   if (count == 0) return;
-  gather_rows_kernel<<<row_grid(width, count), 256, 0, stream>>>(y, y_stride, x, x_stride, x_rows, rows, count, width);
+  launch_kernel(gather_rows_kernel, row_grid(width, count), 256, 0, stream, y, y_stride, x, x_stride, x_rows, rows, count, width);
   check_launch("gather_rows_kernel");
 }
 

@@ -1,5 +1,6 @@
 // Token embedding: one block per token gathers its table row, dequantized to f32.
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/quant_device.cuh"
 
@@ -8,6 +9,7 @@ namespace strata::cuda {
 namespace {
 
 __global__ void embedding_kernel(float* y, int64_t y_stride, WeightRef table, const int32_t* ids) {
+  wait_for_previous_kernel();
   const int64_t t = blockIdx.x;
   const int32_t id = ids[t];
   const PackedBlocks p = packed_blocks(table);
@@ -22,7 +24,7 @@ __global__ void embedding_kernel(float* y, int64_t y_stride, WeightRef table, co
 void launch_embedding(float* y, int64_t y_stride, WeightRef table, const int32_t* ids, int64_t count,
                       cudaStream_t stream) {
   if (count == 0) return;
-  embedding_kernel<<<static_cast<unsigned>(count), 256, 0, stream>>>(y, y_stride, table, ids);
+  launch_kernel(embedding_kernel, static_cast<unsigned>(count), 256, 0, stream, y, y_stride, table, ids);
   check_launch("embedding_kernel");
 }
 

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 
 namespace strata::cuda {
@@ -68,6 +69,7 @@ __device__ __forceinline__ float quad_sum(float v) {
 
 template <int D>
 __global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionArgs a) {
+  wait_for_previous_kernel();
   constexpr int kStride = D + kPad;  // halves per shared-memory row
   constexpr int kChunks = D / 8;     // 16-byte chunks per row
   extern __shared__ uint4 smem_raw[];
@@ -217,7 +219,7 @@ void launch_for(const AttentionArgs& a, cudaStream_t stream) {
     raised = true;
   }
   const dim3 grid(static_cast<unsigned>(a.num_items), static_cast<unsigned>(a.num_heads));
-  flash_attention_kernel<D><<<grid, kWarps * 32, smem, stream>>>(a);
+  launch_kernel(flash_attention_kernel<D>, grid, kWarps * 32, smem, stream, a);
   check_launch("flash_attention_kernel");
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/quant_device.cuh"
 
@@ -35,7 +36,9 @@ struct GemvArgs {
 };
 
 // The products of one launch (launch_gemv_many): target i takes blocks
-// [first_block[i], first_block[i + 1]) of the grid.
+// [first_block[i], first_block[i + 1]) of the grid. SwiGLU (launch_gemv_swiglu): one
+// target, the gate, whose warps each read one gate row and the same row of `up` and store
+// silu(gate) * up.
 struct GemvBatch {
   const float* x;
   int64_t x_stride;
@@ -43,6 +46,8 @@ struct GemvBatch {
   int count;
   GemvTarget targets[kMaxGemvTargets];
   int32_t first_block[kMaxGemvTargets + 1];
+  bool swiglu;
+  WeightRef up;
 };
 
 // This block's product, and its block index within that product.
@@ -110,27 +115,58 @@ __device__ __forceinline__ void unpack_q8(const uint4& v, float* w) {
     for (int k = 0; k < 4; ++k) w[4 * i + k] = small_uint_to_float(((words[i] >> (8 * k)) & 0xffu) ^ 0x80u, 8388736.f);
 }
 
-template <int MaxM>
-__device__ __forceinline__ void finish_rows(float (&acc)[MaxM][kRowsPerWarp], const GemvArgs& a, int64_t n0) {
-#pragma unroll
-  for (int m = 0; m < MaxM; ++m)
-#pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
-      const float s = warp_sum(acc[m][r]);
-      if (m < a.m && n0 + r < a.w.rows && threadIdx.x % 32 == 0) {
-        float& out = a.y[m * a.y_stride + n0 + r];
-        out = a.accumulate ? out + s : s;
-      }
-    }
-}
+static_assert(kRowsPerWarp == 2, "the SwiGLU epilogue pairs a warp's two rows (gate, up)");
 
-// The first row of this warp, and its rows clamped into the matrix (a row past the end
-// re-reads the last one; its result is never stored).
-__device__ __forceinline__ int64_t warp_first_row(int64_t block) {
-  return (block * kWarpsPerBlock + threadIdx.x / 32) * kRowsPerWarp;
+template <int MaxM>
+__device__ __forceinline__ void finish_rows(float (&acc)[MaxM][kRowsPerWarp], const GemvBatch& b,
+                                            const GemvArgs& a, int64_t n0) {
+#pragma unroll
+  for (int m = 0; m < MaxM; ++m) {
+    float s[kRowsPerWarp];
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) s[r] = warp_sum(acc[m][r]);
+    if (m >= a.m || threadIdx.x % 32 != 0) continue;
+    if (b.swiglu) {
+      a.y[m * a.y_stride + n0] = silu_times(s[0], s[1]);
+      continue;
+    }
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r)
+      if (n0 + r < a.w.rows) {
+        float& out = a.y[m * a.y_stride + n0 + r];
+        out = a.accumulate ? out + s[r] : s[r];
+      }
+  }
 }
 
 __device__ __forceinline__ int64_t clamp_row(int64_t n, int64_t rows) { return n < rows ? n : rows - 1; }
+
+// What one warp reads: the first output row it stores, and the weight and row of each of
+// its kRowsPerWarp dot products (consecutive rows of one weight, or the gate and up rows
+// of one SwiGLU output). A row past the end re-reads the last one; its result is never
+// stored.
+struct WarpRows {
+  int64_t n0;
+  WeightRef w[kRowsPerWarp];
+  int64_t row[kRowsPerWarp];
+};
+
+__device__ __forceinline__ WarpRows warp_rows(const GemvBatch& b, const GemvArgs& a, int64_t block) {
+  const int64_t warp = block * kWarpsPerBlock + threadIdx.x / 32;
+  WarpRows out;
+  if (b.swiglu) {
+    out.n0 = warp;
+    out.w[0] = a.w;
+    out.w[1] = b.up;
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) out.row[r] = clamp_row(warp, a.w.rows);
+  } else {
+    out.n0 = warp * kRowsPerWarp;
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) out.w[r] = a.w, out.row[r] = clamp_row(out.n0 + r, a.w.rows);
+  }
+  return out;
+}
 
 // Float weights: a chunk is 8 weights (16 bytes of f16/bf16, 32 bytes of f32).
 template <int MaxM, DType Type>
@@ -142,17 +178,16 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
   int64_t block;
   const GemvArgs a = resolve(batch, block);
   const float* __restrict__ x = batch.x;  // read-only here: loads shared by the rows of a warp
-  const int64_t n0 = warp_first_row(block);
-  if (n0 >= a.w.rows) return;
+  const WarpRows work = warp_rows(batch, a, block);
+  const int64_t n0 = work.n0;
+  if (n0 >= a.w.rows) return wait_for_previous_kernel();
   const int lane = threadIdx.x % 32;
   const int64_t chunks = a.w.cols / 8, row_bytes = a.w.cols * (Type == DType::F32 ? 4 : 2);
   const uint8_t* rows[kRowsPerWarp];
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r)
-    rows[r] = static_cast<const uint8_t*>(a.w.data) + clamp_row(n0 + r, a.w.rows) * row_bytes;
-  float acc[MaxM][kRowsPerWarp] = {};
-  for (int64_t c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
-    uint4 raw[kUnroll][kRowsPerWarp][kLoads];
+  for (int r = 0; r < kRowsPerWarp; ++r) rows[r] = static_cast<const uint8_t*>(work.w[r].data) + work.row[r] * row_bytes;
+  uint4 raw[kUnroll][kRowsPerWarp][kLoads];
+  const auto load_chunks = [&](int64_t c0) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
@@ -160,6 +195,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
 #pragma unroll
         for (int l = 0; l < kLoads; ++l)
           if (c0 + 32 * u < chunks) raw[u][r][l] = load_streaming(rows[r] + (c0 + 32 * u) * 16 * kLoads + 16 * l);
+  };
+  // The weights were written before the previous kernel ran: their first loads go out
+  // before the wait, so that they overlap its tail.
+  load_chunks(lane);
+  wait_for_previous_kernel();
+  float acc[MaxM][kRowsPerWarp] = {};
+  for (int64_t c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
+    if (c0 != lane) load_chunks(c0);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t c = c0 + 32 * u;
@@ -189,7 +232,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
       }
     }
   }
-  finish_rows(acc, a, n0);
+  finish_rows(acc, batch, a, n0);
 }
 
 // Repacked Q8_0 / Q4_0 / Q4_1: a chunk is one 32-weight block; its quants are dotted with
@@ -203,18 +246,18 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   int64_t block;
   const GemvArgs a = resolve(batch, block);
   const float* __restrict__ x = batch.x;  // read-only here: loads shared by the rows of a warp
-  const int64_t n0 = warp_first_row(block);
-  if (n0 >= a.w.rows) return;
+  const WarpRows work = warp_rows(batch, a, block);
+  const int64_t n0 = work.n0;
+  if (n0 >= a.w.rows) return wait_for_previous_kernel();
   const int lane = threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
-  const PackedBlocks p = packed_blocks(a.w);
+  PackedBlocks p[kRowsPerWarp];
   int64_t first_block[kRowsPerWarp];
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) first_block[r] = clamp_row(n0 + r, a.w.rows) * blocks;
-  float acc[MaxM][kRowsPerWarp] = {};
-  for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
-    uint4 raw[kUnroll][kRowsPerWarp][kLoads];
-    float scale[kUnroll][kRowsPerWarp], min[kUnroll][kRowsPerWarp];
+  for (int r = 0; r < kRowsPerWarp; ++r) p[r] = packed_blocks(work.w[r]), first_block[r] = work.row[r] * blocks;
+  uint4 raw[kUnroll][kRowsPerWarp][kLoads];
+  float scale[kUnroll][kRowsPerWarp], min[kUnroll][kRowsPerWarp];
+  const auto load_blocks = [&](int64_t b0) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
@@ -222,10 +265,16 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
         if (b0 + 32 * u >= blocks) continue;
         const int64_t block = first_block[r] + b0 + 32 * u;
 #pragma unroll
-        for (int l = 0; l < kLoads; ++l) raw[u][r][l] = load_streaming(p.quants + block * 16 * kLoads + 16 * l);
-        scale[u][r] = __half2float(p.scales[block]);
-        min[u][r] = Type == DType::Q4_1 ? __half2float(p.mins[block]) : 0.f;
+        for (int l = 0; l < kLoads; ++l) raw[u][r][l] = load_streaming(p[r].quants + block * 16 * kLoads + 16 * l);
+        scale[u][r] = __half2float(p[r].scales[block]);
+        min[u][r] = Type == DType::Q4_1 ? __half2float(p[r].mins[block]) : 0.f;
       }
+  };
+  load_blocks(lane);  // before the wait, as in gemv_float_kernel
+  wait_for_previous_kernel();
+  float acc[MaxM][kRowsPerWarp] = {};
+  for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
+    if (b0 != lane) load_blocks(b0);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t b = b0 + 32 * u;
@@ -260,7 +309,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
       }
     }
   }
-  finish_rows(acc, a, n0);
+  finish_rows(acc, batch, a, n0);
 }
 
 template <int MaxM>
@@ -268,12 +317,12 @@ void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
   switch (b.targets[0].w.dtype) {
-    case DType::F32: gemv_float_kernel<MaxM, DType::F32><<<grid, threads, 0, stream>>>(b); break;
-    case DType::F16: gemv_float_kernel<MaxM, DType::F16><<<grid, threads, 0, stream>>>(b); break;
-    case DType::BF16: gemv_float_kernel<MaxM, DType::BF16><<<grid, threads, 0, stream>>>(b); break;
-    case DType::Q8_0: gemv_quant_kernel<MaxM, DType::Q8_0><<<grid, threads, 0, stream>>>(b); break;
-    case DType::Q4_0: gemv_quant_kernel<MaxM, DType::Q4_0><<<grid, threads, 0, stream>>>(b); break;
-    case DType::Q4_1: gemv_quant_kernel<MaxM, DType::Q4_1><<<grid, threads, 0, stream>>>(b); break;
+    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32>, grid, threads, 0, stream, b); break;
+    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16>, grid, threads, 0, stream, b); break;
+    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16>, grid, threads, 0, stream, b); break;
+    case DType::Q8_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q8_0>, grid, threads, 0, stream, b); break;
+    case DType::Q4_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_0>, grid, threads, 0, stream, b); break;
+    case DType::Q4_1: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_1>, grid, threads, 0, stream, b); break;
     default: throw Error("gemv: no kernel for weight dtype " + std::string(dtype_name(b.targets[0].w.dtype)));
   }
   check_launch("gemv kernel");
@@ -281,14 +330,29 @@ void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
 
 }  // namespace
 
+namespace {
+
+void check_activations(const float* x, int64_t x_stride, int64_t m) {
+  if (m > kMaxGemvRows) throw Error("gemv: " + std::to_string(m) + " rows exceed " + std::to_string(kMaxGemvRows));
+  if (x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0)
+    throw Error("gemv: needs 16-byte aligned activation rows");
+}
+
+void launch_for_batch(const GemvBatch& b, int64_t m, cudaStream_t stream) {
+  if (m == 1) launch_for_rows<1>(b, stream);
+  else if (m == 2) launch_for_rows<2>(b, stream);
+  else if (m <= 4) launch_for_rows<4>(b, stream);
+  else launch_for_rows<8>(b, stream);
+}
+
+}  // namespace
+
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
                       cudaStream_t stream) {
   if (m <= 0 || count <= 0) return;
-  if (m > kMaxGemvRows) throw Error("gemv: " + std::to_string(m) + " rows exceed " + std::to_string(kMaxGemvRows));
+  check_activations(x, x_stride, m);
   if (count > kMaxGemvTargets) throw Error("gemv: more than " + std::to_string(kMaxGemvTargets) + " products");
-  if (x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0)
-    throw Error("gemv: needs 16-byte aligned activation rows");
-  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}};
+  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}};
   for (int i = 0; i < count; ++i) {
     const WeightRef& w = targets[i].w;
     if (w.cols % 8 != 0 || w.dtype != targets[0].w.dtype || w.cols != targets[0].w.cols)
@@ -299,10 +363,19 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
     ++b.count;
   }
   if (b.count == 0) return;
-  if (m == 1) launch_for_rows<1>(b, stream);
-  else if (m == 2) launch_for_rows<2>(b, stream);
-  else if (m <= 4) launch_for_rows<4>(b, stream);
-  else launch_for_rows<8>(b, stream);
+  launch_for_batch(b, m, stream);
+}
+
+void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
+                        WeightRef up, cudaStream_t stream) {
+  if (m <= 0 || gate.rows == 0) return;
+  check_activations(x, x_stride, m);
+  if (gate.cols % 8 != 0 || gate.dtype != up.dtype || gate.rows != up.rows || gate.cols != up.cols)
+    throw Error("gemv_swiglu: gate and up need one dtype and shape, rows of a multiple of 8");
+  GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up};
+  b.targets[0] = GemvTarget{y, y_stride, gate, false};
+  b.first_block[1] = static_cast<int32_t>(blocks_for(gate.rows, kWarpsPerBlock));
+  launch_for_batch(b, m, stream);
 }
 
 void launch_gemv(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef w,

@@ -9,6 +9,7 @@
 // warp's loads are coalesced; each activation block loaded serves all the warp's rows.
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/quant_device.cuh"
 
@@ -66,7 +67,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_q8_kernel(GemvQ8Args
   constexpr int kUnroll = Type == DType::Q8_0 ? 2 : 4;
   constexpr int kLoads = Type == DType::Q8_0 ? 2 : 1;  // 16-byte loads per block
   const int64_t n0 = (int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / 32) * kRowsPerWarp;
-  if (n0 >= a.w.rows) return;
+  if (n0 >= a.w.rows) return wait_for_previous_kernel();
   const int lane = threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
   const PackedBlocks p = packed_blocks(a.w);
@@ -77,10 +78,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_q8_kernel(GemvQ8Args
     const int64_t row = n0 + r < a.w.rows ? n0 + r : a.w.rows - 1;
     first_block[r] = row * blocks;
   }
-  float acc[MaxM][kRowsPerWarp] = {};
-  for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
-    uint4 raw[kUnroll][kRowsPerWarp][kLoads];
-    float scale[kUnroll][kRowsPerWarp], min[kUnroll][kRowsPerWarp];
+  uint4 raw[kUnroll][kRowsPerWarp][kLoads];
+  float scale[kUnroll][kRowsPerWarp], min[kUnroll][kRowsPerWarp];
+  const auto load_blocks = [&](int64_t b0) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
@@ -92,6 +92,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_q8_kernel(GemvQ8Args
         scale[u][r] = __half2float(p.scales[block]);
         min[u][r] = Type == DType::Q4_1 ? __half2float(p.mins[block]) : 0.f;
       }
+  };
+  // The weights were written before the previous kernel ran: their first loads go out
+  // before the wait, so that they overlap its tail.
+  load_blocks(lane);
+  wait_for_previous_kernel();
+  float acc[MaxM][kRowsPerWarp] = {};
+  for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
+    if (b0 != lane) load_blocks(b0);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t b = b0 + 32 * u;
@@ -130,9 +138,9 @@ void launch_for_rows(const GemvQ8Args& a, cudaStream_t stream) {
   const dim3 grid(blocks_for(a.w.rows, kWarpsPerBlock * kRowsPerWarp));
   const int threads = kWarpsPerBlock * 32;
   switch (a.w.dtype) {
-    case DType::Q8_0: gemv_q8_kernel<MaxM, DType::Q8_0><<<grid, threads, 0, stream>>>(a); break;
-    case DType::Q4_0: gemv_q8_kernel<MaxM, DType::Q4_0><<<grid, threads, 0, stream>>>(a); break;
-    case DType::Q4_1: gemv_q8_kernel<MaxM, DType::Q4_1><<<grid, threads, 0, stream>>>(a); break;
+    case DType::Q8_0: launch_kernel(gemv_q8_kernel<MaxM, DType::Q8_0>, grid, threads, 0, stream, a); break;
+    case DType::Q4_0: launch_kernel(gemv_q8_kernel<MaxM, DType::Q4_0>, grid, threads, 0, stream, a); break;
+    case DType::Q4_1: launch_kernel(gemv_q8_kernel<MaxM, DType::Q4_1>, grid, threads, 0, stream, a); break;
     default: throw Error("gemv_q8: no kernel for weight dtype " + std::string(dtype_name(a.w.dtype)));
   }
   check_launch("gemv_q8 kernel");

@@ -66,6 +66,11 @@ constexpr int kMaxGemvTargets = 4;
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
                       cudaStream_t stream);
 
+// y[m, n] = silu(x[m] · gate[n]) * (x[m] · up[n]) in one pass over both weights (a warp
+// reads gate row n beside up row n); gate and up of one dtype and shape, m <= kMaxGemvRows.
+void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
+                        WeightRef up, cudaStream_t stream);
+
 // Activation rows quantized to int8 blocks of 32 (the integer GEMV's input): `quants`
 // [rows, cols] dense, `scales` [rows, cols / 32] of (d, d * sum of the block's quants),
 // value ~= d * quant. One buffer of quantized_rows_bytes() holds both.
@@ -96,6 +101,29 @@ struct KVLayer {
 void launch_store_kv(KVLayer cache, const float* k, int64_t k_token_stride, int64_t k_head_stride, const float* v,
                      int64_t v_token_stride, int64_t v_head_stride, const int32_t* slots, int64_t tokens,
                      cudaStream_t stream);
+
+// Heads of one token row: [T, heads, head_dim] f32 with dense head rows.
+struct HeadsF32 {
+  float* data = nullptr;
+  int64_t token_stride = 0, head_stride = 0;
+  int heads = 0;
+};
+
+// Rope on q and k in place (as launch_rope), then k and v into the cache (as
+// launch_store_kv), one kernel; half = rotary_dim / 2 <= kMaxRopePairs.
+constexpr int kMaxRopePairs = 256;
+struct RopeStoreKVArgs {
+  HeadsF32 q, k;
+  const float* v = nullptr;  // [T, kv_heads, head_dim], k's heads
+  int64_t v_token_stride = 0, v_head_stride = 0;
+  KVLayer cache;
+  const int32_t* positions = nullptr;
+  const int32_t* slots = nullptr;
+  const double* inv_freq = nullptr;
+  int half = 0;
+  bool neox = true;
+};
+void launch_rope_store_kv(const RopeStoreKVArgs& args, int64_t tokens, cudaStream_t stream);
 
 // One unit of attention work: `count` consecutive query tokens of one sequence.
 struct AttentionItem {

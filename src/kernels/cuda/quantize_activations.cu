@@ -4,6 +4,7 @@
 // the products that share an input), so the GEMV reads 1 byte per activation, not 4.
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 
 namespace strata::cuda {
@@ -14,6 +15,7 @@ namespace {
 // an aligned group of eight lanes.
 __global__ void quantize_rows_kernel(const float* x, int64_t x_stride, int64_t rows, int64_t cols, int8_t* quants,
                                      float2* scales) {
+  wait_for_previous_kernel();
   const int64_t quads_per_row = cols / 4;
   const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   const bool active = i < rows * quads_per_row;
@@ -55,7 +57,7 @@ void launch_quantize_rows(const float* x, int64_t x_stride, QuantizedRows out, c
   const int64_t threads = out.rows * out.cols / 4;
   if (threads == 0) return;
   constexpr int kThreads = 256;
-  quantize_rows_kernel<<<blocks_for(threads, kThreads), kThreads, 0, stream>>>(x, x_stride, out.rows, out.cols,
+  launch_kernel(quantize_rows_kernel, blocks_for(threads, kThreads), kThreads, 0, stream, x, x_stride, out.rows, out.cols,
                                                                                 out.quants, out.scales);
   check_launch("quantize_rows kernel");
 }

@@ -1,0 +1,27 @@
+#pragma once
+// Writing one key and one value element into the paged cache, in its dtype (f16 or f32):
+// shared by the KV-store kernel and the fused rope + KV-store kernel.
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/launch.h"
+
+namespace strata::cuda {
+
+__device__ __forceinline__ void store_cache_element(const KVLayer& cache, int64_t index, float key, float value) {
+  if (cache.f16) {
+    static_cast<__half*>(cache.k)[index] = __float2half_rn(key);
+    static_cast<__half*>(cache.v)[index] = __float2half_rn(value);
+  } else {
+    static_cast<float*>(cache.k)[index] = key;
+    static_cast<float*>(cache.v)[index] = value;
+  }
+}
+
+// Slots < 0 are padding; one past the cache is a slot the host rejected.
+__device__ __forceinline__ bool cache_slot_valid(const KVLayer& cache, int32_t slot) {
+  return slot >= 0 && slot < cache.num_slots;
+}
+
+}  // namespace strata::cuda
