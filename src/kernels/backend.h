@@ -81,6 +81,16 @@ struct MatmulTarget {
   const Tensor* w;
 };
 
+// rms_norm(x) * weight as the input of the products that follow it (the q/k/v and gate/up
+// inputs of a layer): `normed`, of x's shape, receives it unless the backend folds the
+// norm into those products, which may leave it unwritten.
+struct NormedInput {
+  const Tensor& x;
+  const Tensor& weight;
+  float eps;
+  Tensor& normed;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -102,6 +112,11 @@ class Backend {
   virtual void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) {
     for (const MatmulTarget& t : targets) matmul(*t.y, x, *t.w);
   }
+  // matmul_many of a normalized input; each y_i equals what rms_norm then matmul give.
+  virtual void norm_matmul_many(const NormedInput& in, std::span<const MatmulTarget> targets) {
+    rms_norm(in.normed, in.x, in.weight, in.eps);
+    matmul_many(in.normed, targets);
+  }
   // y[M, N] += x[M, K] · w[N, K]ᵀ: a product added to the residual stream (the attention
   // output and MLP down projections), one step where a GPU would launch two.
   virtual void matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) = 0;
@@ -122,6 +137,12 @@ class Backend {
     const MatmulTarget targets[] = {{&gate, &w_gate}, {&up, &w_up}};
     matmul_many(x, targets);
     silu_mul(gate, gate, up);
+  }
+  // matmul_swiglu of a normalized input.
+  virtual void norm_matmul_swiglu(const NormedInput& in, Tensor& gate, Tensor& up, const Tensor& w_gate,
+                                  const Tensor& w_up) {
+    rms_norm(in.normed, in.x, in.weight, in.eps);
+    matmul_swiglu(gate, up, in.normed, w_gate, w_up);
   }
   // y = a + b, elementwise (f32). y may alias a.
   virtual void add(Tensor& y, const Tensor& a, const Tensor& b) = 0;

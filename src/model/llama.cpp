@@ -94,10 +94,9 @@ void LlamaModel::attention_block(int layer, int64_t t, const BatchTensors& bt, K
   const auto& w = weights_.layers[static_cast<size_t>(layer)];
   Backend& b = *backend_;
   Tensor x = rows_of(scratch_.x, t), normed = rows_of(scratch_.normed, t);
-  b.rms_norm(normed, x, w.attn_norm, c.rms_norm_eps);
   Tensor q = rows_of(scratch_.q, t), k = rows_of(scratch_.k, t), v = rows_of(scratch_.v, t);
   const MatmulTarget qkv[] = {{&q, &w.wq}, {&k, &w.wk}, {&v, &w.wv}};
-  b.matmul_many(normed, qkv);
+  b.norm_matmul_many(NormedInput{x, w.attn_norm, c.rms_norm_eps, normed}, qkv);
   add_bias_if_defined(q, w.bq);
   add_bias_if_defined(k, w.bk);
   add_bias_if_defined(v, w.bv);
@@ -118,9 +117,8 @@ void LlamaModel::mlp_block(int layer, int64_t t) {
   const auto& w = weights_.layers[static_cast<size_t>(layer)];
   Backend& b = *backend_;
   Tensor x = rows_of(scratch_.x, t), normed = rows_of(scratch_.normed, t);
-  b.rms_norm(normed, x, w.ffn_norm, config_.rms_norm_eps);
   Tensor gate = rows_of(scratch_.gate, t), up = rows_of(scratch_.up, t);
-  b.matmul_swiglu(gate, up, normed, w.w_gate, w.w_up);
+  b.norm_matmul_swiglu(NormedInput{x, w.ffn_norm, config_.rms_norm_eps, normed}, gate, up, w.w_gate, w.w_up);
   b.matmul_accumulate(x, gate, w.w_down);
 }
 

@@ -179,6 +179,44 @@ TEST_F(CudaMatmul, SwigluMatchesProductsThenSiluMul) {
   }
 }
 
+// RMSNorm folded into the GEMV (each block normalizes the activations into shared
+// memory) against rms_norm then the products, for matmul_many and SwiGLU: sizes that fold
+// (small rows) and sizes that do not (2 rows of 2048, 9 rows: the separate kernels).
+TEST_F(CudaMatmul, NormFoldedIntoProductsMatchesNormThenProducts) {
+  uint32_t seed = 600;
+  for (DType dtype : {DType::F32, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+    for (int64_t k : {576, 2048}) {
+      std::vector<Tensor> weights;
+      for (int64_t n : {200, 72, 72}) weights.push_back(gpu->upload(make_weight(dtype, n, k, seed++).tensor));
+      const Tensor norm_weight = gpu->upload(random_host({k}, seed++, 0.5f, 1.5f));
+      for (int64_t m : {1, 2, 5, 9}) {
+        const Tensor x = gpu->upload(random_host({m, k}, seed++, -3.f, 3.f));
+        Tensor normed = poisoned(*gpu, {m, k}), expect_normed = poisoned(*gpu, {m, k});
+        gpu->rms_norm(expect_normed, x, norm_weight, 1e-5f);
+        std::vector<Tensor> got, expect;
+        std::vector<MatmulTarget> got_targets, expect_targets;
+        for (const Tensor& w : weights) got.push_back(poisoned(*gpu, {m, w.size(0)}));
+        for (const Tensor& w : weights) expect.push_back(poisoned(*gpu, {m, w.size(0)}));
+        for (size_t i = 0; i < weights.size(); ++i) {
+          got_targets.push_back({&got[i], &weights[i]});
+          expect_targets.push_back({&expect[i], &weights[i]});
+        }
+        gpu->norm_matmul_many(NormedInput{x, norm_weight, 1e-5f, normed}, got_targets);
+        gpu->matmul_many(expect_normed, expect_targets);
+        const std::string what = std::string(dtype_name(dtype)) + " m=" + std::to_string(m) + " k=" + std::to_string(k);
+        for (size_t i = 0; i < weights.size(); ++i)
+          EXPECT_LT(relative_error(gpu->download(got[i]), gpu->download(expect[i])), 1e-5) << what << " product " << i;
+
+        Tensor gate = poisoned(*gpu, {m, 72}), up = poisoned(*gpu, {m, 72});
+        Tensor expect_gate = poisoned(*gpu, {m, 72}), expect_up = poisoned(*gpu, {m, 72});
+        gpu->norm_matmul_swiglu(NormedInput{x, norm_weight, 1e-5f, normed}, gate, up, weights[1], weights[2]);
+        gpu->matmul_swiglu(expect_gate, expect_up, expect_normed, weights[1], weights[2]);
+        EXPECT_LT(relative_error(gpu->download(gate), gpu->download(expect_gate)), 1e-5) << what << " swiglu";
+      }
+    }
+  }
+}
+
 // The integer GEMV computes the exact product of the int8-rounded activations (up to f32
 // summation order), at every batch size it takes and at widths that leave partial unrolled
 // steps (k = 14336: 448 blocks, 14 per lane) and partial row groups (n % 16 != 0).

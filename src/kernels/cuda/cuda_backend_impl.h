@@ -57,6 +57,7 @@ class CudaBackend : public Backend {
 
   void matmul(Tensor& y, const Tensor& x, const Tensor& w) override;
   void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) override;
+  void norm_matmul_many(const NormedInput& in, std::span<const MatmulTarget> targets) override;
   void matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) override;
   void add_bias(Tensor& y, const Tensor& bias) override;
   void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) override;
@@ -64,6 +65,8 @@ class CudaBackend : public Backend {
   void embedding(Tensor& y, const Tensor& table, const Tensor& ids) override;
   void silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) override;
   void matmul_swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) override;
+  void norm_matmul_swiglu(const NormedInput& in, Tensor& gate, Tensor& up, const Tensor& w_gate,
+                          const Tensor& w_up) override;
   void add(Tensor& y, const Tensor& a, const Tensor& b) override;
   void gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) override;
   void argmax_rows(Tensor& ids, const Tensor& logits) override;
@@ -96,6 +99,10 @@ class CudaBackend : public Backend {
   void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate);
   // Whether a product with this weight takes the integer GEMV (int8 activations).
   bool takes_integer_gemv(const WeightRef& w) const;
+  // The norm of `in` folded into one GEMV launch over these weights, if it fits; else none.
+  std::optional<GemvNorm> folded_norm(const NormedInput& in, std::span<const WeightRef> weights) const;
+  void swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up,
+              const NormedInput* norm);
   // x quantized to int8 blocks (in activations_q8_) for the integer GEMV.
   QuantizedRows quantize_input(const Tensor& x);
   // The decode items of a batch (one token per sequence), written beside its index arrays.

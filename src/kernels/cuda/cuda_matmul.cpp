@@ -111,16 +111,63 @@ bool CudaBackend::takes_integer_gemv(const WeightRef& w) const {
   return int8_activations_ && gemv_q8_supports(w.dtype) && w.cols % 32 == 0;
 }
 
-// Both products in one GEMV launch whose store is silu(gate) * up, when the GEMV takes
-// them; otherwise the two products and silu_mul.
-void CudaBackend::matmul_swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate,
-                                const Tensor& w_up) {
-  const WeightRef g = checked_product(gate, x, w_gate), u = checked_product(up, x, w_up);
-  if (!fuse_products_ || !gemv_fits(x, g.cols) || takes_integer_gemv(g) || g.dtype != u.dtype || g.rows != u.rows) {
-    Backend::matmul_swiglu(gate, up, x, w_gate, w_up);
+std::optional<GemvNorm> CudaBackend::folded_norm(const NormedInput& in, std::span<const WeightRef> weights) const {
+  const Tensor& x = in.x;
+  if (!fuse_products_ || weights.empty() || weights.size() > static_cast<size_t>(kMaxGemvTargets)) return std::nullopt;
+  if (x.device() != Device::CUDA || x.dtype() != DType::F32 || x.ndim() != 2 || x.stride(1) != 1) return std::nullopt;
+  const int64_t cols = x.size(1);
+  if (x.size(0) == 0 || !gemv_fits(x, cols) || !gemv_norm_fits(x.size(0), cols)) return std::nullopt;
+  for (const WeightRef& w : weights)
+    if (w.dtype != weights[0].dtype || w.cols != cols || w.rows == 0 || takes_integer_gemv(w)) return std::nullopt;
+  return GemvNorm{dense_f32(in.weight, cols, "rms_norm", "weight"), in.eps};
+}
+
+void CudaBackend::norm_matmul_many(const NormedInput& in, std::span<const MatmulTarget> targets) {
+  std::optional<GemvNorm> norm;
+  WeightRef weights[kMaxGemvTargets];
+  if (targets.size() <= static_cast<size_t>(kMaxGemvTargets)) {
+    for (size_t i = 0; i < targets.size(); ++i) weights[i] = checked_product(*targets[i].y, in.x, *targets[i].w);
+    norm = folded_norm(in, std::span(weights, targets.size()));
+  }
+  if (!norm) {
+    Backend::norm_matmul_many(in, targets);
     return;
   }
-  launch_gemv_swiglu(gate.data<float>(), gate.stride(0), x.data<float>(), x.stride(0), x.size(0), g, u, stream_);
+  GemvTarget gemv[kMaxGemvTargets];
+  for (size_t i = 0; i < targets.size(); ++i)
+    gemv[i] = GemvTarget{targets[i].y->data<float>(), targets[i].y->stride(0), weights[i], false};
+  launch_gemv_many(gemv, static_cast<int>(targets.size()), in.x.data<float>(), in.x.stride(0), in.x.size(0), stream_,
+                   *norm);
+}
+
+void CudaBackend::matmul_swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
+  swiglu(gate, up, x, w_gate, w_up, nullptr);
+}
+
+void CudaBackend::norm_matmul_swiglu(const NormedInput& in, Tensor& gate, Tensor& up, const Tensor& w_gate,
+                                     const Tensor& w_up) {
+  swiglu(gate, up, in.x, w_gate, w_up, &in);
+}
+
+// Both products in one GEMV launch whose store is silu(gate) * up (and the norm folded in
+// where it fits), when the GEMV takes them; otherwise the separate operations.
+void CudaBackend::swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up,
+                         const NormedInput* in) {
+  const WeightRef g = checked_product(gate, x, w_gate), u = checked_product(up, x, w_up);
+  const bool gemv =
+      fuse_products_ && gemv_fits(x, g.cols) && !takes_integer_gemv(g) && g.dtype == u.dtype && g.rows == u.rows;
+  std::optional<GemvNorm> norm;
+  if (in) {
+    const WeightRef weights[] = {g, u};
+    norm = folded_norm(*in, weights);
+  }
+  if (!gemv || (in && !norm)) {
+    if (in) Backend::norm_matmul_swiglu(*in, gate, up, w_gate, w_up);
+    else Backend::matmul_swiglu(gate, up, x, w_gate, w_up);
+    return;
+  }
+  launch_gemv_swiglu(gate.data<float>(), gate.stride(0), x.data<float>(), x.stride(0), x.size(0), g, u, stream_,
+                     norm.value_or(GemvNorm{}));
 }
 
 QuantizedRows CudaBackend::quantize_input(const Tensor& x) {

@@ -48,7 +48,50 @@ struct GemvBatch {
   int32_t first_block[kMaxGemvTargets + 1];
   bool swiglu;
   WeightRef up;
+  GemvNorm norm;  // Normed kernels: the products read rms_norm(x) * norm.weight
 };
+
+// Normed kernels' activations: the block's m rows of rms_norm(x) * weight, [m, cols].
+extern __shared__ float4 gemv_normed[];
+
+// Every thread of the block takes part (two barriers): the same float operations as
+// rms_norm_kernel, the sum of squares in another order.
+template <int MaxM>
+__device__ __forceinline__ void normalize_into_shared(const GemvBatch& b, int64_t cols) {
+  __shared__ float partial[kWarpsPerBlock][MaxM];
+  float sum[MaxM] = {};
+#pragma unroll
+  for (int m = 0; m < MaxM; ++m) {
+    if (m >= b.m) break;
+    const float4* row = reinterpret_cast<const float4*>(b.x + m * b.x_stride);
+    for (int64_t i = threadIdx.x; i < cols / 4; i += blockDim.x) {
+      const float4 v = row[i];
+      sum[m] += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < MaxM; ++m) {
+    const float s = warp_sum(sum[m]);
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32][m] = s;
+  }
+  __syncthreads();
+  float* out = reinterpret_cast<float*>(gemv_normed);
+  for (int m = 0; m < b.m; ++m) {
+    float total = 0.f;
+    for (int w = 0; w < kWarpsPerBlock; ++w) total += partial[w][m];
+    const float inv_rms = rsqrtf(total / static_cast<float>(cols) + b.norm.eps);
+    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x)
+      out[m * cols + i] = b.x[m * b.x_stride + i] * inv_rms * b.norm.weight[i];
+  }
+  __syncthreads();
+}
+
+// Activation row m as the products read it: x itself, or its normalized copy.
+template <bool Normed>
+__device__ __forceinline__ const float* activation_row(const GemvBatch& b, int m, int64_t cols) {
+  if constexpr (Normed) return reinterpret_cast<const float*>(gemv_normed) + m * cols;
+  else return b.x + m * b.x_stride;
+}
 
 // This block's product, and its block index within that product.
 // The targets are picked with constant indices: indexing the parameter array with a
@@ -169,7 +212,7 @@ __device__ __forceinline__ WarpRows warp_rows(const GemvBatch& b, const GemvArgs
 }
 
 // Float weights: a chunk is 8 weights (16 bytes of f16/bf16, 32 bytes of f32).
-template <int MaxM, DType Type>
+template <int MaxM, DType Type, bool Normed>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBatch batch) {
   // Four 16-byte chunks of each row in flight per lane: eight measured slower for batch-1
   // 8B BF16 (174 vs 186 tok/s, H200, 2026-12-02).
@@ -177,10 +220,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
   constexpr int kLoads = Type == DType::F32 ? 2 : 1;  // 16-byte loads per chunk
   int64_t block;
   const GemvArgs a = resolve(batch, block);
-  const float* __restrict__ x = batch.x;  // read-only here: loads shared by the rows of a warp
   const WarpRows work = warp_rows(batch, a, block);
   const int64_t n0 = work.n0;
-  if (n0 >= a.w.rows) return wait_for_previous_kernel();
+  // A warp past the end leaves at once, unless it must help normalize the activations.
+  const bool active = n0 < a.w.rows;
+  if (!Normed && !active) return wait_for_previous_kernel();
   const int lane = threadIdx.x % 32;
   const int64_t chunks = a.w.cols / 8, row_bytes = a.w.cols * (Type == DType::F32 ? 4 : 2);
   const uint8_t* rows[kRowsPerWarp];
@@ -198,8 +242,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
   };
   // The weights were written before the previous kernel ran: their first loads go out
   // before the wait, so that they overlap its tail.
-  load_chunks(lane);
+  if (active) load_chunks(lane);
   wait_for_previous_kernel();
+  if constexpr (Normed) normalize_into_shared<MaxM>(batch, a.w.cols);
+  if (!active) return;
   float acc[MaxM][kRowsPerWarp] = {};
   for (int64_t c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
     if (c0 != lane) load_chunks(c0);
@@ -223,7 +269,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
 #pragma unroll
       for (int m = 0; m < MaxM; ++m) {
         if (MaxM > 1 && m >= a.m) break;
-        const float4* xv = reinterpret_cast<const float4*>(x + m * a.x_stride + c * 8);
+        const float4* xv = reinterpret_cast<const float4*>(activation_row<Normed>(batch, m, a.w.cols) + c * 8);
         const float4 x0 = xv[0], x1 = xv[1];
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r)
@@ -238,17 +284,18 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
 // Repacked Q8_0 / Q4_0 / Q4_1: a chunk is one 32-weight block; its quants are dotted with
 // the activations as integer-valued floats and scaled once per block (Q4_1 adds its min
 // times the sum of the activations).
-template <int MaxM, DType Type>
+template <int MaxM, DType Type, bool Normed>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBatch batch) {
   constexpr int kUnroll = 2;
   constexpr int kLoads = Type == DType::Q8_0 ? 2 : 1;
   constexpr float kBias = Type == DType::Q4_0 ? 8388616.f : 8388608.f;  // 2^23 (+ Q4_0's offset 8)
   int64_t block;
   const GemvArgs a = resolve(batch, block);
-  const float* __restrict__ x = batch.x;  // read-only here: loads shared by the rows of a warp
   const WarpRows work = warp_rows(batch, a, block);
   const int64_t n0 = work.n0;
-  if (n0 >= a.w.rows) return wait_for_previous_kernel();
+  // A warp past the end leaves at once, unless it must help normalize the activations.
+  const bool active = n0 < a.w.rows;
+  if (!Normed && !active) return wait_for_previous_kernel();
   const int lane = threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
   PackedBlocks p[kRowsPerWarp];
@@ -270,8 +317,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
         min[u][r] = Type == DType::Q4_1 ? __half2float(p[r].mins[block]) : 0.f;
       }
   };
-  load_blocks(lane);  // before the wait, as in gemv_float_kernel
+  if (active) load_blocks(lane);  // before the wait, as in gemv_float_kernel
   wait_for_previous_kernel();
+  if constexpr (Normed) normalize_into_shared<MaxM>(batch, a.w.cols);
+  if (!active) return;
   float acc[MaxM][kRowsPerWarp] = {};
   for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
     if (b0 != lane) load_blocks(b0);
@@ -294,7 +343,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
 #pragma unroll
       for (int m = 0; m < MaxM; ++m) {
         if (MaxM > 1 && m >= a.m) break;
-        const float4* xv = reinterpret_cast<const float4*>(x + m * a.x_stride + b * 32);
+        const float4* xv = reinterpret_cast<const float4*>(activation_row<Normed>(batch, m, a.w.cols) + b * 32);
         float dot[kRowsPerWarp] = {}, sum = 0.f;
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
@@ -312,30 +361,39 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   finish_rows(acc, batch, a, n0);
 }
 
-template <int MaxM>
+template <int MaxM, bool Normed>
 void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
+  const size_t shared = Normed ? static_cast<size_t>(b.m * b.targets[0].w.cols) * sizeof(float) : 0;
   switch (b.targets[0].w.dtype) {
-    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32>, grid, threads, 0, stream, b); break;
-    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16>, grid, threads, 0, stream, b); break;
-    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16>, grid, threads, 0, stream, b); break;
-    case DType::Q8_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q8_0>, grid, threads, 0, stream, b); break;
-    case DType::Q4_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_0>, grid, threads, 0, stream, b); break;
-    case DType::Q4_1: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_1>, grid, threads, 0, stream, b); break;
+    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32, Normed>, grid, threads, shared, stream, b); break;
+    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16, Normed>, grid, threads, shared, stream, b); break;
+    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16, Normed>, grid, threads, shared, stream, b); break;
+    case DType::Q8_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q8_0, Normed>, grid, threads, shared, stream, b); break;
+    case DType::Q4_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_0, Normed>, grid, threads, shared, stream, b); break;
+    case DType::Q4_1: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_1, Normed>, grid, threads, shared, stream, b); break;
     default: throw Error("gemv: no kernel for weight dtype " + std::string(dtype_name(b.targets[0].w.dtype)));
   }
-  check_launch("gemv kernel");
+}
+
+template <int MaxM>
+void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
+  if (b.norm.weight) launch_for_rows<MaxM, true>(b, stream);
+  else launch_for_rows<MaxM, false>(b, stream);
 }
 
 }  // namespace
 
 namespace {
 
-void check_activations(const float* x, int64_t x_stride, int64_t m) {
+void check_activations(const float* x, int64_t x_stride, int64_t m, int64_t cols, const GemvNorm& norm) {
   if (m > kMaxGemvRows) throw Error("gemv: " + std::to_string(m) + " rows exceed " + std::to_string(kMaxGemvRows));
   if (x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0)
     throw Error("gemv: needs 16-byte aligned activation rows");
+  if (norm.weight && !gemv_norm_fits(m, cols))
+    throw Error("gemv: " + std::to_string(m) + " normalized rows of " + std::to_string(cols) +
+                " exceed the shared memory of a folded norm");
 }
 
 void launch_for_batch(const GemvBatch& b, int64_t m, cudaStream_t stream) {
@@ -347,12 +405,14 @@ void launch_for_batch(const GemvBatch& b, int64_t m, cudaStream_t stream) {
 
 }  // namespace
 
+bool gemv_norm_fits(int64_t m, int64_t cols) { return m * cols * int64_t{sizeof(float)} <= kMaxNormedGemvBytes; }
+
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
-                      cudaStream_t stream) {
+                      cudaStream_t stream, GemvNorm norm) {
   if (m <= 0 || count <= 0) return;
-  check_activations(x, x_stride, m);
+  check_activations(x, x_stride, m, targets[0].w.cols, norm);
   if (count > kMaxGemvTargets) throw Error("gemv: more than " + std::to_string(kMaxGemvTargets) + " products");
-  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}};
+  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}, norm};
   for (int i = 0; i < count; ++i) {
     const WeightRef& w = targets[i].w;
     if (w.cols % 8 != 0 || w.dtype != targets[0].w.dtype || w.cols != targets[0].w.cols)
@@ -367,12 +427,12 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
 }
 
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
-                        WeightRef up, cudaStream_t stream) {
+                        WeightRef up, cudaStream_t stream, GemvNorm norm) {
   if (m <= 0 || gate.rows == 0) return;
-  check_activations(x, x_stride, m);
+  check_activations(x, x_stride, m, gate.cols, norm);
   if (gate.cols % 8 != 0 || gate.dtype != up.dtype || gate.rows != up.rows || gate.cols != up.cols)
     throw Error("gemv_swiglu: gate and up need one dtype and shape, rows of a multiple of 8");
-  GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up};
+  GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm};
   b.targets[0] = GemvTarget{y, y_stride, gate, false};
   b.first_block[1] = static_cast<int32_t>(blocks_for(gate.rows, kWarpsPerBlock));
   launch_for_batch(b, m, stream);

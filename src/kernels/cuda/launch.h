@@ -63,13 +63,23 @@ struct GemvTarget {
   bool accumulate = false;
 };
 constexpr int kMaxGemvTargets = 4;
+// RMSNorm folded into a GEMV launch: each thread block normalizes the m activation rows
+// into shared memory (rms_norm(x) * weight) before its products, which saves the norm's
+// launch at the price of every block reading x; for activations of at most
+// kMaxNormedGemvBytes (a small model's hidden rows, or one row of a 1B model's).
+struct GemvNorm {
+  const float* weight = nullptr;  // none: the products read x
+  float eps = 0.f;
+};
+constexpr int64_t kMaxNormedGemvBytes = int64_t{12} << 10;
+bool gemv_norm_fits(int64_t m, int64_t cols);
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
-                      cudaStream_t stream);
+                      cudaStream_t stream, GemvNorm norm = {});
 
 // y[m, n] = silu(x[m] · gate[n]) * (x[m] · up[n]) in one pass over both weights (a warp
 // reads gate row n beside up row n); gate and up of one dtype and shape, m <= kMaxGemvRows.
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
-                        WeightRef up, cudaStream_t stream);
+                        WeightRef up, cudaStream_t stream, GemvNorm norm = {});
 
 // Activation rows quantized to int8 blocks of 32 (the integer GEMV's input): `quants`
 // [rows, cols] dense, `scales` [rows, cols / 32] of (d, d * sum of the block's quants),
