@@ -88,9 +88,16 @@ __device__ __forceinline__ void normalize_into_shared(const GemvBatch& b, int64_
 
 // Activation row m as the products read it: x itself, or its normalized copy.
 template <bool Normed>
-__device__ __forceinline__ const float* activation_row(const GemvBatch& b, int m, int64_t cols) {
-  if constexpr (Normed) return reinterpret_cast<const float*>(gemv_normed) + m * cols;
-  else return b.x + m * b.x_stride;
+__device__ __forceinline__ const float4* activation_row(const GemvBatch& b, int m, int64_t cols) {
+  if constexpr (Normed) return reinterpret_cast<const float4*>(reinterpret_cast<const float*>(gemv_normed) + m * cols);
+  else return reinterpret_cast<const float4*>(b.x + m * b.x_stride);
+}
+
+// x is read-only during a product: through the non-coherent cache, shared by a warp's rows.
+template <bool Normed>
+__device__ __forceinline__ float4 load_activation(const float4* p) {
+  if constexpr (Normed) return *p;
+  else return __ldg(p);
 }
 
 // This block's product, and its block index within that product.
@@ -269,8 +276,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
 #pragma unroll
       for (int m = 0; m < MaxM; ++m) {
         if (MaxM > 1 && m >= a.m) break;
-        const float4* xv = reinterpret_cast<const float4*>(activation_row<Normed>(batch, m, a.w.cols) + c * 8);
-        const float4 x0 = xv[0], x1 = xv[1];
+        const float4* xv = activation_row<Normed>(batch, m, a.w.cols) + c * 2;
+        const float4 x0 = load_activation<Normed>(xv), x1 = load_activation<Normed>(xv + 1);
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r)
           acc[m][r] += x0.x * w[r][0] + x0.y * w[r][1] + x0.z * w[r][2] + x0.w * w[r][3] + x1.x * w[r][4] +
@@ -343,11 +350,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
 #pragma unroll
       for (int m = 0; m < MaxM; ++m) {
         if (MaxM > 1 && m >= a.m) break;
-        const float4* xv = reinterpret_cast<const float4*>(activation_row<Normed>(batch, m, a.w.cols) + b * 32);
+        const float4* xv = activation_row<Normed>(batch, m, a.w.cols) + b * 8;
         float dot[kRowsPerWarp] = {}, sum = 0.f;
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
-          const float4 xj = xv[j];
+          const float4 xj = load_activation<Normed>(xv + j);
 #pragma unroll
           for (int r = 0; r < kRowsPerWarp; ++r)
             dot[r] += xj.x * w[r][4 * j] + xj.y * w[r][4 * j + 1] + xj.z * w[r][4 * j + 2] + xj.w * w[r][4 * j + 3];
