@@ -55,32 +55,40 @@ std::vector<float> dense_rows(const Tensor& host_view) {
 
 bool block_quantized(DType t) { return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1; }
 
-// What the integer GEMV computes with: each block of 32 activations rounded to d * q with
-// d = amax / 127 and q = round(x / d) (as quantize_activations.cu, same f32 operations).
-Tensor int8_rounded(const Tensor& x) {
+// What the integer GEMVs compute with: each group of 32 activations rounded to d * q with
+// d = amax / levels and q = round(x / d): levels 127 for the int8 GEMV (as
+// quantize_activations.cu), 32639 for the default int16 one (the CPU backend's rounding),
+// the same f32 operations.
+Tensor rounded_groups(const Tensor& x, float levels) {
   Tensor out = Tensor::empty({x.size(0), x.size(1)}, DType::F32);
   for (int64_t i = 0; i < x.size(0); ++i)
     for (int64_t b = 0; b < x.size(1); b += 32) {
       const float* in = x.data<float>() + i * x.stride(0) + b;
       float amax = 0;
       for (int j = 0; j < 32; ++j) amax = std::max(amax, std::abs(in[j]));
-      const float d = amax / 127.f, inv = d != 0.f ? 1.f / d : 0.f;
+      const float d = amax / levels, inv = d != 0.f ? 1.f / d : 0.f;
       for (int j = 0; j < 32; ++j) out.data<float>()[i * x.size(1) + b + j] = d * std::nearbyint(in[j] * inv);
     }
   return out;
 }
 
-// A backend whose small-batch quantized products use int8 activations (opt-in).
-std::unique_ptr<Backend> int8_gemv_backend() {
+Tensor int8_rounded(const Tensor& x) { return rounded_groups(x, 127.f); }
+Tensor int16_rounded(const Tensor& x) { return rounded_groups(x, 32639.f); }
+
+// A backend whose small-batch quantized products use these activations.
+std::unique_ptr<Backend> gemv_backend(CudaBackendOptions::QuantizedActivations activations) {
   CudaBackendOptions options;
-  options.int8_activations = true;
+  options.quantized_activations = activations;
   return make_cuda_backend(options);
 }
 
+std::unique_ptr<Backend> int8_gemv_backend() { return gemv_backend(CudaBackendOptions::QuantizedActivations::Int8); }
+
 TEST_F(CudaMatmul, EveryWeightTypeAtEveryBatchSize) {
   const std::unique_ptr<Backend> int8_gemv = int8_gemv_backend();
-  for (Backend* device : {int8_gemv.get(), gpu.get()}) {
-    const bool int8 = device == int8_gemv.get();
+  const std::unique_ptr<Backend> f32_gemv = gemv_backend(CudaBackendOptions::QuantizedActivations::F32);
+  for (Backend* device : {int8_gemv.get(), gpu.get(), f32_gemv.get()}) {
+    const bool int8 = device == int8_gemv.get(), int16 = device == gpu.get();
     uint32_t seed = 100;
     const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q6_K};
     for (DType dtype : types) {
@@ -101,9 +109,13 @@ TEST_F(CudaMatmul, EveryWeightTypeAtEveryBatchSize) {
           // int8 activations: rounding error up to d / 2 = amax / 254 per value, uniform, so
           // about amax / 440 rms against an rms of amax / sqrt(3) for these uniform inputs:
           // ~0.4% of the product; 1e-2 leaves room. Exactness is checked below.
-          const double tol = dtype == DType::F32 || (gemv && !(int8 && block_quantized(dtype))) ? 2e-5 : 1e-2;
+          // int16 activations: about 1.5e-5 of each value for these inputs (checked exactly
+          // against the rounded activations in SplitGemvMatchesInt16RoundedActivations).
+          const bool rounded = gemv && block_quantized(dtype) && (int8 || int16);
+          const double tol = dtype == DType::F32 || (gemv && !rounded) ? 2e-5 : rounded && int16 ? 1e-4 : 1e-2;
           EXPECT_LT(relative_error(dense_rows(y), reference(x, w.values, n)), tol)
-              << dtype_name(dtype) << " m=" << m << " n=" << n << " k=" << k << (int8 ? " int8" : " f32");
+              << dtype_name(dtype) << " m=" << m << " n=" << n << " k=" << k
+              << (int8 ? " int8" : int16 ? " int16" : " f32");
           // The padding columns were never written.
           const Tensor full = device->download(dy_full);
           EXPECT_TRUE(std::isnan(full.data<float>()[n])) << "matmul wrote outside its output view";
@@ -237,6 +249,42 @@ TEST_F(CudaMatmul, Int8GemvMatchesRoundedActivations) {
         EXPECT_LT(relative_error(y, reference(int8_rounded(x), w.values, n)), 1e-5)
             << dtype_name(dtype) << " m=" << m << " n=" << n << " k=" << k;
         EXPECT_LT(relative_error(y, reference(x, w.values, n)), 1e-2) << dtype_name(dtype) << " m=" << m;
+      }
+    }
+  }
+}
+
+// The default GEMV of block-quantized weights computes the product of the int16-rounded
+// activations (up to f32 summation order), at every batch size, for the plain, the
+// accumulating and the SwiGLU launches, at widths that leave partial unrolled steps.
+TEST_F(CudaMatmul, SplitGemvMatchesInt16RoundedActivations) {
+  uint32_t seed = 700;
+  for (DType dtype : {DType::Q8_0, DType::Q4_0, DType::Q4_1}) {
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{1000, 1024}, {37, 14336}, {300, 4096}}) {
+      const HostWeight w = make_weight(dtype, n, k, seed++);
+      const Tensor dw = gpu->upload(w.tensor);
+      for (int64_t m = 1; m <= 8; ++m) {
+        // Mixed magnitudes, so that groups get different scales; one group all zeros.
+        Tensor x = random_host({m, k}, seed++, -3.f, 3.f);
+        for (int64_t c = 0; c < k; ++c) x.data<float>()[c] *= c < 32 ? 0.f : (c / 32 % 3 == 0 ? 0.01f : 1.f);
+        const Tensor dx = gpu->upload(x);
+        const std::vector<float> expect = reference(int16_rounded(x), w.values, n);
+        const std::string what = std::string(dtype_name(dtype)) + " m=" + std::to_string(m) + " n=" +
+                                 std::to_string(n) + " k=" + std::to_string(k);
+        Tensor dy = poisoned(*gpu, {m, n});
+        gpu->matmul(dy, dx, dw);
+        EXPECT_LT(relative_error(dense_rows(gpu->download(dy)), expect), 2e-6) << what;
+        const Tensor base = random_host({m, n}, seed++);
+        Tensor acc = gpu->upload(base);
+        gpu->matmul_accumulate(acc, dx, dw);
+        std::vector<float> expect_acc = expect;
+        for (size_t i = 0; i < expect_acc.size(); ++i) expect_acc[i] += base.data<float>()[i];
+        EXPECT_LT(relative_error(dense_rows(gpu->download(acc)), expect_acc), 2e-6) << what << " accumulate";
+        Tensor gate = poisoned(*gpu, {m, n}), up = poisoned(*gpu, {m, n});
+        gpu->matmul_swiglu(gate, up, dx, dw, dw);
+        std::vector<float> expect_glu = expect;
+        for (float& v : expect_glu) v = v / (1.f + std::exp(-v)) * v;
+        EXPECT_LT(relative_error(dense_rows(gpu->download(gate)), expect_glu), 1e-5) << what << " swiglu";
       }
     }
   }

@@ -138,7 +138,7 @@ TEST_F(CudaModel, RandomModelsMatchCpu) {
   }
 }
 
-// The integer GEMV (int8 activations) against the f32 GEMV on the same GPU: both fed the
+// The integer GEMVs (int16 and int8 activations) against the f32 GEMV on the same GPU: both fed the
 // f32 path's greedy tokens, how often their top-1 tokens agree and how far their logits
 // are apart. On the small random models every disagreement must be a near tie.
 // STRATA_AGREEMENT_MODELS adds model files (':'-separated; scripts/device-test-gemv passes
@@ -150,11 +150,13 @@ struct Agreement {
   double worst_error = 0;
 };
 
-Agreement int8_against_f32(const std::string& path, int steps) {
+// `mode`: the STRATA_CUDA_GEMV setting compared with f32 activations.
+Agreement against_f32(const std::string& path, const char* mode, int steps) {
   LoadOptions options;
   options.device = Device::CUDA;
+  ::setenv("STRATA_CUDA_GEMV", "f32", 1);  // read when the backend is made
   auto f32 = load_model(path, options);
-  ::setenv("STRATA_CUDA_GEMV", "int8", 1);  // read when the backend is made
+  ::setenv("STRATA_CUDA_GEMV", mode, 1);
   auto int8 = load_model(path, options);
   ::unsetenv("STRATA_CUDA_GEMV");
   Agreement result;
@@ -176,7 +178,7 @@ Agreement int8_against_f32(const std::string& path, int steps) {
   return result;
 }
 
-TEST_F(CudaModel, Int8GemvAgreesWithF32Gemv) {
+TEST_F(CudaModel, IntegerGemvsAgreeWithF32Gemv) {
   std::vector<std::string> paths = {random_model("llama", "smollm2-135m", DType::Q4_0),
                                     random_model("llama", "smollm2-135m", DType::Q4_1),
                                     random_model("llama", "tiny", DType::Q8_0)};
@@ -189,17 +191,19 @@ TEST_F(CudaModel, Int8GemvAgreesWithF32Gemv) {
       start = end + 1;
     }
   }
-  for (size_t i = 0; i < paths.size(); ++i) {
-    const std::string& path = paths[i];
-    const Agreement r = int8_against_f32(path, 64);
-    if (i < checked) {
-      EXPECT_EQ(r.agree + r.near_ties, r.positions) << path;
-      EXPECT_LT(r.worst_error, 3e-2) << path;
+  // int16 activations (the default) round as the CPU backend does, ~1e-5 a value.
+  for (const auto& [mode, tolerance] : {std::pair<const char*, double>{"int16", 2e-3}, {"int8", 3e-2}})
+    for (size_t i = 0; i < paths.size(); ++i) {
+      const std::string& path = paths[i];
+      const Agreement r = against_f32(path, mode, 64);
+      if (i < checked) {
+        EXPECT_EQ(r.agree + r.near_ties, r.positions) << path << " " << mode;
+        EXPECT_LT(r.worst_error, tolerance) << path << " " << mode;
+      }
+      std::printf("%s vs f32 GEMV, %s: top-1 agreement %d/%d (%.2f%%), %d near ties, worst logit error %.2e\n",
+                  mode, fs::path(path).filename().c_str(), r.agree, r.positions, 100.0 * r.agree / r.positions,
+                  r.near_ties, r.worst_error);
     }
-    std::printf("int8 vs f32 GEMV, %s: top-1 agreement %d/%d (%.2f%%), %d near ties, worst logit error %.2e\n",
-                fs::path(path).filename().c_str(), r.agree, r.positions, 100.0 * r.agree / r.positions,
-                r.near_ties, r.worst_error);
-  }
 }
 
 TEST_F(CudaModel, SmolLM2MatchesCpu) {

@@ -43,10 +43,15 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   cublas_check(cublas_api().set_workspace(cublas_, cublas_workspace_storage_->data, kCublasWorkspace), "cublasSetWorkspace");
   const char* graphs = std::getenv("STRATA_CUDA_GRAPHS");
   graphs_enabled_ = !(graphs && std::string(graphs) == "0");
-  const char* gemv = std::getenv("STRATA_CUDA_GEMV");
-  int8_activations_ = gemv && std::string(gemv) == "int8"  ? true
-                      : gemv && std::string(gemv) == "f32" ? false
-                                                            : options.int8_activations;
+  using Activations = CudaBackendOptions::QuantizedActivations;
+  quantized_activations_ = options.quantized_activations;
+  if (const char* gemv = std::getenv("STRATA_CUDA_GEMV")) {
+    const std::string mode(gemv);
+    if (mode == "int16") quantized_activations_ = Activations::Int16;
+    else if (mode == "int8") quantized_activations_ = Activations::Int8;
+    else if (mode == "f32") quantized_activations_ = Activations::F32;
+    else throw Error("STRATA_CUDA_GEMV=" + mode + ": expected int16, int8 or f32");
+  }
   const char* fuse = std::getenv("STRATA_CUDA_FUSE");
   fuse_products_ = !(fuse && std::string(fuse) == "0");
   const char* flash = std::getenv("STRATA_CUDA_FLASH_ATTENTION");

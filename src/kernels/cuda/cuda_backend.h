@@ -11,11 +11,13 @@ namespace strata {
 
 struct CudaBackendOptions {
   int device = 0;  // CUDA device ordinal
-  // Small-batch products of Q8_0/Q4_0/Q4_1 weights with activations rounded to int8
-  // blocks (dp4a kernels): ~1.6x faster 8B Q4_0 decode, but the rounding flips near-tie
-  // tokens (bench/cuda/NOTES.md), so it is opt-in; the default GEMV keeps f32 activations.
-  // STRATA_CUDA_GEMV=int8 or =f32 overrides this.
-  bool int8_activations = false;
+  // The activations of small-batch products of Q8_0/Q4_0/Q4_1 weights (dp4a kernels):
+  // Int16 (default) rounds them as the CPU backend does, to int16 groups of 32 (~1e-5);
+  // Int8 to int8 blocks, faster but coarse enough to flip near-tie tokens
+  // (bench/cuda/NOTES.md); F32 keeps them (weights decoded to floats, the slowest).
+  // STRATA_CUDA_GEMV=int16, =int8 or =f32 overrides this.
+  enum class QuantizedActivations { Int16, Int8, F32 };
+  QuantizedActivations quantized_activations = QuantizedActivations::Int16;
 };
 
 // Throws Error when the build has no CUDA or the device cannot be opened.

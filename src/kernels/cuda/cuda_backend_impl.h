@@ -97,8 +97,13 @@ class CudaBackend : public Backend {
   // y (+)= x · wᵀ for each target (accumulate: add to y).
   void run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate);
   void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate);
-  // Whether a product with this weight takes the integer GEMV (int8 activations).
+  // Whether a product with this weight takes the int8-activation GEMV (opt-in).
   bool takes_integer_gemv(const WeightRef& w) const;
+  // Whether a small product with this weight reads split int16 activations (the default
+  // for block-quantized weights).
+  bool takes_split_gemv(const WeightRef& w) const;
+  // x (normalized first when norm.weight is set) as split int16 rows, in activations_split_.
+  SplitRows split_input(const Tensor& x, const GemvNorm& norm);
   // The norm of `in` folded into one GEMV launch over these weights, if it fits; else none.
   std::optional<GemvNorm> folded_norm(const NormedInput& in, std::span<const WeightRef> weights) const;
   void swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up,
@@ -117,8 +122,8 @@ class CudaBackend : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   std::shared_ptr<DeviceAllocator> allocator_;
-  ScratchBuffer activations_half_, weights_bf16_, attention_partials_, activations_q8_;
-  bool int8_activations_ = false;
+  ScratchBuffer activations_half_, weights_bf16_, attention_partials_, activations_q8_, activations_split_;
+  CudaBackendOptions::QuantizedActivations quantized_activations_ = CudaBackendOptions::QuantizedActivations::Int16;
   bool flash_attention_ = true;  // prefill attention on the tensor cores (STRATA_CUDA_FLASH_ATTENTION=0: off)
   // One GEMV launch for the products of one input and the residual add in the product's
   // store (STRATA_CUDA_FUSE=0: a launch per product and a separate add, for A/B runs).

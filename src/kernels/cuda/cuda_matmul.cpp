@@ -83,10 +83,14 @@ void CudaBackend::matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w)
 // integer GEMV quantizes the input once, on the first product that needs it.
 void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate) {
   std::optional<QuantizedRows> x_q8;
+  std::optional<SplitRows> x_split;
   GemvTarget pending[kMaxGemvTargets];
   int num_pending = 0;
   const auto flush = [&] {
-    if (num_pending > 0) launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), stream_);
+    if (num_pending == 0) return;
+    if (takes_split_gemv(pending[0].w) && !x_split) x_split = split_input(x, GemvNorm{});
+    launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), stream_, GemvNorm{},
+                     takes_split_gemv(pending[0].w) ? &*x_split : nullptr);
     num_pending = 0;
   };
   for (const MatmulTarget& target : targets) {
@@ -108,7 +112,20 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
 }
 
 bool CudaBackend::takes_integer_gemv(const WeightRef& w) const {
-  return int8_activations_ && gemv_q8_supports(w.dtype) && w.cols % 32 == 0;
+  return quantized_activations_ == CudaBackendOptions::QuantizedActivations::Int8 && gemv_q8_supports(w.dtype) &&
+         w.cols % 32 == 0;
+}
+
+bool CudaBackend::takes_split_gemv(const WeightRef& w) const {
+  return quantized_activations_ == CudaBackendOptions::QuantizedActivations::Int16 && gemv_q8_supports(w.dtype) &&
+         w.cols % 32 == 0;
+}
+
+SplitRows CudaBackend::split_input(const Tensor& x, const GemvNorm& norm) {
+  const int64_t rows = x.size(0), cols = x.size(1);
+  const SplitRows out = split_rows_view(activations_split_.get(*allocator_, split_rows_bytes(rows, cols)), rows, cols);
+  launch_split_rows(x.data<float>(), x.stride(0), norm, out, stream_);
+  return out;
 }
 
 std::optional<GemvNorm> CudaBackend::folded_norm(const NormedInput& in, std::span<const WeightRef> weights) const {
@@ -119,6 +136,8 @@ std::optional<GemvNorm> CudaBackend::folded_norm(const NormedInput& in, std::spa
   if (x.size(0) == 0 || !gemv_fits(x, cols) || !gemv_norm_fits(x.size(0), cols)) return std::nullopt;
   for (const WeightRef& w : weights)
     if (w.dtype != weights[0].dtype || w.cols != cols || w.rows == 0 || takes_integer_gemv(w)) return std::nullopt;
+  // Split activations take the norm in their quantization kernel, at any size.
+  if (!takes_split_gemv(weights[0]) && !gemv_norm_fits(x.size(0), cols)) return std::nullopt;
   return GemvNorm{dense_f32(in.weight, cols, "rms_norm", "weight"), in.eps};
 }
 
@@ -136,8 +155,13 @@ void CudaBackend::norm_matmul_many(const NormedInput& in, std::span<const Matmul
   GemvTarget gemv[kMaxGemvTargets];
   for (size_t i = 0; i < targets.size(); ++i)
     gemv[i] = GemvTarget{targets[i].y->data<float>(), targets[i].y->stride(0), weights[i], false};
+  std::optional<SplitRows> split;
+  if (takes_split_gemv(weights[0])) {
+    split = split_input(in.x, *norm);  // normalized as it is quantized
+    norm.reset();
+  }
   launch_gemv_many(gemv, static_cast<int>(targets.size()), in.x.data<float>(), in.x.stride(0), in.x.size(0), stream_,
-                   *norm);
+                   norm.value_or(GemvNorm{}), split ? &*split : nullptr);
 }
 
 void CudaBackend::matmul_swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
@@ -166,8 +190,13 @@ void CudaBackend::swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor
     else Backend::matmul_swiglu(gate, up, x, w_gate, w_up);
     return;
   }
+  std::optional<SplitRows> split;
+  if (takes_split_gemv(g)) {
+    split = split_input(x, norm.value_or(GemvNorm{}));
+    norm.reset();
+  }
   launch_gemv_swiglu(gate.data<float>(), gate.stride(0), x.data<float>(), x.stride(0), x.size(0), g, u, stream_,
-                     norm.value_or(GemvNorm{}));
+                     norm.value_or(GemvNorm{}), split ? &*split : nullptr);
 }
 
 QuantizedRows CudaBackend::quantize_input(const Tensor& x) {

@@ -18,15 +18,7 @@ __global__ void rms_norm_kernel(RowsF32 y, RowsF32 x, const float* __restrict__ 
   const int64_t row = blockIdx.x;
   const float* src = row_ptr(x, row);
   float* dst = row_ptr(y, row);
-  float sum = 0.f;
-  for (int64_t i = threadIdx.x; i < x.width; i += blockDim.x) sum += src[i] * src[i];
-  __shared__ float partial[kNormThreads / 32];
-  sum = warp_sum(sum);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
-  __syncthreads();
-  float total = 0.f;
-  for (int w = 0; w < kNormThreads / 32; ++w) total += partial[w];
-  const float inv_rms = rsqrtf(total / static_cast<float>(x.width) + eps);
+  const float inv_rms = block_inv_rms<kNormThreads>(src, x.width, eps);
   for (int64_t i = threadIdx.x; i < x.width; i += blockDim.x) dst[i] = src[i] * inv_rms * weight[i];
 }
 

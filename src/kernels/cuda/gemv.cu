@@ -1,9 +1,10 @@
 // Small-batch matrix products y[m, n] = x[m, :] · w[n, :] for m <= kMaxGemvRows: decode is
 // bound by reading the weights, so each weight row is read once, with 16-byte loads, by
-// one warp that keeps the dot products of all m activation rows in registers. Quantized
-// rows are decoded in registers; activations stay f32 (read from L1/L2, they are small).
-// Block-quantized weights take the integer GEMV (gemv_q8.cu) instead when int8 activations
-// are switched on (STRATA_CUDA_GEMV=int8: 1.6x faster on 8B Q4_0, but inexact).
+// one warp that keeps the dot products of all m activation rows in registers. Float
+// weights meet f32 activations (read from L1/L2, they are small); block-quantized weights
+// meet the split int16 activations (gemv_split_kernel, dp4a), or with STRATA_CUDA_GEMV=f32
+// f32 ones (gemv_quant_kernel, quants decoded to floats), or with STRATA_CUDA_GEMV=int8 the
+// int8 ones of gemv_q8.cu.
 // The f32 weight path needs 32-byte aligned rows, which every multiple-of-8 row gives.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -13,6 +14,8 @@
 #include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/quant_device.cuh"
+#include "kernels/cuda/block_dot.cuh"
+#include "kernels/cuda/blocks_in_flight.cuh"
 
 namespace strata::cuda {
 
@@ -49,6 +52,7 @@ struct GemvBatch {
   bool swiglu;
   WeightRef up;
   GemvNorm norm;  // Normed kernels: the products read rms_norm(x) * norm.weight
+  SplitRows split;  // gemv_split_kernel: the products read these instead of x
 };
 
 // Normed kernels' activations: the block's m rows of rms_norm(x) * weight, [m, cols].
@@ -111,11 +115,6 @@ __device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) 
     if (i < b.count && static_cast<int32_t>(blockIdx.x) >= b.first_block[i]) t = b.targets[i], first = b.first_block[i];
   block = int64_t{blockIdx.x} - first;
   return GemvArgs{t.y, t.y_stride, b.x, b.x_stride, b.m, t.w, t.accumulate};
-}
-
-__device__ __forceinline__ uint4 load_streaming(const void* p) {
-  // Weights are read once per product: evict-first, so activations keep the caches.
-  return __ldcs(static_cast<const uint4*>(p));
 }
 
 // 2^23 + n as a float is exact for small n: an OR and a subtraction instead of a slow
@@ -294,7 +293,6 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
 template <int MaxM, DType Type, bool Normed>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBatch batch) {
   constexpr int kUnroll = 2;
-  constexpr int kLoads = Type == DType::Q8_0 ? 2 : 1;
   constexpr float kBias = Type == DType::Q4_0 ? 8388616.f : 8388608.f;  // 2^23 (+ Q4_0's offset 8)
   int64_t block;
   const GemvArgs a = resolve(batch, block);
@@ -305,32 +303,17 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   if (!Normed && !active) return wait_for_previous_kernel();
   const int lane = threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
-  PackedBlocks p[kRowsPerWarp];
-  int64_t first_block[kRowsPerWarp];
-#pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) p[r] = packed_blocks(work.w[r]), first_block[r] = work.row[r] * blocks;
-  uint4 raw[kUnroll][kRowsPerWarp][kLoads];
-  float scale[kUnroll][kRowsPerWarp], min[kUnroll][kRowsPerWarp];
-  const auto load_blocks = [&](int64_t b0) {
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u)
-#pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) {
-        if (b0 + 32 * u >= blocks) continue;
-        const int64_t block = first_block[r] + b0 + 32 * u;
-#pragma unroll
-        for (int l = 0; l < kLoads; ++l) raw[u][r][l] = load_streaming(p[r].quants + block * 16 * kLoads + 16 * l);
-        scale[u][r] = __half2float(p[r].scales[block]);
-        min[u][r] = Type == DType::Q4_1 ? __half2float(p[r].mins[block]) : 0.f;
-      }
-  };
-  if (active) load_blocks(lane);  // before the wait, as in gemv_float_kernel
+  BlocksInFlight<Type, kUnroll, kRowsPerWarp> in(work.w, work.row, a.w.cols);
+  auto& raw = in.raw;
+  const auto& scale = in.scale;
+  const auto& min = in.min;
+  if (active) in.load(lane);  // before the wait, as in gemv_float_kernel
   wait_for_previous_kernel();
   if constexpr (Normed) normalize_into_shared<MaxM>(batch, a.w.cols);
   if (!active) return;
   float acc[MaxM][kRowsPerWarp] = {};
   for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
-    if (b0 != lane) load_blocks(b0);
+    if (b0 != lane) in.load(b0);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t b = b0 + 32 * u;
@@ -368,6 +351,70 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   finish_rows(acc, batch, a, n0);
 }
 
+__device__ __forceinline__ SplitGroup load_group(const SplitGroup* p) {
+  const int4 v = __ldg(reinterpret_cast<const int4*>(p));
+  return {__int_as_float(v.x), __int_as_float(v.y), v.z, v.w};
+}
+
+// Block-quantized weights with split int16 activations (SplitRows): per block and row, 8
+// dp4a on the high bytes and 8 on the low ones, 256 hi + lo exact in int32, then one f32
+// update, as the CPU backend's integer kernels compute. The activations are 2 bytes a value
+// instead of 4 and the weights need no decoding to floats, which bound the f32 kernel.
+template <int MaxM, DType Type>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBatch batch) {
+  constexpr int kUnroll = 4;
+  int64_t block;
+  const GemvArgs a = resolve(batch, block);
+  const WarpRows work = warp_rows(batch, a, block);
+  const int64_t n0 = work.n0;
+  if (n0 >= a.w.rows) return wait_for_previous_kernel();
+  const int lane = threadIdx.x % 32;
+  const int64_t blocks = a.w.cols / 32;
+  BlocksInFlight<Type, kUnroll, kRowsPerWarp> in(work.w, work.row, a.w.cols);
+  in.load(lane);  // before the wait, as in gemv_float_kernel
+  wait_for_previous_kernel();
+  const SplitRows& x = batch.split;
+  float acc[MaxM][kRowsPerWarp] = {};
+  for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
+    if (b0 != lane) in.load(b0);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t b = b0 + 32 * u;
+      if (b >= blocks) break;
+#pragma unroll
+      for (int m = 0; m < MaxM; ++m) {
+        if (MaxM > 1 && m >= a.m) break;
+        const int4* hi = reinterpret_cast<const int4*>(x.hi + m * a.w.cols + b * 32);
+        const int4* lo = reinterpret_cast<const int4*>(x.lo + m * a.w.cols + b * 32);
+        const int4 h0 = __ldg(hi), h1 = __ldg(hi + 1), l0 = __ldg(lo), l1 = __ldg(lo + 1);
+        const SplitGroup g = load_group(x.groups + m * blocks + b);
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r) {
+          int dot = 256 * block_dot<Type>(in.raw[u][r], h0, h1) + block_dot<Type>(in.raw[u][r], l0, l1);
+          if constexpr (Type == DType::Q4_0) dot -= 8 * g.q_sum;  // quants are stored + 8
+          const float scaled = g.d * static_cast<float>(dot);
+          if constexpr (Type == DType::Q4_1) acc[m][r] += in.scale[u][r] * scaled + in.min[u][r] * g.sum;
+          else acc[m][r] += in.scale[u][r] * scaled;
+        }
+      }
+    }
+  }
+  finish_rows(acc, batch, a, n0);
+}
+
+template <int MaxM>
+void launch_split(const GemvBatch& b, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
+  const int threads = kWarpsPerBlock * 32;
+  switch (b.targets[0].w.dtype) {
+    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0>, grid, threads, 0, stream, b); break;
+    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0>, grid, threads, 0, stream, b); break;
+    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1>, grid, threads, 0, stream, b); break;
+    default: throw Error("gemv: split activations need block-quantized weights, not " +
+                         std::string(dtype_name(b.targets[0].w.dtype)));
+  }
+}
+
 template <int MaxM, bool Normed>
 void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
@@ -386,7 +433,8 @@ void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
 
 template <int MaxM>
 void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
-  if (b.norm.weight) launch_for_rows<MaxM, true>(b, stream);
+  if (b.split.hi) launch_split<MaxM>(b, stream);
+  else if (b.norm.weight) launch_for_rows<MaxM, true>(b, stream);
   else launch_for_rows<MaxM, false>(b, stream);
 }
 
@@ -394,8 +442,11 @@ void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
 
 namespace {
 
-void check_activations(const float* x, int64_t x_stride, int64_t m, int64_t cols, const GemvNorm& norm) {
+void check_activations(const float* x, int64_t x_stride, int64_t m, int64_t cols, const GemvNorm& norm,
+                       const SplitRows* split) {
   if (m > kMaxGemvRows) throw Error("gemv: " + std::to_string(m) + " rows exceed " + std::to_string(kMaxGemvRows));
+  if (split && (split->rows != m || split->cols != cols || norm.weight))
+    throw Error("gemv: split activations of another shape, or with a norm to fold");
   if (x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0)
     throw Error("gemv: needs 16-byte aligned activation rows");
   if (norm.weight && !gemv_norm_fits(m, cols))
@@ -415,11 +466,11 @@ void launch_for_batch(const GemvBatch& b, int64_t m, cudaStream_t stream) {
 bool gemv_norm_fits(int64_t m, int64_t cols) { return m * cols * int64_t{sizeof(float)} <= kMaxNormedGemvBytes; }
 
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
-                      cudaStream_t stream, GemvNorm norm) {
+                      cudaStream_t stream, GemvNorm norm, const SplitRows* split) {
   if (m <= 0 || count <= 0) return;
-  check_activations(x, x_stride, m, targets[0].w.cols, norm);
+  check_activations(x, x_stride, m, targets[0].w.cols, norm, split);
   if (count > kMaxGemvTargets) throw Error("gemv: more than " + std::to_string(kMaxGemvTargets) + " products");
-  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}, norm};
+  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}, norm, split ? *split : SplitRows{}};
   for (int i = 0; i < count; ++i) {
     const WeightRef& w = targets[i].w;
     if (w.cols % 8 != 0 || w.dtype != targets[0].w.dtype || w.cols != targets[0].w.cols)
@@ -434,12 +485,12 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
 }
 
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
-                        WeightRef up, cudaStream_t stream, GemvNorm norm) {
+                        WeightRef up, cudaStream_t stream, GemvNorm norm, const SplitRows* split) {
   if (m <= 0 || gate.rows == 0) return;
-  check_activations(x, x_stride, m, gate.cols, norm);
+  check_activations(x, x_stride, m, gate.cols, norm, split);
   if (gate.cols % 8 != 0 || gate.dtype != up.dtype || gate.rows != up.rows || gate.cols != up.cols)
     throw Error("gemv_swiglu: gate and up need one dtype and shape, rows of a multiple of 8");
-  GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm};
+  GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}};
   b.targets[0] = GemvTarget{y, y_stride, gate, false};
   b.first_block[1] = static_cast<int32_t>(blocks_for(gate.rows, kWarpsPerBlock));
   launch_for_batch(b, m, stream);

@@ -12,6 +12,8 @@
 #include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/quant_device.cuh"
+#include "kernels/cuda/block_dot.cuh"
+#include "kernels/cuda/blocks_in_flight.cuh"
 
 namespace strata::cuda {
 
@@ -29,77 +31,34 @@ struct GemvQ8Args {
   WeightRef w;
 };
 
-__device__ __forceinline__ uint4 load_streaming(const void* p) {
-  // Weights are read once per product: evict-first, so the activations keep the caches.
-  return __ldcs(static_cast<const uint4*>(p));
-}
-
-// Dot product of one packed weight block with one int8 activation block (x0: values
-// 0..15, x1: values 16..31). Q4 byte i holds value i (low nibble) and i + 16 (high).
-template <DType Type>
-__device__ __forceinline__ int block_dot(const uint4* w, const int4& x0, const int4& x1) {
-  int dot = 0;
-  if constexpr (Type == DType::Q8_0) {
-    dot = __dp4a(static_cast<int>(w[0].x), x0.x, dot);
-    dot = __dp4a(static_cast<int>(w[0].y), x0.y, dot);
-    dot = __dp4a(static_cast<int>(w[0].z), x0.z, dot);
-    dot = __dp4a(static_cast<int>(w[0].w), x0.w, dot);
-    dot = __dp4a(static_cast<int>(w[1].x), x1.x, dot);
-    dot = __dp4a(static_cast<int>(w[1].y), x1.y, dot);
-    dot = __dp4a(static_cast<int>(w[1].z), x1.z, dot);
-    dot = __dp4a(static_cast<int>(w[1].w), x1.w, dot);
-  } else {
-    const uint32_t words[4] = {w[0].x, w[0].y, w[0].z, w[0].w};
-    const int lo_x[4] = {x0.x, x0.y, x0.z, x0.w}, hi_x[4] = {x1.x, x1.y, x1.z, x1.w};
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      dot = __dp4a(static_cast<int>(words[j] & 0x0f0f0f0fu), lo_x[j], dot);
-      dot = __dp4a(static_cast<int>((words[j] >> 4) & 0x0f0f0f0fu), hi_x[j], dot);
-    }
-  }
-  return dot;
-}
-
 template <int MaxM, DType Type>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_q8_kernel(GemvQ8Args a) {
   // Blocks in flight per lane and row: with 4 rows, 16 independent 16-byte loads per lane
   // for Q4 (a 4096-wide Q4 row is only 4 blocks per lane).
   constexpr int kUnroll = Type == DType::Q8_0 ? 2 : 4;
-  constexpr int kLoads = Type == DType::Q8_0 ? 2 : 1;  // 16-byte loads per block
   const int64_t n0 = (int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / 32) * kRowsPerWarp;
   if (n0 >= a.w.rows) return wait_for_previous_kernel();
   const int lane = threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
-  const PackedBlocks p = packed_blocks(a.w);
-  int64_t first_block[kRowsPerWarp];
+  WeightRef weights[kRowsPerWarp];
+  int64_t rows[kRowsPerWarp];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
     // A row past the end re-reads the last one; its result is never stored.
-    const int64_t row = n0 + r < a.w.rows ? n0 + r : a.w.rows - 1;
-    first_block[r] = row * blocks;
+    weights[r] = a.w;
+    rows[r] = n0 + r < a.w.rows ? n0 + r : a.w.rows - 1;
   }
-  uint4 raw[kUnroll][kRowsPerWarp][kLoads];
-  float scale[kUnroll][kRowsPerWarp], min[kUnroll][kRowsPerWarp];
-  const auto load_blocks = [&](int64_t b0) {
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u)
-#pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) {
-        if (b0 + 32 * u >= blocks) continue;
-        const int64_t block = first_block[r] + b0 + 32 * u;
-#pragma unroll
-        for (int l = 0; l < kLoads; ++l) raw[u][r][l] = load_streaming(p.quants + block * 16 * kLoads + 16 * l);
-        scale[u][r] = __half2float(p.scales[block]);
-        min[u][r] = Type == DType::Q4_1 ? __half2float(p.mins[block]) : 0.f;
-      }
-  };
+  BlocksInFlight<Type, kUnroll, kRowsPerWarp> in(weights, rows, a.w.cols);
+  const auto& raw = in.raw;
+  const auto& scale = in.scale;
+  const auto& min = in.min;
   // The weights were written before the previous kernel ran: their first loads go out
   // before the wait, so that they overlap its tail.
-  load_blocks(lane);
+  in.load(lane);
   wait_for_previous_kernel();
   float acc[MaxM][kRowsPerWarp] = {};
   for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
-    if (b0 != lane) load_blocks(b0);
+    if (b0 != lane) in.load(b0);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t b = b0 + 32 * u;

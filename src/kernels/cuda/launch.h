@@ -63,6 +63,27 @@ struct GemvTarget {
   bool accumulate = false;
 };
 constexpr int kMaxGemvTargets = 4;
+// Activation rows in the CPU backend's integer form for block-quantized weights (see
+// cpu/matmul_internal.h): groups of 32 as int16, x ~ d * q with d = amax / 32639, and q
+// split into signed bytes q = 256 hi + lo for dp4a. Relative error ~1e-5 (int8 groups
+// lose enough to flip a model's top token). Per group: d, the exact f32 sum of the group
+// (Q4_1's min multiplies it) and the integer sum of q (Q4_0's offset 8 multiplies it).
+struct SplitGroup {
+  float d;
+  float sum;
+  int32_t q_sum;
+  int32_t unused;
+};
+struct SplitRows {
+  int8_t* hi = nullptr;  // [rows, cols]
+  int8_t* lo = nullptr;  // [rows, cols]
+  SplitGroup* groups = nullptr;  // [rows, cols / 32]
+  int64_t rows = 0, cols = 0;
+};
+constexpr int kSplitLevels = 32639;  // 127 * 256 + 127: q splits into two signed bytes
+size_t split_rows_bytes(int64_t rows, int64_t cols);
+SplitRows split_rows_view(void* buffer, int64_t rows, int64_t cols);
+
 // RMSNorm folded into a GEMV launch: each thread block normalizes the m activation rows
 // into shared memory (rms_norm(x) * weight) before its products, which saves the norm's
 // launch at the price of every block reading x; for activations of at most
@@ -73,13 +94,18 @@ struct GemvNorm {
 };
 constexpr int64_t kMaxNormedGemvBytes = int64_t{12} << 10;
 bool gemv_norm_fits(int64_t m, int64_t cols);
+// x rows (f32, cols % 32 == 0), normalized first when norm.weight is set (the floats
+// rms_norm gives), -> out.
+void launch_split_rows(const float* x, int64_t x_stride, const GemvNorm& norm, SplitRows out, cudaStream_t stream);
+// `split`: the products read these split activations of x instead (block-quantized
+// weights only; norm must then be none, the split rows being normalized already).
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
-                      cudaStream_t stream, GemvNorm norm = {});
+                      cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr);
 
 // y[m, n] = silu(x[m] · gate[n]) * (x[m] · up[n]) in one pass over both weights (a warp
 // reads gate row n beside up row n); gate and up of one dtype and shape, m <= kMaxGemvRows.
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
-                        WeightRef up, cudaStream_t stream, GemvNorm norm = {});
+                        WeightRef up, cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr);
 
 // Activation rows quantized to int8 blocks of 32 (the integer GEMV's input): `quants`
 // [rows, cols] dense, `scales` [rows, cols / 32] of (d, d * sum of the block's quants),
