@@ -92,7 +92,8 @@ TEST_F(CudaMatmul, EveryWeightTypeAtEveryBatchSize) {
     uint32_t seed = 100;
     const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q6_K};
     for (DType dtype : types) {
-      for (auto [n, k] : {std::pair<int64_t, int64_t>{96, 256}, {1000, 512}}) {
+      // Small products spread each row over a block's warps; 4,500 rows keep a warp a row group.
+      for (auto [n, k] : {std::pair<int64_t, int64_t>{96, 256}, {1000, 512}, {4500, 128}}) {
         const HostWeight w = make_weight(dtype, n, k, seed++);
         const Tensor dw = device->upload(w.tensor);
         for (int64_t m : {1, 2, 3, 5, 8, 9, 64, 130}) {
@@ -172,7 +173,7 @@ TEST_F(CudaMatmul, ManyInOneLaunchAndAccumulate) {
 TEST_F(CudaMatmul, SwigluMatchesProductsThenSiluMul) {
   uint32_t seed = 400;
   for (DType dtype : {DType::F32, DType::BF16, DType::F16, DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
-    for (int64_t n : {72, 1003}) {
+    for (int64_t n : {72, 1003, 2501}) {  // 2,501 outputs: a warp each (no split rows)
       const int64_t k = 512;
       const Tensor w_gate = gpu->upload(make_weight(dtype, n, k, seed++).tensor);
       const Tensor w_up = gpu->upload(make_weight(dtype, n, k, seed++).tensor);
@@ -260,7 +261,7 @@ TEST_F(CudaMatmul, Int8GemvMatchesRoundedActivations) {
 TEST_F(CudaMatmul, SplitGemvMatchesInt16RoundedActivations) {
   uint32_t seed = 700;
   for (DType dtype : {DType::Q8_0, DType::Q4_0, DType::Q4_1}) {
-    for (auto [n, k] : {std::pair<int64_t, int64_t>{1000, 1024}, {37, 14336}, {300, 4096}}) {
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{1000, 1024}, {37, 14336}, {300, 4096}, {4500, 256}}) {
       const HostWeight w = make_weight(dtype, n, k, seed++);
       const Tensor dw = gpu->upload(w.tensor);
       for (int64_t m = 1; m <= 8; ++m) {
@@ -271,20 +272,23 @@ TEST_F(CudaMatmul, SplitGemvMatchesInt16RoundedActivations) {
         const std::vector<float> expect = reference(int16_rounded(x), w.values, n);
         const std::string what = std::string(dtype_name(dtype)) + " m=" + std::to_string(m) + " n=" +
                                  std::to_string(n) + " k=" + std::to_string(k);
+        // Q4_1's min multiplies the exact sum of each group (as on the CPU), which the
+        // reference replaces by the sum of the rounded values: ~1e-5 apart.
+        const double tol = dtype == DType::Q4_1 ? 1e-4 : 2e-6;
         Tensor dy = poisoned(*gpu, {m, n});
         gpu->matmul(dy, dx, dw);
-        EXPECT_LT(relative_error(dense_rows(gpu->download(dy)), expect), 2e-6) << what;
+        EXPECT_LT(relative_error(dense_rows(gpu->download(dy)), expect), tol) << what;
         const Tensor base = random_host({m, n}, seed++);
         Tensor acc = gpu->upload(base);
         gpu->matmul_accumulate(acc, dx, dw);
         std::vector<float> expect_acc = expect;
         for (size_t i = 0; i < expect_acc.size(); ++i) expect_acc[i] += base.data<float>()[i];
-        EXPECT_LT(relative_error(dense_rows(gpu->download(acc)), expect_acc), 2e-6) << what << " accumulate";
+        EXPECT_LT(relative_error(dense_rows(gpu->download(acc)), expect_acc), tol) << what << " accumulate";
         Tensor gate = poisoned(*gpu, {m, n}), up = poisoned(*gpu, {m, n});
         gpu->matmul_swiglu(gate, up, dx, dw, dw);
         std::vector<float> expect_glu = expect;
         for (float& v : expect_glu) v = v / (1.f + std::exp(-v)) * v;
-        EXPECT_LT(relative_error(dense_rows(gpu->download(gate)), expect_glu), 1e-5) << what << " swiglu";
+        EXPECT_LT(relative_error(dense_rows(gpu->download(gate)), expect_glu), std::max(tol, 1e-5)) << what << " swiglu";
       }
     }
   }

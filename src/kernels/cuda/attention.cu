@@ -6,8 +6,8 @@
 // an online softmax: lane j scores key j of the tile, the warp rescales its running sum
 // once per tile, and each lane accumulates 4 consecutive dimensions (per 128) of the head,
 // so that shared memory is read in 16-byte vectors on both sides.
-// Decode of few sequences over long contexts splits the keys across blocks (grid z) and
-// merges the partial results in a second kernel.
+// Decode of few sequences over long contexts splits the keys across blocks (grid z); the
+// last block of each item and head group to finish merges the partial results.
 #include <cuda_fp16.h>
 
 #include <cmath>
@@ -143,39 +143,53 @@ __global__ void attention_kernel(AttentionArgs a, Layout layout) {
       }
     }
   }
-  if (!active) return;
   const int64_t out_row = token * a.num_heads + head;
   const int64_t part = int64_t{blockIdx.z} * a.num_tokens * a.num_heads + out_row;
-  const float inv = a.splits == 1 ? 1.f / running_sum : 1.f;  // split partials stay unnormalised
+  if (active) {
+    const float inv = a.splits == 1 ? 1.f / running_sum : 1.f;  // split partials stay unnormalised
 #pragma unroll
-  for (int g = 0; g < kGroups; ++g) {
-    const int d = 4 * lane + 128 * g;
-    if (d >= dim) continue;
-    const float4 o = make_float4(acc[g].x * inv, acc[g].y * inv, acc[g].z * inv, acc[g].w * inv);
-    float* dst = a.splits == 1 ? a.out + token * a.out_stride + int64_t{head} * dim + d : a.partial_acc + part * dim + d;
-    *reinterpret_cast<float4*>(dst) = o;
+    for (int g = 0; g < kGroups; ++g) {
+      const int d = 4 * lane + 128 * g;
+      if (d >= dim) continue;
+      const float4 o = make_float4(acc[g].x * inv, acc[g].y * inv, acc[g].z * inv, acc[g].w * inv);
+      float* dst =
+          a.splits == 1 ? a.out + token * a.out_stride + int64_t{head} * dim + d : a.partial_acc + part * dim + d;
+      *reinterpret_cast<float4*>(dst) = o;
+    }
+    if (a.splits > 1 && lane == 0) {
+      a.partial_stats[part * 2] = running_max;  // -inf with running_sum 0: an empty range
+      a.partial_stats[part * 2 + 1] = running_sum;
+    }
   }
-  if (a.splits > 1 && lane == 0) {
-    a.partial_stats[part * 2] = running_max;  // -inf with running_sum 0: an empty range
-    a.partial_stats[part * 2 + 1] = running_sum;
+  if (a.splits == 1) return;
+  // The last split block of this item and head group to finish merges all the splits (a
+  // merge kernel of its own cost a launch a layer): every thread's writes are fenced, one
+  // thread takes a ticket, and the block that draws the last one resets the counter.
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int* counter = a.split_counters + int64_t{blockIdx.x} * gridDim.y + blockIdx.y;
+    last = atomicAdd(counter, 1) == a.splits - 1;
+    if (last) atomicExch(counter, 0);
   }
-}
-
-// One block per (token, head): weights each split's accumulators by exp(max_s - max).
-__global__ void merge_splits_kernel(AttentionArgs a) {
-  wait_for_previous_kernel();
-  const int64_t token = blockIdx.x;
-  const int head = blockIdx.y, dim = a.cache.head_dim;
-  const int64_t row = token * a.num_heads + head, stride = int64_t{a.num_tokens} * a.num_heads;
+  __syncthreads();
+  if (!last || !active) return;
+  __threadfence();
+  // Each warp merges its own (token, head), weighting each split by exp(max_s - max); the
+  // other blocks' partials are read from L2 (__ldcg), not this SM's L1.
+  const int64_t stride = int64_t{a.num_tokens} * a.num_heads;
   float max = -INFINITY;
-  for (int s = 0; s < a.splits; ++s) max = fmaxf(max, a.partial_stats[(s * stride + row) * 2]);
+  for (int sp = 0; sp < a.splits; ++sp) max = fmaxf(max, __ldcg(a.partial_stats + (sp * stride + out_row) * 2));
   float sum = 0.f;
-  for (int s = 0; s < a.splits; ++s)
-    sum += a.partial_stats[(s * stride + row) * 2 + 1] * __expf(a.partial_stats[(s * stride + row) * 2] - max);
-  for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+  for (int sp = 0; sp < a.splits; ++sp)
+    sum += __ldcg(a.partial_stats + (sp * stride + out_row) * 2 + 1) *
+           __expf(__ldcg(a.partial_stats + (sp * stride + out_row) * 2) - max);
+  for (int d = lane; d < dim; d += 32) {
     float v = 0.f;
-    for (int s = 0; s < a.splits; ++s)
-      v += a.partial_acc[(s * stride + row) * dim + d] * __expf(a.partial_stats[(s * stride + row) * 2] - max);
+    for (int sp = 0; sp < a.splits; ++sp)
+      v += __ldcg(a.partial_acc + (sp * stride + out_row) * dim + d) *
+           __expf(__ldcg(a.partial_stats + (sp * stride + out_row) * 2) - max);
     a.out[token * a.out_stride + int64_t{head} * dim + d] = v / sum;
   }
 }
@@ -219,11 +233,6 @@ void launch_attention(const AttentionArgs& a, cudaStream_t stream) {
   if (dim <= 64) launch_for<64>(a, layout, smem, stream);
   else if (dim <= 128) launch_for<128>(a, layout, smem, stream);
   else launch_for<256>(a, layout, smem, stream);
-  if (a.splits > 1) {
-    launch_kernel(merge_splits_kernel, dim3(static_cast<unsigned>(a.num_tokens), static_cast<unsigned>(a.num_heads)), 128, 0,
-                          stream, a);
-    check_launch("merge_splits_kernel");
-  }
 }
 
 }  // namespace strata::cuda

@@ -1,7 +1,8 @@
 #pragma once
 // The weight blocks (Q8_0, Q4_0, Q4_1, repacked) that one warp of a GEMV has in flight:
-// kUnroll blocks of each of its Rows rows, with their scales (and Q4_1 mins). Lane j takes
-// blocks j, j + 32, ... of a row, so a warp's 16-byte loads are coalesced.
+// kUnroll blocks of each of its Rows rows, with their scales (and Q4_1 mins). Thread j takes
+// blocks j, j + Stride, ... of a row (Stride 32: a warp per row; more: a block's warps
+// share the rows), so a warp's 16-byte loads are coalesced.
 #include <cuda_fp16.h>
 
 #include <cstdint>
@@ -15,7 +16,7 @@ namespace strata::cuda {
 // Weights are read once per product: evict-first, so activations keep the caches.
 __device__ __forceinline__ uint4 load_streaming(const void* p) { return __ldcs(static_cast<const uint4*>(p)); }
 
-template <DType Type, int kUnroll, int Rows>
+template <DType Type, int kUnroll, int Rows, int Stride = 32>
 struct BlocksInFlight {
   static constexpr int kLoads = Type == DType::Q8_0 ? 2 : 1;  // 16-byte loads per block
   PackedBlocks p[Rows];
@@ -36,8 +37,8 @@ struct BlocksInFlight {
     for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
       for (int r = 0; r < Rows; ++r) {
-        if (b0 + 32 * u >= blocks) continue;
-        const int64_t block = first_block[r] + b0 + 32 * u;
+        if (b0 + Stride * u >= blocks) continue;
+        const int64_t block = first_block[r] + b0 + Stride * u;
 #pragma unroll
         for (int l = 0; l < kLoads; ++l) raw[u][r][l] = load_streaming(p[r].quants + block * 16 * kLoads + 16 * l);
         scale[u][r] = __half2float(p[r].scales[block]);

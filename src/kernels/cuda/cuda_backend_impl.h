@@ -129,6 +129,11 @@ class CudaBackend : public Backend {
   // store (STRATA_CUDA_FUSE=0: a launch per product and a separate add, for A/B runs).
   bool fuse_products_ = true;
   ScratchBuffer unfused_product_;
+  // The split-KV attention's tickets (AttentionArgs::split_counters), and which buffer of
+  // them has been zeroed.
+  ScratchBuffer attention_counters_;
+  const void* zeroed_counters_ = nullptr;
+  int* split_counters(size_t count);
 
   struct RopeFrequencies {
     RopeConfig cfg;

@@ -133,7 +133,7 @@ std::optional<GemvNorm> CudaBackend::folded_norm(const NormedInput& in, std::spa
   if (!fuse_products_ || weights.empty() || weights.size() > static_cast<size_t>(kMaxGemvTargets)) return std::nullopt;
   if (x.device() != Device::CUDA || x.dtype() != DType::F32 || x.ndim() != 2 || x.stride(1) != 1) return std::nullopt;
   const int64_t cols = x.size(1);
-  if (x.size(0) == 0 || !gemv_fits(x, cols) || !gemv_norm_fits(x.size(0), cols)) return std::nullopt;
+  if (x.size(0) == 0 || !gemv_fits(x, cols)) return std::nullopt;
   for (const WeightRef& w : weights)
     if (w.dtype != weights[0].dtype || w.cols != cols || w.rows == 0 || takes_integer_gemv(w)) return std::nullopt;
   // Split activations take the norm in their quantization kernel, at any size.

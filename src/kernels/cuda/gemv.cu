@@ -26,7 +26,6 @@ namespace {
 // weights they meet); each lane keeps kUnroll chunks of every row in flight.
 constexpr int kWarpsPerBlock = 4;
 constexpr int kRowsPerWarp = 2;
-constexpr int kRowsPerBlock = kWarpsPerBlock * kRowsPerWarp;
 
 struct GemvArgs {
   float* y;
@@ -53,6 +52,7 @@ struct GemvBatch {
   WeightRef up;
   GemvNorm norm;  // Normed kernels: the products read rms_norm(x) * norm.weight
   SplitRows split;  // gemv_split_kernel: the products read these instead of x
+  int split_k;      // 1, or kWarpsPerBlock: warps sharing a block's rows (finish_rows)
 };
 
 // Normed kernels' activations: the block's m rows of rms_norm(x) * weight, [m, cols].
@@ -166,24 +166,47 @@ __device__ __forceinline__ void unpack_q8(const uint4& v, float* w) {
 
 static_assert(kRowsPerWarp == 2, "the SwiGLU epilogue pairs a warp's two rows (gate, up)");
 
-template <int MaxM>
+// SplitK > 1: the block's warps share its rows, each summing a part of every row (for
+// products of few rows, which would leave most SMs idle and the rest latency-bound), and
+// warp 0 adds the parts in order.
+template <int SplitK, int MaxM>
 __device__ __forceinline__ void finish_rows(float (&acc)[MaxM][kRowsPerWarp], const GemvBatch& b,
                                             const GemvArgs& a, int64_t n0) {
+  float s[MaxM][kRowsPerWarp];
+#pragma unroll
+  for (int m = 0; m < MaxM; ++m)
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) s[m][r] = warp_sum(acc[m][r]);
+  if constexpr (SplitK > 1) {
+    __shared__ float parts[SplitK][MaxM][kRowsPerWarp];
+    if (threadIdx.x % 32 == 0)
+#pragma unroll
+      for (int m = 0; m < MaxM; ++m)
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r) parts[threadIdx.x / 32][m][r] = s[m][r];
+    __syncthreads();
+    if (threadIdx.x >= 32) return;
+#pragma unroll
+    for (int m = 0; m < MaxM; ++m)
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        s[m][r] = parts[0][m][r];
+        for (int w = 1; w < SplitK; ++w) s[m][r] += parts[w][m][r];
+      }
+  }
+  if (threadIdx.x % 32 != 0) return;
 #pragma unroll
   for (int m = 0; m < MaxM; ++m) {
-    float s[kRowsPerWarp];
-#pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) s[r] = warp_sum(acc[m][r]);
-    if (m >= a.m || threadIdx.x % 32 != 0) continue;
+    if (m >= a.m) continue;
     if (b.swiglu) {
-      a.y[m * a.y_stride + n0] = silu_times(s[0], s[1]);
+      a.y[m * a.y_stride + n0] = silu_times(s[m][0], s[m][1]);
       continue;
     }
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r)
       if (n0 + r < a.w.rows) {
         float& out = a.y[m * a.y_stride + n0 + r];
-        out = a.accumulate ? out + s[r] : s[r];
+        out = a.accumulate ? out + s[m][r] : s[m][r];
       }
   }
 }
@@ -200,8 +223,9 @@ struct WarpRows {
   int64_t row[kRowsPerWarp];
 };
 
+template <int SplitK>
 __device__ __forceinline__ WarpRows warp_rows(const GemvBatch& b, const GemvArgs& a, int64_t block) {
-  const int64_t warp = block * kWarpsPerBlock + threadIdx.x / 32;
+  const int64_t warp = SplitK > 1 ? block : block * kWarpsPerBlock + threadIdx.x / 32;  // its row group
   WarpRows out;
   if (b.swiglu) {
     out.n0 = warp;
@@ -218,7 +242,7 @@ __device__ __forceinline__ WarpRows warp_rows(const GemvBatch& b, const GemvArgs
 }
 
 // Float weights: a chunk is 8 weights (16 bytes of f16/bf16, 32 bytes of f32).
-template <int MaxM, DType Type, bool Normed>
+template <int MaxM, DType Type, bool Normed, int SplitK>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBatch batch) {
   // Four 16-byte chunks of each row in flight per lane: eight measured slower for batch-1
   // 8B BF16 (174 vs 186 tok/s, H200, 2026-12-02).
@@ -226,12 +250,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
   constexpr int kLoads = Type == DType::F32 ? 2 : 1;  // 16-byte loads per chunk
   int64_t block;
   const GemvArgs a = resolve(batch, block);
-  const WarpRows work = warp_rows(batch, a, block);
+  const WarpRows work = warp_rows<SplitK>(batch, a, block);
   const int64_t n0 = work.n0;
   // A warp past the end leaves at once, unless it must help normalize the activations.
   const bool active = n0 < a.w.rows;
   if (!Normed && !active) return wait_for_previous_kernel();
-  const int lane = threadIdx.x % 32;
+  // This thread's first chunk of each row, and the step between its chunks.
+  constexpr int kStride = 32 * SplitK;
+  const int lane = SplitK > 1 ? threadIdx.x : threadIdx.x % 32;
   const int64_t chunks = a.w.cols / 8, row_bytes = a.w.cols * (Type == DType::F32 ? 4 : 2);
   const uint8_t* rows[kRowsPerWarp];
 #pragma unroll
@@ -244,7 +270,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
       for (int r = 0; r < kRowsPerWarp; ++r)
 #pragma unroll
         for (int l = 0; l < kLoads; ++l)
-          if (c0 + 32 * u < chunks) raw[u][r][l] = load_streaming(rows[r] + (c0 + 32 * u) * 16 * kLoads + 16 * l);
+          if (c0 + kStride * u < chunks) raw[u][r][l] = load_streaming(rows[r] + (c0 + kStride * u) * 16 * kLoads + 16 * l);
   };
   // The weights were written before the previous kernel ran: their first loads go out
   // before the wait, so that they overlap its tail.
@@ -253,11 +279,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
   if constexpr (Normed) normalize_into_shared<MaxM>(batch, a.w.cols);
   if (!active) return;
   float acc[MaxM][kRowsPerWarp] = {};
-  for (int64_t c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
+  for (int64_t c0 = lane; c0 < chunks; c0 += kStride * kUnroll) {
     if (c0 != lane) load_chunks(c0);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int64_t c = c0 + 32 * u;
+      const int64_t c = c0 + kStride * u;
       if (c >= chunks) break;
       float w[kRowsPerWarp][8];
 #pragma unroll
@@ -284,7 +310,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
       }
     }
   }
-  finish_rows(acc, batch, a, n0);
+  finish_rows<SplitK>(acc, batch, a, n0);
 }
 
 // Repacked Q8_0 / Q4_0 / Q4_1: a chunk is one 32-weight block; its quants are dotted with
@@ -296,7 +322,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   constexpr float kBias = Type == DType::Q4_0 ? 8388616.f : 8388608.f;  // 2^23 (+ Q4_0's offset 8)
   int64_t block;
   const GemvArgs a = resolve(batch, block);
-  const WarpRows work = warp_rows(batch, a, block);
+  const WarpRows work = warp_rows<1>(batch, a, block);
   const int64_t n0 = work.n0;
   // A warp past the end leaves at once, unless it must help normalize the activations.
   const bool active = n0 < a.w.rows;
@@ -348,7 +374,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
       }
     }
   }
-  finish_rows(acc, batch, a, n0);
+  finish_rows<1>(acc, batch, a, n0);
 }
 
 __device__ __forceinline__ SplitGroup load_group(const SplitGroup* p) {
@@ -360,26 +386,27 @@ __device__ __forceinline__ SplitGroup load_group(const SplitGroup* p) {
 // dp4a on the high bytes and 8 on the low ones, 256 hi + lo exact in int32, then one f32
 // update, as the CPU backend's integer kernels compute. The activations are 2 bytes a value
 // instead of 4 and the weights need no decoding to floats, which bound the f32 kernel.
-template <int MaxM, DType Type>
+template <int MaxM, DType Type, int SplitK>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBatch batch) {
   constexpr int kUnroll = 4;
   int64_t block;
   const GemvArgs a = resolve(batch, block);
-  const WarpRows work = warp_rows(batch, a, block);
+  const WarpRows work = warp_rows<SplitK>(batch, a, block);
   const int64_t n0 = work.n0;
   if (n0 >= a.w.rows) return wait_for_previous_kernel();
-  const int lane = threadIdx.x % 32;
+  constexpr int kStride = 32 * SplitK;  // as in gemv_float_kernel
+  const int lane = SplitK > 1 ? threadIdx.x : threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
-  BlocksInFlight<Type, kUnroll, kRowsPerWarp> in(work.w, work.row, a.w.cols);
+  BlocksInFlight<Type, kUnroll, kRowsPerWarp, kStride> in(work.w, work.row, a.w.cols);
   in.load(lane);  // before the wait, as in gemv_float_kernel
   wait_for_previous_kernel();
   const SplitRows& x = batch.split;
   float acc[MaxM][kRowsPerWarp] = {};
-  for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
+  for (int64_t b0 = lane; b0 < blocks; b0 += kStride * kUnroll) {
     if (b0 != lane) in.load(b0);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int64_t b = b0 + 32 * u;
+      const int64_t b = b0 + kStride * u;
       if (b >= blocks) break;
 #pragma unroll
       for (int m = 0; m < MaxM; ++m) {
@@ -399,31 +426,37 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
       }
     }
   }
-  finish_rows(acc, batch, a, n0);
+  finish_rows<SplitK>(acc, batch, a, n0);
 }
 
-template <int MaxM>
+template <int MaxM, int SplitK>
 void launch_split(const GemvBatch& b, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
   switch (b.targets[0].w.dtype) {
-    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0>, grid, threads, 0, stream, b); break;
-    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0>, grid, threads, 0, stream, b); break;
-    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1>, grid, threads, 0, stream, b); break;
+    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK>, grid, threads, 0, stream, b); break;
     default: throw Error("gemv: split activations need block-quantized weights, not " +
                          std::string(dtype_name(b.targets[0].w.dtype)));
   }
 }
 
-template <int MaxM, bool Normed>
+template <int MaxM, bool Normed, int SplitK>
 void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
   const size_t shared = Normed ? static_cast<size_t>(b.m * b.targets[0].w.cols) * sizeof(float) : 0;
   switch (b.targets[0].w.dtype) {
-    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32, Normed>, grid, threads, shared, stream, b); break;
-    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16, Normed>, grid, threads, shared, stream, b); break;
-    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16, Normed>, grid, threads, shared, stream, b); break;
+    case DType::F32:
+      launch_kernel(gemv_float_kernel<MaxM, DType::F32, Normed, SplitK>, grid, threads, shared, stream, b);
+      break;
+    case DType::F16:
+      launch_kernel(gemv_float_kernel<MaxM, DType::F16, Normed, SplitK>, grid, threads, shared, stream, b);
+      break;
+    case DType::BF16:
+      launch_kernel(gemv_float_kernel<MaxM, DType::BF16, Normed, SplitK>, grid, threads, shared, stream, b);
+      break;
     case DType::Q8_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q8_0, Normed>, grid, threads, shared, stream, b); break;
     case DType::Q4_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_0, Normed>, grid, threads, shared, stream, b); break;
     case DType::Q4_1: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_1, Normed>, grid, threads, shared, stream, b); break;
@@ -431,11 +464,54 @@ void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
   }
 }
 
+template <int MaxM, int SplitK>
+void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
+  if (b.split.hi) launch_split<MaxM, SplitK>(b, stream);
+  else if (b.norm.weight) launch_for_rows<MaxM, true, SplitK>(b, stream);
+  else launch_for_rows<MaxM, false, SplitK>(b, stream);
+}
+
 template <int MaxM>
 void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
-  if (b.split.hi) launch_split<MaxM>(b, stream);
-  else if (b.norm.weight) launch_for_rows<MaxM, true>(b, stream);
-  else launch_for_rows<MaxM, false>(b, stream);
+  if (b.split_k > 1) launch_for_rows<MaxM, kWarpsPerBlock>(b, stream);
+  else launch_for_rows<MaxM, 1>(b, stream);
+}
+
+int multiprocessors() {
+  static const int count = [] {
+    int device = 0, n = 0;
+    cuda_check(cudaGetDevice(&device), "cudaGetDevice");
+    cuda_check(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+    return n;
+  }();
+  return count;
+}
+
+// Products of few rows spread each row over a block's warps (SplitK): with a warp a row
+// group, fewer than about four blocks an SM left the GPU latency-bound (H200: a 2048-row
+// F16 product at a fifth of the copy rate). Only the float-activation kernel of
+// block-quantized weights keeps one warp a row group.
+constexpr int kSplitBelowBlocksPerSm = 4;
+
+void assign_blocks(GemvBatch& b) {
+  const bool swiglu = b.swiglu;
+  const auto blocks = [&](int split_k) {
+    const int rows_per_block = (swiglu ? 1 : kRowsPerWarp) * (split_k > 1 ? 1 : kWarpsPerBlock);
+    int32_t total = 0;
+    for (int i = 0; i < b.count; ++i) {
+      b.first_block[i] = total;
+      total += static_cast<int32_t>(blocks_for(b.targets[i].w.rows, rows_per_block));
+    }
+    b.first_block[b.count] = total;
+    return total;
+  };
+  const DType t = b.targets[0].w.dtype;
+  const bool can_split = b.split.hi || t == DType::F32 || t == DType::F16 || t == DType::BF16;
+  b.split_k = 1;
+  if (can_split && blocks(1) < kSplitBelowBlocksPerSm * multiprocessors()) {
+    b.split_k = kWarpsPerBlock;
+    blocks(kWarpsPerBlock);
+  }
 }
 
 }  // namespace
@@ -470,17 +546,16 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
   if (m <= 0 || count <= 0) return;
   check_activations(x, x_stride, m, targets[0].w.cols, norm, split);
   if (count > kMaxGemvTargets) throw Error("gemv: more than " + std::to_string(kMaxGemvTargets) + " products");
-  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}, norm, split ? *split : SplitRows{}};
+  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}, norm, split ? *split : SplitRows{}, 1};
   for (int i = 0; i < count; ++i) {
     const WeightRef& w = targets[i].w;
     if (w.cols % 8 != 0 || w.dtype != targets[0].w.dtype || w.cols != targets[0].w.cols)
       throw Error("gemv: one launch needs one weight dtype and row length, rows of a multiple of 8");
     if (w.rows == 0) continue;
-    b.targets[b.count] = targets[i];
-    b.first_block[b.count + 1] = b.first_block[b.count] + static_cast<int32_t>(blocks_for(w.rows, kRowsPerBlock));
-    ++b.count;
+    b.targets[b.count++] = targets[i];
   }
   if (b.count == 0) return;
+  assign_blocks(b);
   launch_for_batch(b, m, stream);
 }
 
@@ -490,9 +565,9 @@ void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_st
   check_activations(x, x_stride, m, gate.cols, norm, split);
   if (gate.cols % 8 != 0 || gate.dtype != up.dtype || gate.rows != up.rows || gate.cols != up.cols)
     throw Error("gemv_swiglu: gate and up need one dtype and shape, rows of a multiple of 8");
-  GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}};
+  GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}, 1};
   b.targets[0] = GemvTarget{y, y_stride, gate, false};
-  b.first_block[1] = static_cast<int32_t>(blocks_for(gate.rows, kWarpsPerBlock));
+  assign_blocks(b);
   launch_for_batch(b, m, stream);
 }
 

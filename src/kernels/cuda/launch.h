@@ -189,6 +189,8 @@ struct AttentionArgs {
   int splits = 1;
   float* partial_acc = nullptr;
   float* partial_stats = nullptr;
+  // Splits only: [items, head groups] tickets, zero between launches (each resets its own).
+  int* split_counters = nullptr;
 };
 
 // Query heads of one KV head handled together by a thread block; head_dim <= 256.

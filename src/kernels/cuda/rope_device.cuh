@@ -23,9 +23,11 @@ __device__ __forceinline__ RopeAngle rope_angle(int32_t position, double inv_fre
 __device__ __forceinline__ int rope_first(int pair, int half, bool neox) { return neox ? pair : 2 * pair; }
 __device__ __forceinline__ int rope_second(int pair, int half, bool neox) { return neox ? pair + half : 2 * pair + 1; }
 
+// Rounded products and sums (no fused multiply-add), so that the compiler cannot contract
+// the two kernels' copies differently.
 __device__ __forceinline__ void rotate_pair(float& x0, float& x1, RopeAngle a) {
-  const float r0 = x0 * a.cos_a - x1 * a.sin_a;
-  const float r1 = x1 * a.cos_a + x0 * a.sin_a;
+  const float r0 = __fsub_rn(__fmul_rn(x0, a.cos_a), __fmul_rn(x1, a.sin_a));
+  const float r1 = __fadd_rn(__fmul_rn(x1, a.cos_a), __fmul_rn(x0, a.sin_a));
   x0 = r0;
   x1 = r1;
 }
