@@ -28,6 +28,9 @@ __device__ __forceinline__ void wait_for_previous_kernel() {
 // True on compute capability 9.0 and later unless STRATA_CUDA_PDL=0 (read once).
 bool dependent_launch_enabled();
 
+// Throws Error naming the kernel and its launch shape.
+[[noreturn]] void report_launch_failure(cudaError_t status, const void* kernel, const cudaLaunchConfig_t& config);
+
 template <typename... Params, typename... Args>
 void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
                    Args&&... args) {
@@ -41,7 +44,8 @@ void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shar
   config.stream = stream;
   config.attrs = &attribute;
   config.numAttrs = dependent_launch_enabled() ? 1 : 0;
-  cuda_check(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...), "kernel launch");
+  const cudaError_t status = cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+  if (status != cudaSuccess) report_launch_failure(status, reinterpret_cast<const void*>(kernel), config);
 }
 
 }  // namespace strata::cuda
