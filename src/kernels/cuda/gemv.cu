@@ -9,6 +9,9 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/kernel_launch.cuh"
@@ -487,6 +490,15 @@ int multiprocessors() {
   return count;
 }
 
+// STRATA_CUDA_SPLIT_K=0 keeps a warp a row group everywhere (A/B runs); read once.
+bool split_k_enabled() {
+  static const bool enabled = [] {
+    const char* value = std::getenv("STRATA_CUDA_SPLIT_K");
+    return !(value && std::string(value) == "0");
+  }();
+  return enabled;
+}
+
 // Products of few rows spread each row over a block's warps (SplitK): with a warp a row
 // group, fewer than about four blocks an SM left the GPU latency-bound (H200: a 2048-row
 // F16 product at a fifth of the copy rate). Only the float-activation kernel of
@@ -508,7 +520,8 @@ void assign_blocks(GemvBatch& b) {
   const DType t = b.targets[0].w.dtype;
   const bool can_split = b.split.hi || t == DType::F32 || t == DType::F16 || t == DType::BF16;
   b.split_k = 1;
-  if (can_split && blocks(1) < kSplitBelowBlocksPerSm * multiprocessors()) {
+  const int32_t unsplit = blocks(1);  // always: it also lays out the grid when rows stay whole
+  if (can_split && split_k_enabled() && unsplit < kSplitBelowBlocksPerSm * multiprocessors()) {
     b.split_k = kWarpsPerBlock;
     blocks(kWarpsPerBlock);
   }
