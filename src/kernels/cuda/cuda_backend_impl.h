@@ -97,19 +97,32 @@ class CudaBackend : public Backend {
   // y (+)= x · wᵀ for each target (accumulate: add to y).
   void run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate);
   void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate);
+  // Whether a small product with this weight takes the integer GEMV on activations of `mode`.
+  bool quantized_gemv_reads(CudaBackendOptions::QuantizedActivations mode, const WeightRef& w) const;
   // Whether a product with this weight takes the int8-activation GEMV (opt-in).
   bool takes_integer_gemv(const WeightRef& w) const;
   // Whether a small product with this weight reads split int16 activations (the default
   // for block-quantized weights).
   bool takes_split_gemv(const WeightRef& w) const;
-  // x (normalized first when norm.weight is set) as split int16 rows, in activations_split_.
-  SplitRows split_input(const Tensor& x, const GemvNorm& norm);
+  // x (normalized first when norm.weight is set) as split int16 rows for weights of that
+  // format, in activations_split_.
+  SplitRows split_input(const Tensor& x, DType weights, const GemvNorm& norm);
+  // What a GEMV launch over weights like `w` reads of x: its split rows (the norm applied
+  // while quantizing) for the integer GEMV, or x with the norm folded into the launch.
+  struct GemvInput {
+    GemvNorm norm;
+    std::optional<SplitRows> split;
+    const SplitRows* split_rows() const { return split ? &*split : nullptr; }
+  };
+  GemvInput gemv_input(const Tensor& x, const WeightRef& w, const GemvNorm& norm);
   // The norm of `in` folded into one GEMV launch over these weights, if it fits; else none.
   std::optional<GemvNorm> folded_norm(const NormedInput& in, std::span<const WeightRef> weights) const;
   void swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up,
               const NormedInput* norm);
   // x quantized to int8 blocks (in activations_q8_) for the integer GEMV.
   QuantizedRows quantize_input(const Tensor& x);
+  // `count` zeroed split-KV tickets (attention_counters_).
+  int* split_counters(size_t count);
   // The decode items of a batch (one token per sequence), written beside its index arrays.
   void remember_decode_items(const BatchTensors& batch, std::shared_ptr<Storage> storage,
                              const AttentionItem* items);
@@ -133,7 +146,6 @@ class CudaBackend : public Backend {
   // them has been zeroed.
   ScratchBuffer attention_counters_;
   const void* zeroed_counters_ = nullptr;
-  int* split_counters(size_t count);
 
   struct RopeFrequencies {
     RopeConfig cfg;

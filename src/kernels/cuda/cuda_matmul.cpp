@@ -8,6 +8,7 @@
 #include <span>
 
 #include "core/error.h"
+#include "kernels/cpu/matmul_internal.h"
 #include "kernels/cuda/cuda_backend_impl.h"
 #include "kernels/cuda/cublas_api.h"
 #include "kernels/cuda/cuda_check.h"
@@ -88,7 +89,7 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
   int num_pending = 0;
   const auto flush = [&] {
     if (num_pending == 0) return;
-    if (takes_split_gemv(pending[0].w) && !x_split) x_split = split_input(x, GemvNorm{});
+    if (takes_split_gemv(pending[0].w) && !x_split) x_split = split_input(x, pending[0].w.dtype, GemvNorm{});
     launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), stream_, GemvNorm{},
                      takes_split_gemv(pending[0].w) ? &*x_split : nullptr);
     num_pending = 0;
@@ -111,21 +112,31 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
   flush();
 }
 
+bool CudaBackend::quantized_gemv_reads(CudaBackendOptions::QuantizedActivations mode, const WeightRef& w) const {
+  return quantized_activations_ == mode && gemv_q8_supports(w.dtype) && w.cols % 32 == 0;
+}
+
 bool CudaBackend::takes_integer_gemv(const WeightRef& w) const {
-  return quantized_activations_ == CudaBackendOptions::QuantizedActivations::Int8 && gemv_q8_supports(w.dtype) &&
-         w.cols % 32 == 0;
+  return quantized_gemv_reads(CudaBackendOptions::QuantizedActivations::Int8, w);
 }
 
 bool CudaBackend::takes_split_gemv(const WeightRef& w) const {
-  return quantized_activations_ == CudaBackendOptions::QuantizedActivations::Int16 && gemv_q8_supports(w.dtype) &&
-         w.cols % 32 == 0;
+  return quantized_gemv_reads(CudaBackendOptions::QuantizedActivations::Int16, w);
 }
 
-SplitRows CudaBackend::split_input(const Tensor& x, const GemvNorm& norm) {
+SplitRows CudaBackend::split_input(const Tensor& x, DType weights, const GemvNorm& norm) {
   const int64_t rows = x.size(0), cols = x.size(1);
   const SplitRows out = split_rows_view(activations_split_.get(*allocator_, split_rows_bytes(rows, cols)), rows, cols);
-  launch_split_rows(x.data<float>(), x.stride(0), norm, out, stream_);
+  // The CPU backend's rounding, so that both backends' quantized products see the same integers.
+  launch_split_rows(x.data<float>(), x.stride(0), norm, cpu::activation_levels(weights), out, stream_);
   return out;
+}
+
+CudaBackend::GemvInput CudaBackend::gemv_input(const Tensor& x, const WeightRef& w, const GemvNorm& norm) {
+  GemvInput in;
+  if (takes_split_gemv(w)) in.split = split_input(x, w.dtype, norm);  // normalized as it is quantized
+  else in.norm = norm;
+  return in;
 }
 
 std::optional<GemvNorm> CudaBackend::folded_norm(const NormedInput& in, std::span<const WeightRef> weights) const {
@@ -155,13 +166,9 @@ void CudaBackend::norm_matmul_many(const NormedInput& in, std::span<const Matmul
   GemvTarget gemv[kMaxGemvTargets];
   for (size_t i = 0; i < targets.size(); ++i)
     gemv[i] = GemvTarget{targets[i].y->data<float>(), targets[i].y->stride(0), weights[i], false};
-  std::optional<SplitRows> split;
-  if (takes_split_gemv(weights[0])) {
-    split = split_input(in.x, *norm);  // normalized as it is quantized
-    norm.reset();
-  }
+  const GemvInput input = gemv_input(in.x, weights[0], *norm);
   launch_gemv_many(gemv, static_cast<int>(targets.size()), in.x.data<float>(), in.x.stride(0), in.x.size(0), stream_,
-                   norm.value_or(GemvNorm{}), split ? &*split : nullptr);
+                   input.norm, input.split_rows());
 }
 
 void CudaBackend::matmul_swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
@@ -190,13 +197,9 @@ void CudaBackend::swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor
     else Backend::matmul_swiglu(gate, up, x, w_gate, w_up);
     return;
   }
-  std::optional<SplitRows> split;
-  if (takes_split_gemv(g)) {
-    split = split_input(x, norm.value_or(GemvNorm{}));
-    norm.reset();
-  }
+  const GemvInput input = gemv_input(x, g, norm.value_or(GemvNorm{}));
   launch_gemv_swiglu(gate.data<float>(), gate.stride(0), x.data<float>(), x.stride(0), x.size(0), g, u, stream_,
-                     norm.value_or(GemvNorm{}), split ? &*split : nullptr);
+                     input.norm, input.split_rows());
 }
 
 QuantizedRows CudaBackend::quantize_input(const Tensor& x) {

@@ -30,11 +30,10 @@ namespace {
 constexpr int kWarpsPerBlock = 4;
 constexpr int kRowsPerWarp = 2;
 
+// One product of a launch (its activations are the batch's).
 struct GemvArgs {
   float* y;
   int64_t y_stride;
-  const float* x;
-  int64_t x_stride;
   int m;
   WeightRef w;
   bool accumulate;
@@ -117,7 +116,7 @@ __device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) 
   for (int i = 1; i < kMaxGemvTargets; ++i)
     if (i < b.count && static_cast<int32_t>(blockIdx.x) >= b.first_block[i]) t = b.targets[i], first = b.first_block[i];
   block = int64_t{blockIdx.x} - first;
-  return GemvArgs{t.y, t.y_stride, b.x, b.x_stride, b.m, t.w, t.accumulate};
+  return GemvArgs{t.y, t.y_stride, b.m, t.w, t.accumulate};
 }
 
 // 2^23 + n as a float is exact for small n: an OR and a subtraction instead of a slow

@@ -64,7 +64,7 @@ struct GemvTarget {
 };
 constexpr int kMaxGemvTargets = 4;
 // Activation rows in the CPU backend's integer form for block-quantized weights (see
-// cpu/matmul_internal.h): groups of 32 as int16, x ~ d * q with d = amax / 32639, and q
+// cpu/matmul_internal.h): groups of 32 as int16, x ~ d * q with d = amax / levels, and q
 // split into signed bytes q = 256 hi + lo for dp4a. Relative error ~1e-5 (int8 groups
 // lose enough to flip a model's top token). Per group: d, the exact f32 sum of the group
 // (Q4_1's min multiplies it) and the integer sum of q (Q4_0's offset 8 multiplies it).
@@ -80,7 +80,6 @@ struct SplitRows {
   SplitGroup* groups = nullptr;  // [rows, cols / 32]
   int64_t rows = 0, cols = 0;
 };
-constexpr int kSplitLevels = 32639;  // 127 * 256 + 127: q splits into two signed bytes
 size_t split_rows_bytes(int64_t rows, int64_t cols);
 SplitRows split_rows_view(void* buffer, int64_t rows, int64_t cols);
 
@@ -95,8 +94,10 @@ struct GemvNorm {
 constexpr int64_t kMaxNormedGemvBytes = int64_t{12} << 10;
 bool gemv_norm_fits(int64_t m, int64_t cols);
 // x rows (f32, cols % 32 == 0), normalized first when norm.weight is set (the floats
-// rms_norm gives), -> out.
-void launch_split_rows(const float* x, int64_t x_stride, const GemvNorm& norm, SplitRows out, cudaStream_t stream);
+// rms_norm gives), -> out, |q| <= levels (cpu::activation_levels of the weight format).
+constexpr int kMaxSplitLevels = 127 * 256 + 127;  // the most that splits into two signed bytes
+void launch_split_rows(const float* x, int64_t x_stride, const GemvNorm& norm, int levels, SplitRows out,
+                       cudaStream_t stream);
 // `split`: the products read these split activations of x instead (block-quantized
 // weights only; norm must then be none, the split rows being normalized already).
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,

@@ -1,6 +1,6 @@
 // f32 activation rows -> the int16 groups, split into signed bytes, that the integer GEMV
 // of block-quantized weights reads (launch.h, SplitRows): the CPU backend's quantization
-// (d = amax / 32639, q = round-to-nearest-even of x / d via the reciprocal, as
+// (d = amax / levels, the CPU's for the weight format, q = round-to-nearest-even of x / d via the reciprocal, as
 // cpu::quantize_activation_row_generic), so both backends' quantized products see the same
 // integers. An RMSNorm can come first in the same kernel: the q/k/v and gate/up inputs are
 // normalized and quantized in one launch.
@@ -20,7 +20,7 @@ constexpr int kGroupsPerBlock = kThreads / 32;
 // every block of a row first sums the whole row's squares (from L2, as rms_norm does),
 // so that the row's groups spread over many blocks: one block a row left a 14,336-wide
 // row to a single SM.
-__global__ void split_rows_kernel(const float* x, int64_t x_stride, GemvNorm norm, SplitRows out) {
+__global__ void split_rows_kernel(const float* x, int64_t x_stride, GemvNorm norm, int levels, SplitRows out) {
   wait_for_previous_kernel();
   const int64_t row = blockIdx.y, cols = out.cols;
   const float* src = x + row * x_stride;
@@ -31,7 +31,7 @@ __global__ void split_rows_kernel(const float* x, int64_t x_stride, GemvNorm nor
   const int64_t i = g * 32 + lane;
   const float v = norm.weight ? src[i] * inv_rms * norm.weight[i] : src[i];
   const float amax = warp_max(fabsf(v)), total = warp_sum(v);
-  const float d = amax / static_cast<float>(kSplitLevels), inv = d != 0.f ? 1.f / d : 0.f;
+  const float d = amax / static_cast<float>(levels), inv = d != 0.f ? 1.f / d : 0.f;
   const int q = __float2int_rn(v * inv);
   const int lo = static_cast<int8_t>(q);  // q - lo is a multiple of 256
   out.hi[row * cols + i] = static_cast<int8_t>((q - lo) / 256);
@@ -53,11 +53,13 @@ SplitRows split_rows_view(void* buffer, int64_t rows, int64_t cols) {
   return {base, base + bytes, reinterpret_cast<SplitGroup*>(base + 2 * bytes), rows, cols};
 }
 
-void launch_split_rows(const float* x, int64_t x_stride, const GemvNorm& norm, SplitRows out, cudaStream_t stream) {
+void launch_split_rows(const float* x, int64_t x_stride, const GemvNorm& norm, int levels, SplitRows out,
+                       cudaStream_t stream) {
   if (out.cols % 32 != 0) throw Error("split_rows: needs rows of a multiple of 32 values");
+  if (levels <= 0 || levels > kMaxSplitLevels) throw Error("split_rows: levels beyond two signed bytes");
   if (out.rows == 0) return;
   const dim3 grid(blocks_for(out.cols / 32, kGroupsPerBlock), static_cast<unsigned>(out.rows));
-  launch_kernel(split_rows_kernel, grid, kThreads, 0, stream, x, x_stride, norm, out);
+  launch_kernel(split_rows_kernel, grid, kThreads, 0, stream, x, x_stride, norm, levels, out);
 }
 
 }  // namespace strata::cuda
