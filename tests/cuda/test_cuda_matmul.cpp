@@ -192,13 +192,15 @@ TEST_F(CudaMatmul, SwigluMatchesProductsThenSiluMul) {
   }
 }
 
-// RMSNorm folded into the GEMV (each block normalizes the activations into shared
-// memory) against rms_norm then the products, for matmul_many and SwiGLU: sizes that fold
-// (small rows) and sizes that do not (2 rows of 2048, 9 rows: the separate kernels).
+// RMSNorm folded into the GEMV against rms_norm then the products, for matmul_many and
+// SwiGLU: rows that fit shared memory (each block normalizes them there), wider rows (float
+// weights: x * weight on the fly, 1 / rms on the sums, e.g. 2 rows of 2048 or one of the
+// 8B shape's 4096; quantized weights: in their activations' quantization) and 9 rows (the
+// separate kernels).
 TEST_F(CudaMatmul, NormFoldedIntoProductsMatchesNormThenProducts) {
   uint32_t seed = 600;
   for (DType dtype : {DType::F32, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
-    for (int64_t k : {576, 2048}) {
+    for (int64_t k : {576, 2048, 4096}) {
       std::vector<Tensor> weights;
       for (int64_t n : {200, 72, 72}) weights.push_back(gpu->upload(make_weight(dtype, n, k, seed++).tensor));
       const Tensor norm_weight = gpu->upload(random_host({k}, seed++, 0.5f, 1.5f));

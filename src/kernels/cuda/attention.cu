@@ -11,6 +11,7 @@
 #include <cuda_fp16.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
@@ -28,13 +29,25 @@ struct Layout {
   int warps;            // heads_per_block * tokens_per_item
 };
 
-// Four consecutive cache elements (8-byte f16 or 16-byte f32 load) as f32.
-__device__ __forceinline__ float4 load_cache4(const KVLayer& c, const void* base, int64_t i) {
-  if (!c.f16) return *reinterpret_cast<const float4*>(static_cast<const float*>(base) + i);
-  const uint2 raw = *reinterpret_cast<const uint2*>(static_cast<const __half*>(base) + i);
-  const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
-  const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
-  return make_float4(lo.x, lo.y, hi.x, hi.y);
+// Four consecutive cache elements as loaded (an 8-byte f16 or 16-byte f32 vector), and as f32.
+template <bool F16>
+using CacheVec = std::conditional_t<F16, uint2, float4>;
+
+template <bool F16>
+__device__ __forceinline__ CacheVec<F16> load_cache4(const void* base, int64_t i) {
+  if constexpr (F16) return *reinterpret_cast<const uint2*>(static_cast<const __half*>(base) + i);
+  else return *reinterpret_cast<const float4*>(static_cast<const float*>(base) + i);
+}
+
+template <bool F16>
+__device__ __forceinline__ float4 to_float4(const CacheVec<F16>& raw) {
+  if constexpr (F16) {
+    const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
+    const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
+    return make_float4(lo.x, lo.y, hi.x, hi.y);
+  } else {
+    return raw;
+  }
 }
 
 __device__ __forceinline__ float dot4(const float4& a, const float4& b) {
@@ -45,8 +58,88 @@ __device__ __forceinline__ float dot4(const float4& a, const float4& b) {
 // lanes of each quarter-warp phase read their keys' 16-byte vectors from distinct banks.
 __host__ __device__ inline int k_stride(int dim) { return dim + 4; }
 
-template <int MaxD>
-__global__ void attention_kernel(AttentionArgs a, Layout layout) {
+// Where a block's key/value rows come from: its sequence's block table, one KV head.
+struct TileSource {
+  const KVLayer& cache;
+  const int32_t* table;
+  int64_t row_elems;  // elements of one cache slot (all KV heads)
+  int kv_head;
+  int vecs;     // 4-element vectors of a head row
+  int key_end;  // rows at or past it are zeros
+};
+
+// A key/value tile in flight: a warp per row (one block-table lookup per row), lane l
+// holding vectors l, l + 32, ... of it. Up to kRows rows a warp wait in registers, loaded
+// together, so that a tile costs one trip to memory instead of one per row, and the next
+// tile's loads overlap this tile's arithmetic; rows past that (blocks of fewer than
+// kTile / kRows warps) are loaded when stored.
+template <int MaxD, bool F16>
+struct TileRows {
+  using Vec = CacheVec<F16>;
+  static constexpr int kGroups = (MaxD / 4 + 31) / 32;
+  static constexpr int kRows = 8 / kGroups / (F16 ? 1 : 2);  // 32 registers of each of K and V
+  Vec k[kRows][kGroups], v[kRows][kGroups];
+
+  __device__ __forceinline__ static int64_t row_base(const TileSource& s, int pos) {
+    const int block_size = s.cache.block_size;
+    const int64_t slot = int64_t{s.table[pos / block_size]} * block_size + pos % block_size;
+    return slot * s.row_elems + int64_t{s.kv_head} * s.cache.head_dim;
+  }
+
+  __device__ __forceinline__ static void load_row(const TileSource& s, int pos, int lane, Vec (&kr)[kGroups],
+                                                  Vec (&vr)[kGroups]) {
+    const bool inside = pos < s.key_end;
+    const int64_t base = inside ? row_base(s, pos) : 0;
+#pragma unroll
+    for (int g = 0; g < kGroups; ++g) {
+      const int vec = lane + 32 * g;
+      const bool ok = inside && vec < s.vecs;
+      kr[g] = ok ? load_cache4<F16>(s.cache.k, base + 4 * vec) : Vec{};
+      vr[g] = ok ? load_cache4<F16>(s.cache.v, base + 4 * vec) : Vec{};
+    }
+  }
+
+  __device__ __forceinline__ static void store_row(const TileSource& s, int j, int lane, const Vec (&kr)[kGroups],
+                                                   const Vec (&vr)[kGroups], float* k_tile, float* v_tile) {
+    const int dim = s.cache.head_dim;
+#pragma unroll
+    for (int g = 0; g < kGroups; ++g) {
+      const int vec = lane + 32 * g;
+      if (vec >= s.vecs) continue;
+      *reinterpret_cast<float4*>(k_tile + j * k_stride(dim) + 4 * vec) = to_float4<F16>(kr[g]);
+      *reinterpret_cast<float4*>(v_tile + j * dim + 4 * vec) = to_float4<F16>(vr[g]);
+    }
+  }
+
+  __device__ __forceinline__ void load(const TileSource& s, int tile, int warp, int warps, int lane) {
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const int j = warp + warps * r;
+      if (j < kTile) load_row(s, tile + j, lane, k[r], v[r]);
+    }
+  }
+
+  __device__ __forceinline__ void store(const TileSource& s, int tile, float* k_tile, float* v_tile, int warp,
+                                        int warps, int lane) const {
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const int j = warp + warps * r;
+      if (j < kTile) store_row(s, j, lane, k[r], v[r], k_tile, v_tile);
+    }
+    for (int j = warp + warps * kRows; j < kTile; j += warps) {
+      Vec kr[kGroups], vr[kGroups];
+      load_row(s, tile + j, lane, kr, vr);
+      store_row(s, j, lane, kr, vr, k_tile, v_tile);
+    }
+  }
+};
+
+// Blocks hold at most 16 warps (launch_attention): 512 threads, which leaves the tile rows
+// their registers.
+constexpr int kMaxAttentionThreads = 512;
+
+template <int MaxD, bool F16>
+__global__ void __launch_bounds__(kMaxAttentionThreads) attention_kernel(AttentionArgs a, Layout layout) {
   wait_for_previous_kernel();
   extern __shared__ float4 smem4[];
   float* smem = reinterpret_cast<float*>(smem4);
@@ -83,26 +176,16 @@ __global__ void attention_kernel(AttentionArgs a, Layout layout) {
   float running_max = -INFINITY, running_sum = 0.f;
 
   const int32_t* table = a.block_tables + int64_t{item.seq} * a.max_blocks;
-  const int64_t row_elems = int64_t{a.cache.kv_heads} * dim;
+  TileRows<MaxD, F16> rows;
+  const TileSource src{a.cache, table, int64_t{a.cache.kv_heads} * dim, kv_head, dim / 4, key_end};
   const int vecs = dim / 4;
+  if (key_begin < key_end) rows.load(src, key_begin, warp, warps, lane);
   for (int tile = key_begin; tile < key_end; tile += kTile) {
     __syncthreads();  // the previous tile is no longer read
-    // A warp per key row: one block-table lookup per row, 4-element loads along it.
-    for (int j = warp; j < kTile; j += warps) {
-      const int pos = tile + j;
-      const bool inside = pos < key_end;
-      const int64_t slot = inside ? int64_t{table[pos / a.cache.block_size]} * a.cache.block_size +
-                                        pos % a.cache.block_size
-                                  : 0;
-      const int64_t base = slot * row_elems + int64_t{kv_head} * dim;
-      for (int v = lane; v < vecs; v += 32) {
-        const float4 kv_k = inside ? load_cache4(a.cache, a.cache.k, base + 4 * v) : make_float4(0.f, 0.f, 0.f, 0.f);
-        const float4 kv_v = inside ? load_cache4(a.cache, a.cache.v, base + 4 * v) : make_float4(0.f, 0.f, 0.f, 0.f);
-        *reinterpret_cast<float4*>(k_tile + j * k_stride(dim) + 4 * v) = kv_k;
-        *reinterpret_cast<float4*>(v_tile + j * dim + 4 * v) = kv_v;
-      }
-    }
+    rows.store(src, tile, k_tile, v_tile, warp, warps, lane);
     __syncthreads();
+    // The next tile's loads go out now, to arrive while this one is scored.
+    if (tile + kTile < key_end) rows.load(src, tile + kTile, warp, warps, lane);
     if (!active || tile > position) continue;  // every key of this tile is in its future
     const int key = tile + lane;
     float score = -INFINITY;
@@ -201,18 +284,26 @@ int heads_per_block(int group) {
   return n;
 }
 
-template <int MaxD>
+template <int MaxD, bool F16>
 void launch_for(const AttentionArgs& a, const Layout& layout, size_t smem, cudaStream_t stream) {
   static bool raised = false;  // the opt-in above 48 KB is per kernel, once is enough
   if (!raised && smem > 48 * 1024) {
-    cuda_check(cudaFuncSetAttribute(attention_kernel<MaxD>, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024),
+    cuda_check(cudaFuncSetAttribute(attention_kernel<MaxD, F16>, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024),
                "cudaFuncSetAttribute(attention_kernel)");
     raised = true;
   }
   const dim3 grid(static_cast<unsigned>(a.num_items), static_cast<unsigned>(a.num_heads / layout.heads_per_block),
                   static_cast<unsigned>(a.splits));
-  launch_kernel(attention_kernel<MaxD>, grid, layout.warps * 32, smem, stream, a, layout);
+  launch_kernel(attention_kernel<MaxD, F16>, grid, layout.warps * 32, smem, stream, a, layout);
   check_launch("attention_kernel");
+}
+
+template <bool F16>
+void launch_for_dim(const AttentionArgs& a, const Layout& layout, size_t smem, cudaStream_t stream) {
+  const int dim = a.cache.head_dim;
+  if (dim <= 64) launch_for<64, F16>(a, layout, smem, stream);
+  else if (dim <= 128) launch_for<128, F16>(a, layout, smem, stream);
+  else launch_for<256, F16>(a, layout, smem, stream);
 }
 
 }  // namespace
@@ -227,12 +318,12 @@ void launch_attention(const AttentionArgs& a, cudaStream_t stream) {
   Layout layout;
   layout.heads_per_block = heads_per_block(a.num_heads / a.cache.kv_heads);
   layout.warps = layout.heads_per_block * a.tokens_per_item;
-  if (layout.warps > 32) throw Error("attention: more than 32 warps per block");
+  if (layout.warps * 32 > kMaxAttentionThreads)
+    throw Error("attention: more than " + std::to_string(kMaxAttentionThreads / 32) + " warps per block");
   const size_t smem =
       sizeof(float) * (size_t{kTile} * k_stride(dim) + size_t{kTile} * dim + size_t(layout.warps) * dim);
-  if (dim <= 64) launch_for<64>(a, layout, smem, stream);
-  else if (dim <= 128) launch_for<128>(a, layout, smem, stream);
-  else launch_for<256>(a, layout, smem, stream);
+  if (a.cache.f16) launch_for_dim<true>(a, layout, smem, stream);
+  else launch_for_dim<false>(a, layout, smem, stream);
 }
 
 }  // namespace strata::cuda

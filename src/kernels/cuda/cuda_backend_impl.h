@@ -96,7 +96,18 @@ class CudaBackend : public Backend {
   const AttentionItem* attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items);
   // y (+)= x · wᵀ for each target (accumulate: add to y).
   void run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate);
-  void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate);
+  // x as the f16/bf16 operand of tensor-core products (in activations_half_), converted once
+  // for all the products of one input that read that type.
+  struct HalfInput {
+    DType type = DType::F32;  // F32: not converted yet
+    const void* data = nullptr;
+  };
+  void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate, HalfInput& xh);
+  // The operand type tensor-core products of this weight read (F32: plain SGEMM on x).
+  static DType tensor_core_input(const WeightRef& w);
+  // rms_norm(in) rounded to the operand type of these weights, for products that all take
+  // the tensor cores; none when they do not (the caller normalizes, then multiplies).
+  std::optional<HalfInput> normed_tensor_core_input(const NormedInput& in, std::span<const WeightRef> weights);
   // Whether a small product with this weight takes the integer GEMV on activations of `mode`.
   bool quantized_gemv_reads(CudaBackendOptions::QuantizedActivations mode, const WeightRef& w) const;
   // Whether a product with this weight takes the int8-activation GEMV (opt-in).

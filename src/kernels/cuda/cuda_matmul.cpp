@@ -83,6 +83,7 @@ void CudaBackend::matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w)
 // out as one launch per run of equal weight formats (decode pays for every launch); the
 // integer GEMV quantizes the input once, on the first product that needs it.
 void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate) {
+  HalfInput x_half;
   std::optional<QuantizedRows> x_q8;
   std::optional<SplitRows> x_split;
   GemvTarget pending[kMaxGemvTargets];
@@ -106,7 +107,7 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
       if (num_pending == kMaxGemvTargets || !fuse_products_ || (num_pending > 0 && (pending[0].w.dtype != wr.dtype || pending[0].w.cols != wr.cols))) flush();
       pending[num_pending++] = GemvTarget{y.data<float>(), y.stride(0), wr, accumulate};
     } else {
-      matmul_tensor_cores(y, x, wr, accumulate);
+      matmul_tensor_cores(y, x, wr, accumulate, x_half);
     }
   }
   flush();
@@ -148,7 +149,7 @@ std::optional<GemvNorm> CudaBackend::folded_norm(const NormedInput& in, std::spa
   for (const WeightRef& w : weights)
     if (w.dtype != weights[0].dtype || w.cols != cols || w.rows == 0 || takes_integer_gemv(w)) return std::nullopt;
   // Split activations take the norm in their quantization kernel, at any size.
-  if (!takes_split_gemv(weights[0]) && !gemv_norm_fits(x.size(0), cols)) return std::nullopt;
+  if (!takes_split_gemv(weights[0]) && !gemv_norm_folds(weights[0].dtype, x.size(0), cols)) return std::nullopt;
   return GemvNorm{dense_f32(in.weight, cols, "rms_norm", "weight"), in.eps};
 }
 
@@ -160,7 +161,14 @@ void CudaBackend::norm_matmul_many(const NormedInput& in, std::span<const Matmul
     norm = folded_norm(in, std::span(weights, targets.size()));
   }
   if (!norm) {
-    Backend::norm_matmul_many(in, targets);
+    std::optional<HalfInput> xh;
+    if (targets.size() <= static_cast<size_t>(kMaxGemvTargets))
+      xh = normed_tensor_core_input(in, std::span(weights, targets.size()));
+    if (!xh) {
+      Backend::norm_matmul_many(in, targets);
+      return;
+    }
+    for (size_t i = 0; i < targets.size(); ++i) matmul_tensor_cores(*targets[i].y, in.x, weights[i], false, *xh);
     return;
   }
   GemvTarget gemv[kMaxGemvTargets];
@@ -193,8 +201,18 @@ void CudaBackend::swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor
     norm = folded_norm(*in, weights);
   }
   if (!gemv || (in && !norm)) {
-    if (in) Backend::norm_matmul_swiglu(*in, gate, up, w_gate, w_up);
-    else Backend::matmul_swiglu(gate, up, x, w_gate, w_up);
+    const WeightRef weights[] = {g, u};
+    std::optional<HalfInput> xh;
+    if (in) xh = normed_tensor_core_input(*in, weights);
+    if (xh) {
+      matmul_tensor_cores(gate, x, g, false, *xh);
+      matmul_tensor_cores(up, x, u, false, *xh);
+      silu_mul(gate, gate, up);
+    } else if (in) {
+      Backend::norm_matmul_swiglu(*in, gate, up, w_gate, w_up);
+    } else {
+      Backend::matmul_swiglu(gate, up, x, w_gate, w_up);
+    }
     return;
   }
   const GemvInput input = gemv_input(x, g, norm.value_or(GemvNorm{}));
@@ -210,17 +228,43 @@ QuantizedRows CudaBackend::quantize_input(const Tensor& x) {
   return out;
 }
 
-void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate) {
+DType CudaBackend::tensor_core_input(const WeightRef& w) {
+  if (w.dtype == DType::F32) return DType::F32;
+  return w.dtype == DType::F16 ? DType::F16 : DType::BF16;
+}
+
+std::optional<CudaBackend::HalfInput> CudaBackend::normed_tensor_core_input(const NormedInput& in,
+                                                                            std::span<const WeightRef> weights) {
+  const Tensor& x = in.x;
+  if (weights.empty() || x.device() != Device::CUDA || x.dtype() != DType::F32 || x.ndim() != 2 || x.stride(1) != 1)
+    return std::nullopt;
+  const int64_t m = x.size(0), cols = x.size(1);
+  const DType type = tensor_core_input(weights[0]);
+  if (m == 0 || type == DType::F32 || gemv_fits(x, cols)) return std::nullopt;
+  for (const WeightRef& w : weights)
+    if (tensor_core_input(w) != type || w.cols != cols) return std::nullopt;
+  void* out = activations_half_.get(*allocator_, static_cast<size_t>(m * cols) * 2);
+  launch_rms_norm_rows(x.data<float>(), x.stride(0), m, cols, dense_f32(in.weight, cols, "rms_norm", "weight"), in.eps,
+                       out, type, stream_);
+  return HalfInput{type, out};
+}
+
+void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate,
+                                      HalfInput& x_half) {
   const int64_t m = x.size(0), k = w.cols, n = w.rows;
   float* out = y.data<float>();
-  if (w.dtype == DType::F32) {
+  const DType act_type = tensor_core_input(w);
+  if (act_type == DType::F32) {
     // f32 weights (tests, tiny models): plain SGEMM, no rounding of either operand.
     gemm(cublas_, n, m, k, w.data, CUDA_R_32F, x.data<float>(), CUDA_R_32F, x.stride(0), out, y.stride(0), accumulate);
     return;
   }
-  const DType act_type = w.dtype == DType::F16 ? DType::F16 : DType::BF16;
-  void* xh = activations_half_.get(*allocator_, static_cast<size_t>(m * k) * 2);
-  launch_convert_rows(x.data<float>(), x.stride(0), m, k, xh, act_type, stream_);
+  if (x_half.type != act_type) {
+    void* buffer = activations_half_.get(*allocator_, static_cast<size_t>(m * k) * 2);
+    launch_convert_rows(x.data<float>(), x.stride(0), m, k, buffer, act_type, stream_);
+    x_half = HalfInput{act_type, buffer};
+  }
+  const void* xh = x_half.data;
   if (w.dtype == DType::F16 || w.dtype == DType::BF16) {
     const cudaDataType t = w.dtype == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
     gemm(cublas_, n, m, k, w.data, t, xh, t, k, out, y.stride(0), accumulate);

@@ -57,13 +57,18 @@ struct GemvBatch {
   int split_k;      // 1, or kWarpsPerBlock: warps sharing a block's rows (finish_rows)
 };
 
-// Normed kernels' activations: the block's m rows of rms_norm(x) * weight, [m, cols].
+// How a launch's products see a folded RMSNorm: not at all (they read x), as the block's
+// normalized copy of x in shared memory (rows that fit kMaxNormedGemvBytes), or, for wider
+// rows of float weights, as x * weight on the fly with each row's 1 / rms applied to the
+// finished sums (the block computes the rms itself: no shared copy, no size limit).
+enum class Norm { None, Shared, Scaled };
+
+// Shared-norm kernels' activations: the block's m rows of rms_norm(x) * weight, [m, cols].
 extern __shared__ float4 gemv_normed[];
 
-// Every thread of the block takes part (two barriers): the same float operations as
-// rms_norm_kernel, the sum of squares in another order.
+// 1 / rms of each of the m rows of x, by every thread of the block (two barriers).
 template <int MaxM>
-__device__ __forceinline__ void normalize_into_shared(const GemvBatch& b, int64_t cols) {
+__device__ __forceinline__ void block_inv_rms_rows(const GemvBatch& b, int64_t cols, float (&inv_rms)[MaxM]) {
   __shared__ float partial[kWarpsPerBlock][MaxM];
   float sum[MaxM] = {};
 #pragma unroll
@@ -81,29 +86,47 @@ __device__ __forceinline__ void normalize_into_shared(const GemvBatch& b, int64_
     if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32][m] = s;
   }
   __syncthreads();
-  float* out = reinterpret_cast<float*>(gemv_normed);
-  for (int m = 0; m < b.m; ++m) {
+#pragma unroll
+  for (int m = 0; m < MaxM; ++m) {
     float total = 0.f;
     for (int w = 0; w < kWarpsPerBlock; ++w) total += partial[w][m];
-    const float inv_rms = rsqrtf(total / static_cast<float>(cols) + b.norm.eps);
+    inv_rms[m] = rsqrtf(total / static_cast<float>(cols) + b.norm.eps);
+  }
+  __syncthreads();
+}
+
+// Every thread of the block takes part (four barriers): the same float operations as
+// rms_norm_kernel, the sum of squares in another order.
+template <int MaxM>
+__device__ __forceinline__ void normalize_into_shared(const GemvBatch& b, int64_t cols) {
+  float inv_rms[MaxM];
+  block_inv_rms_rows<MaxM>(b, cols, inv_rms);
+  float* out = reinterpret_cast<float*>(gemv_normed);
+#pragma unroll
+  for (int m = 0; m < MaxM; ++m) {
+    if (m >= b.m) break;
     for (int64_t i = threadIdx.x; i < cols; i += blockDim.x)
-      out[m * cols + i] = b.x[m * b.x_stride + i] * inv_rms * b.norm.weight[i];
+      out[m * cols + i] = b.x[m * b.x_stride + i] * inv_rms[m] * b.norm.weight[i];
   }
   __syncthreads();
 }
 
 // Activation row m as the products read it: x itself, or its normalized copy.
-template <bool Normed>
+template <Norm N>
 __device__ __forceinline__ const float4* activation_row(const GemvBatch& b, int m, int64_t cols) {
-  if constexpr (Normed) return reinterpret_cast<const float4*>(reinterpret_cast<const float*>(gemv_normed) + m * cols);
+  if constexpr (N == Norm::Shared) return reinterpret_cast<const float4*>(reinterpret_cast<const float*>(gemv_normed) + m * cols);
   else return reinterpret_cast<const float4*>(b.x + m * b.x_stride);
 }
 
 // x is read-only during a product: through the non-coherent cache, shared by a warp's rows.
-template <bool Normed>
+template <Norm N>
 __device__ __forceinline__ float4 load_activation(const float4* p) {
-  if constexpr (Normed) return *p;
+  if constexpr (N == Norm::Shared) return *p;
   else return __ldg(p);
+}
+
+__device__ __forceinline__ float4 times(const float4& a, const float4& b) {
+  return make_float4(a.x * b.x, a.y * b.y, a.z * b.z, a.w * b.w);
 }
 
 // This block's product, and its block index within that product.
@@ -244,7 +267,7 @@ __device__ __forceinline__ WarpRows warp_rows(const GemvBatch& b, const GemvArgs
 }
 
 // Float weights: a chunk is 8 weights (16 bytes of f16/bf16, 32 bytes of f32).
-template <int MaxM, DType Type, bool Normed, int SplitK>
+template <int MaxM, DType Type, Norm N, int SplitK>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBatch batch) {
   // Four 16-byte chunks of each row in flight per lane: eight measured slower for batch-1
   // 8B BF16 (174 vs 186 tok/s, H200, 2026-12-02).
@@ -256,7 +279,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
   const int64_t n0 = work.n0;
   // A warp past the end leaves at once, unless it must help normalize the activations.
   const bool active = n0 < a.w.rows;
-  if (!Normed && !active) return wait_for_previous_kernel();
+  if (N == Norm::None && !active) return wait_for_previous_kernel();
   // This thread's first chunk of each row, and the step between its chunks.
   constexpr int kStride = 32 * SplitK;
   const int lane = SplitK > 1 ? threadIdx.x : threadIdx.x % 32;
@@ -278,7 +301,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
   // before the wait, so that they overlap its tail.
   if (active) load_chunks(lane);
   wait_for_previous_kernel();
-  if constexpr (Normed) normalize_into_shared<MaxM>(batch, a.w.cols);
+  if constexpr (N == Norm::Shared) normalize_into_shared<MaxM>(batch, a.w.cols);
+  float inv_rms[MaxM];
+  if constexpr (N == Norm::Scaled) block_inv_rms_rows<MaxM>(batch, a.w.cols, inv_rms);
   if (!active) return;
   float acc[MaxM][kRowsPerWarp] = {};
   for (int64_t c0 = lane; c0 < chunks; c0 += kStride * kUnroll) {
@@ -300,11 +325,18 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
           unpack_half8(raw[u][r][0], w[r]);
         }
       }
+      float4 g0, g1;  // Scaled: the norm's weights of this chunk
+      if constexpr (N == Norm::Scaled) {
+        const float4* g = reinterpret_cast<const float4*>(batch.norm.weight) + c * 2;
+        g0 = __ldg(g);
+        g1 = __ldg(g + 1);
+      }
 #pragma unroll
       for (int m = 0; m < MaxM; ++m) {
         if (MaxM > 1 && m >= a.m) break;
-        const float4* xv = activation_row<Normed>(batch, m, a.w.cols) + c * 2;
-        const float4 x0 = load_activation<Normed>(xv), x1 = load_activation<Normed>(xv + 1);
+        const float4* xv = activation_row<N>(batch, m, a.w.cols) + c * 2;
+        float4 x0 = load_activation<N>(xv), x1 = load_activation<N>(xv + 1);
+        if constexpr (N == Norm::Scaled) x0 = times(x0, g0), x1 = times(x1, g1);
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r)
           acc[m][r] += x0.x * w[r][0] + x0.y * w[r][1] + x0.z * w[r][2] + x0.w * w[r][3] + x1.x * w[r][4] +
@@ -312,14 +344,20 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
       }
     }
   }
+  if constexpr (N == Norm::Scaled)
+#pragma unroll
+    for (int m = 0; m < MaxM; ++m)
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) acc[m][r] *= inv_rms[m];
   finish_rows<SplitK>(acc, batch, a, n0);
 }
 
 // Repacked Q8_0 / Q4_0 / Q4_1: a chunk is one 32-weight block; its quants are dotted with
 // the activations as integer-valued floats and scaled once per block (Q4_1 adds its min
 // times the sum of the activations).
-template <int MaxM, DType Type, bool Normed>
+template <int MaxM, DType Type, Norm N>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBatch batch) {
+  static_assert(N != Norm::Scaled, "block-quantized weights fold the norm into shared memory only");
   constexpr int kUnroll = 2;
   constexpr float kBias = Type == DType::Q4_0 ? 8388616.f : 8388608.f;  // 2^23 (+ Q4_0's offset 8)
   int64_t block;
@@ -328,7 +366,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   const int64_t n0 = work.n0;
   // A warp past the end leaves at once, unless it must help normalize the activations.
   const bool active = n0 < a.w.rows;
-  if (!Normed && !active) return wait_for_previous_kernel();
+  if (N == Norm::None && !active) return wait_for_previous_kernel();
   const int lane = threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
   BlocksInFlight<Type, kUnroll, kRowsPerWarp> in(work.w, work.row, a.w.cols);
@@ -337,7 +375,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   const auto& min = in.min;
   if (active) in.load(lane);  // before the wait, as in gemv_float_kernel
   wait_for_previous_kernel();
-  if constexpr (Normed) normalize_into_shared<MaxM>(batch, a.w.cols);
+  if constexpr (N == Norm::Shared) normalize_into_shared<MaxM>(batch, a.w.cols);
   if (!active) return;
   float acc[MaxM][kRowsPerWarp] = {};
   for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
@@ -361,11 +399,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
 #pragma unroll
       for (int m = 0; m < MaxM; ++m) {
         if (MaxM > 1 && m >= a.m) break;
-        const float4* xv = activation_row<Normed>(batch, m, a.w.cols) + b * 8;
+        const float4* xv = activation_row<N>(batch, m, a.w.cols) + b * 8;
         float dot[kRowsPerWarp] = {}, sum = 0.f;
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
-          const float4 xj = load_activation<Normed>(xv + j);
+          const float4 xj = load_activation<N>(xv + j);
 #pragma unroll
           for (int r = 0; r < kRowsPerWarp; ++r)
             dot[r] += xj.x * w[r][4 * j] + xj.y * w[r][4 * j + 1] + xj.z * w[r][4 * j + 2] + xj.w * w[r][4 * j + 3];
@@ -444,33 +482,68 @@ void launch_split(const GemvBatch& b, cudaStream_t stream) {
   }
 }
 
-template <int MaxM, bool Normed, int SplitK>
-void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
+bool env_is(const char* name, const char* value) {
+  const char* set = std::getenv(name);
+  return set && std::string(set) == value;
+}
+
+// STRATA_CUDA_SPLIT_K=0 keeps a warp a row group everywhere (A/B runs); read once.
+bool split_k_enabled() {
+  static const bool enabled = !env_is("STRATA_CUDA_SPLIT_K", "0");
+  return enabled;
+}
+
+// STRATA_CUDA_NORM=shared folds the norm of float weights' products into shared memory
+// where the rows fit, as block-quantized weights' f32 path does (A/B runs); read once.
+bool shared_norm_for_floats() {
+  static const bool shared = env_is("STRATA_CUDA_NORM", "shared");
+  return shared;
+}
+
+template <int MaxM, Norm N, int SplitK>
+void launch_float(const GemvBatch& b, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
-  const size_t shared = Normed ? static_cast<size_t>(b.m * b.targets[0].w.cols) * sizeof(float) : 0;
+  const size_t shared = N == Norm::Shared ? static_cast<size_t>(b.m * b.targets[0].w.cols) * sizeof(float) : 0;
   switch (b.targets[0].w.dtype) {
-    case DType::F32:
-      launch_kernel(gemv_float_kernel<MaxM, DType::F32, Normed, SplitK>, grid, threads, shared, stream, b);
-      break;
-    case DType::F16:
-      launch_kernel(gemv_float_kernel<MaxM, DType::F16, Normed, SplitK>, grid, threads, shared, stream, b);
-      break;
-    case DType::BF16:
-      launch_kernel(gemv_float_kernel<MaxM, DType::BF16, Normed, SplitK>, grid, threads, shared, stream, b);
-      break;
-    case DType::Q8_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q8_0, Normed>, grid, threads, shared, stream, b); break;
-    case DType::Q4_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_0, Normed>, grid, threads, shared, stream, b); break;
-    case DType::Q4_1: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_1, Normed>, grid, threads, shared, stream, b); break;
+    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32, N, SplitK>, grid, threads, shared, stream, b); break;
+    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16, N, SplitK>, grid, threads, shared, stream, b); break;
+    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16, N, SplitK>, grid, threads, shared, stream, b); break;
+    default: throw Error("gemv: no float kernel for weight dtype " + std::string(dtype_name(b.targets[0].w.dtype)));
+  }
+}
+
+template <int MaxM, Norm N>
+void launch_quant(const GemvBatch& b, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
+  const int threads = kWarpsPerBlock * 32;
+  const size_t shared = N == Norm::Shared ? static_cast<size_t>(b.m * b.targets[0].w.cols) * sizeof(float) : 0;
+  switch (b.targets[0].w.dtype) {
+    case DType::Q8_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q8_0, N>, grid, threads, shared, stream, b); break;
+    case DType::Q4_0: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_0, N>, grid, threads, shared, stream, b); break;
+    case DType::Q4_1: launch_kernel(gemv_quant_kernel<MaxM, DType::Q4_1, N>, grid, threads, shared, stream, b); break;
     default: throw Error("gemv: no kernel for weight dtype " + std::string(dtype_name(b.targets[0].w.dtype)));
   }
 }
 
+bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
 template <int MaxM, int SplitK>
 void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
-  if (b.split.hi) launch_split<MaxM, SplitK>(b, stream);
-  else if (b.norm.weight) launch_for_rows<MaxM, true, SplitK>(b, stream);
-  else launch_for_rows<MaxM, false, SplitK>(b, stream);
+  if (b.split.hi) return launch_split<MaxM, SplitK>(b, stream);
+  const bool floats = is_float(b.targets[0].w.dtype);
+  const bool shared_norm =
+      b.norm.weight && gemv_norm_fits(b.m, b.targets[0].w.cols) && (!floats || shared_norm_for_floats());
+  if (!floats) {
+    if (shared_norm) launch_quant<MaxM, Norm::Shared>(b, stream);
+    else launch_quant<MaxM, Norm::None>(b, stream);
+  } else if (shared_norm) {
+    launch_float<MaxM, Norm::Shared, SplitK>(b, stream);
+  } else if (b.norm.weight) {
+    launch_float<MaxM, Norm::Scaled, SplitK>(b, stream);
+  } else {
+    launch_float<MaxM, Norm::None, SplitK>(b, stream);
+  }
 }
 
 template <int MaxM>
@@ -489,14 +562,6 @@ int multiprocessors() {
   return count;
 }
 
-// STRATA_CUDA_SPLIT_K=0 keeps a warp a row group everywhere (A/B runs); read once.
-bool split_k_enabled() {
-  static const bool enabled = [] {
-    const char* value = std::getenv("STRATA_CUDA_SPLIT_K");
-    return !(value && std::string(value) == "0");
-  }();
-  return enabled;
-}
 
 // Products of few rows spread each row over a block's warps (SplitK): with a warp a row
 // group, fewer than about four blocks an SM left the GPU latency-bound (H200: a 2048-row
@@ -516,11 +581,16 @@ void assign_blocks(GemvBatch& b) {
     b.first_block[b.count] = total;
     return total;
   };
-  const DType t = b.targets[0].w.dtype;
-  const bool can_split = b.split.hi || t == DType::F32 || t == DType::F16 || t == DType::BF16;
+  const bool can_split = b.split.hi || is_float(b.targets[0].w.dtype);
+  // A thread's loads of a row: 16-byte chunks of float weights, 32-weight blocks of
+  // quantized ones. Rows of fewer than two a thread once split (SmolLM2's 576 and 1,536)
+  // measured slower split: 1,100.95 vs 1,169.52 tok/s (H200, session 9 run 1), against
+  // +3% for the 1B and 8B shapes, whose rows give each thread 2 to 14.
+  const int64_t row_loads = b.targets[0].w.cols / (b.split.hi ? 32 : 8);
+  const bool long_rows = row_loads >= 2 * kWarpsPerBlock * 32;
   b.split_k = 1;
   const int32_t unsplit = blocks(1);  // always: it also lays out the grid when rows stay whole
-  if (can_split && split_k_enabled() && unsplit < kSplitBelowBlocksPerSm * multiprocessors()) {
+  if (can_split && long_rows && split_k_enabled() && unsplit < kSplitBelowBlocksPerSm * multiprocessors()) {
     b.split_k = kWarpsPerBlock;
     blocks(kWarpsPerBlock);
   }
@@ -530,16 +600,16 @@ void assign_blocks(GemvBatch& b) {
 
 namespace {
 
-void check_activations(const float* x, int64_t x_stride, int64_t m, int64_t cols, const GemvNorm& norm,
-                       const SplitRows* split) {
+void check_activations(const float* x, int64_t x_stride, int64_t m, DType weights, int64_t cols,
+                       const GemvNorm& norm, const SplitRows* split) {
   if (m > kMaxGemvRows) throw Error("gemv: " + std::to_string(m) + " rows exceed " + std::to_string(kMaxGemvRows));
   if (split && (split->rows != m || split->cols != cols || norm.weight))
     throw Error("gemv: split activations of another shape, or with a norm to fold");
   if (x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0)
     throw Error("gemv: needs 16-byte aligned activation rows");
-  if (norm.weight && !gemv_norm_fits(m, cols))
+  if (norm.weight && !gemv_norm_folds(weights, m, cols))
     throw Error("gemv: " + std::to_string(m) + " normalized rows of " + std::to_string(cols) +
-                " exceed the shared memory of a folded norm");
+                " exceed the shared memory of a norm folded into block-quantized products");
 }
 
 void launch_for_batch(const GemvBatch& b, int64_t m, cudaStream_t stream) {
@@ -553,10 +623,12 @@ void launch_for_batch(const GemvBatch& b, int64_t m, cudaStream_t stream) {
 
 bool gemv_norm_fits(int64_t m, int64_t cols) { return m * cols * int64_t{sizeof(float)} <= kMaxNormedGemvBytes; }
 
+bool gemv_norm_folds(DType weights, int64_t m, int64_t cols) { return is_float(weights) || gemv_norm_fits(m, cols); }
+
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
                       cudaStream_t stream, GemvNorm norm, const SplitRows* split) {
   if (m <= 0 || count <= 0) return;
-  check_activations(x, x_stride, m, targets[0].w.cols, norm, split);
+  check_activations(x, x_stride, m, targets[0].w.dtype, targets[0].w.cols, norm, split);
   if (count > kMaxGemvTargets) throw Error("gemv: more than " + std::to_string(kMaxGemvTargets) + " products");
   GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}, norm, split ? *split : SplitRows{}, 1};
   for (int i = 0; i < count; ++i) {
@@ -574,7 +646,7 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
                         WeightRef up, cudaStream_t stream, GemvNorm norm, const SplitRows* split) {
   if (m <= 0 || gate.rows == 0) return;
-  check_activations(x, x_stride, m, gate.cols, norm, split);
+  check_activations(x, x_stride, m, gate.dtype, gate.cols, norm, split);
   if (gate.cols % 8 != 0 || gate.dtype != up.dtype || gate.rows != up.rows || gate.cols != up.cols)
     throw Error("gemv_swiglu: gate and up need one dtype and shape, rows of a multiple of 8");
   GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}, 1};

@@ -47,6 +47,10 @@ void launch_rope(float* x, int64_t token_stride, int64_t head_stride, int64_t to
 // x rows (f32, strided) -> dense bf16 or f16 rows for the tensor-core GEMM.
 void launch_convert_rows(const float* x, int64_t x_stride, int64_t rows, int64_t cols, void* out, DType out_type,
                          cudaStream_t stream);
+// out[rows, cols] (dense, out_type f16 or bf16) = rms_norm(x) * weight, rounded once: the
+// input of tensor-core products that follow a norm.
+void launch_rms_norm_rows(const float* x, int64_t x_stride, int64_t rows, int64_t cols, const float* weight, float eps,
+                          void* out, DType out_type, cudaStream_t stream);
 // Rows [first_row, first_row + rows) of a weight -> dense bf16.
 void launch_dequantize_rows(WeightRef w, int64_t first_row, int64_t rows, void* out_bf16, cudaStream_t stream);
 
@@ -83,16 +87,19 @@ struct SplitRows {
 size_t split_rows_bytes(int64_t rows, int64_t cols);
 SplitRows split_rows_view(void* buffer, int64_t rows, int64_t cols);
 
-// RMSNorm folded into a GEMV launch: each thread block normalizes the m activation rows
-// into shared memory (rms_norm(x) * weight) before its products, which saves the norm's
-// launch at the price of every block reading x; for activations of at most
-// kMaxNormedGemvBytes (a small model's hidden rows, or one row of a 1B model's).
+// RMSNorm folded into a GEMV launch, which saves the norm's launch at the price of every
+// block reading x: each thread block normalizes the m activation rows into shared memory
+// (rms_norm(x) * weight) before its products when they fit kMaxNormedGemvBytes (a small
+// model's hidden rows, or one row of a 1B model's); float weights take wider rows too, as
+// x * weight on the fly with 1 / rms applied to the sums.
 struct GemvNorm {
   const float* weight = nullptr;  // none: the products read x
   float eps = 0.f;
 };
 constexpr int64_t kMaxNormedGemvBytes = int64_t{12} << 10;
 bool gemv_norm_fits(int64_t m, int64_t cols);
+// Whether a GEMV of these weights takes m rows of cols with the norm folded in.
+bool gemv_norm_folds(DType weights, int64_t m, int64_t cols);
 // x rows (f32, cols % 32 == 0), normalized first when norm.weight is set (the floats
 // rms_norm gives), -> out, |q| <= levels (cpu::activation_levels of the weight format).
 constexpr int kMaxSplitLevels = 127 * 256 + 127;  // the most that splits into two signed bytes
