@@ -91,6 +91,20 @@ struct NormedInput {
   Tensor& normed;
 };
 
+// The attention block's inputs of one layer: q, k and v ([T, H * D] rows) from one
+// normalized input, and the same tensors seen as heads ([T, H, D]) for rope and the store.
+struct QkvProducts {
+  Tensor& q;
+  Tensor& k;
+  Tensor& v;
+  const Tensor& wq;
+  const Tensor& wk;
+  const Tensor& wv;
+  Tensor& q_heads;
+  Tensor& k_heads;
+  Tensor& v_heads;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -163,6 +177,15 @@ class Backend {
     rope(q, batch, cfg);
     rope(k, batch, cfg);
     store_kv(kv, layer, k, v, batch);
+  }
+  // norm_matmul_many of q, k and v, then rope_store_kv: a layer's attention inputs as one
+  // operation (a GPU rotates and stores them in the products' epilogue, one launch for
+  // the five). Models without q/k/v biases or q/k norms call it.
+  virtual void norm_qkv_rope_store(const NormedInput& in, const QkvProducts& p, KVStorage& kv, int layer,
+                                   const BatchTensors& batch, const RopeConfig& cfg) {
+    const MatmulTarget targets[] = {{&p.q, &p.wq}, {&p.k, &p.wk}, {&p.v, &p.wv}};
+    norm_matmul_many(in, targets);
+    rope_store_kv(p.q_heads, p.k_heads, p.v_heads, kv, layer, batch, cfg);
   }
   // Causal attention of q[T, Hq, D] over each sequence's cached keys/values (which already
   // include this step's tokens); out[T, Hq * D]. Grouped-query: Hq is a multiple of Hkv.

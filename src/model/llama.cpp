@@ -95,19 +95,25 @@ void LlamaModel::attention_block(int layer, int64_t t, const BatchTensors& bt, K
   Backend& b = *backend_;
   Tensor x = rows_of(scratch_.x, t), normed = rows_of(scratch_.normed, t);
   Tensor q = rows_of(scratch_.q, t), k = rows_of(scratch_.k, t), v = rows_of(scratch_.v, t);
-  const MatmulTarget qkv[] = {{&q, &w.wq}, {&k, &w.wk}, {&v, &w.wv}};
-  b.norm_matmul_many(NormedInput{x, w.attn_norm, c.rms_norm_eps, normed}, qkv);
-  add_bias_if_defined(q, w.bq);
-  add_bias_if_defined(k, w.bk);
-  add_bias_if_defined(v, w.bv);
   Tensor qh = heads_of(scratch_.q, t, c.num_heads, c.head_dim);
   Tensor kh = heads_of(scratch_.k, t, c.num_kv_heads, c.head_dim);
   Tensor vh = heads_of(scratch_.v, t, c.num_kv_heads, c.head_dim);
-  if (c.qk_norm) {
-    b.rms_norm(qh, qh, w.q_norm, c.rms_norm_eps);
-    b.rms_norm(kh, kh, w.k_norm, c.rms_norm_eps);
+  const NormedInput in{x, w.attn_norm, c.rms_norm_eps, normed};
+  if (!w.bq.defined() && !w.bk.defined() && !w.bv.defined() && !c.qk_norm) {
+    // Nothing between the products and the rotation: one operation for all of it.
+    b.norm_qkv_rope_store(in, QkvProducts{q, k, v, w.wq, w.wk, w.wv, qh, kh, vh}, kv, layer, bt, c.rope);
+  } else {
+    const MatmulTarget qkv[] = {{&q, &w.wq}, {&k, &w.wk}, {&v, &w.wv}};
+    b.norm_matmul_many(in, qkv);
+    add_bias_if_defined(q, w.bq);
+    add_bias_if_defined(k, w.bk);
+    add_bias_if_defined(v, w.bv);
+    if (c.qk_norm) {
+      b.rms_norm(qh, qh, w.q_norm, c.rms_norm_eps);
+      b.rms_norm(kh, kh, w.k_norm, c.rms_norm_eps);
+    }
+    b.rope_store_kv(qh, kh, vh, kv, layer, bt, c.rope);
   }
-  b.rope_store_kv(qh, kh, vh, kv, layer, bt, c.rope);
   Tensor attn = rows_of(scratch_.attn, t);
   b.attention(attn, qh, kv, layer, bt, 1.0f / std::sqrt(static_cast<float>(c.head_dim)));
   b.matmul_accumulate(x, attn, w.wo);  // the residual stream

@@ -11,6 +11,7 @@
 
 #include "core/tensor.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/quant.h"
 #include "kernels/cuda/cuda_backend.h"
 
 namespace strata::cuda_test {
@@ -77,6 +78,24 @@ inline double relative_error(const std::vector<float>& a, const std::vector<floa
     ref += double{b[i]} * b[i];
   }
   return std::sqrt(diff / std::max(ref, 1e-300));
+}
+
+// A host weight of `dtype` and its exact f32 values.
+struct HostWeight {
+  Tensor tensor;
+  std::vector<float> values;
+};
+
+inline HostWeight make_weight(DType dtype, int64_t n, int64_t k, uint32_t seed) {
+  const Tensor source = random_host({n, k}, seed, -0.5f, 0.5f);
+  HostWeight w{Tensor::empty({n, k}, dtype), std::vector<float>(static_cast<size_t>(n * k))};
+  const int64_t row_bytes = dtype_row_bytes(dtype, k);
+  for (int64_t r = 0; r < n; ++r) {
+    auto* dst = static_cast<uint8_t*>(w.tensor.raw_data()) + r * row_bytes;
+    cpu::quantize_row(dtype, source.data<float>() + r * k, dst, k);
+    cpu::dequantize_row(dtype, dst, w.values.data() + r * k, k);
+  }
+  return w;
 }
 
 }  // namespace strata::cuda_test

@@ -9,30 +9,10 @@
 
 #include "cuda_test_util.h"
 
-#include "kernels/cpu/quant.h"
-
 namespace strata::cuda_test {
 namespace {
 
 class CudaMatmul : public CudaTest {};
-
-// A host weight of `dtype` and its exact f32 values.
-struct HostWeight {
-  Tensor tensor;
-  std::vector<float> values;
-};
-
-HostWeight make_weight(DType dtype, int64_t n, int64_t k, uint32_t seed) {
-  const Tensor source = random_host({n, k}, seed, -0.5f, 0.5f);
-  HostWeight w{Tensor::empty({n, k}, dtype), std::vector<float>(static_cast<size_t>(n * k))};
-  const int64_t row_bytes = dtype_row_bytes(dtype, k);
-  for (int64_t r = 0; r < n; ++r) {
-    auto* dst = static_cast<uint8_t*>(w.tensor.raw_data()) + r * row_bytes;
-    cpu::quantize_row(dtype, source.data<float>() + r * k, dst, k);
-    cpu::dequantize_row(dtype, dst, w.values.data() + r * k, k);
-  }
-  return w;
-}
 
 std::vector<float> reference(const Tensor& x, const std::vector<float>& w, int64_t n) {
   const int64_t m = x.size(0), k = x.size(1);

@@ -25,6 +25,16 @@ void* ScratchBuffer::get(DeviceAllocator& allocator, size_t bytes) {
   return storage_->data;
 }
 
+namespace {
+
+// An A/B switch of the environment set to 0.
+bool switched_off(const char* name) {
+  const char* value = std::getenv(name);
+  return value && std::string(value) == "0";
+}
+
+}  // namespace
+
 CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.device) {
   int count = 0;
   if (const cudaError_t status = cudaGetDeviceCount(&count); status != cudaSuccess)
@@ -41,8 +51,7 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   constexpr size_t kCublasWorkspace = size_t{32} << 20;
   cublas_workspace_storage_ = allocator_->allocate(kCublasWorkspace);
   cublas_check(cublas_api().set_workspace(cublas_, cublas_workspace_storage_->data, kCublasWorkspace), "cublasSetWorkspace");
-  const char* graphs = std::getenv("STRATA_CUDA_GRAPHS");
-  graphs_enabled_ = !(graphs && std::string(graphs) == "0");
+  graphs_enabled_ = !switched_off("STRATA_CUDA_GRAPHS");
   using Activations = CudaBackendOptions::QuantizedActivations;
   quantized_activations_ = options.quantized_activations;
   if (const char* gemv = std::getenv("STRATA_CUDA_GEMV")) {
@@ -52,10 +61,9 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
     else if (mode == "f32") quantized_activations_ = Activations::F32;
     else throw Error("STRATA_CUDA_GEMV=" + mode + ": expected int16, int8 or f32");
   }
-  const char* fuse = std::getenv("STRATA_CUDA_FUSE");
-  fuse_products_ = !(fuse && std::string(fuse) == "0");
-  const char* flash = std::getenv("STRATA_CUDA_FLASH_ATTENTION");
-  flash_attention_ = !(flash && std::string(flash) == "0");
+  fuse_products_ = !switched_off("STRATA_CUDA_FUSE");
+  rope_epilogue_ = fuse_products_ && !switched_off("STRATA_CUDA_ROPE_EPILOGUE");
+  flash_attention_ = !switched_off("STRATA_CUDA_FLASH_ATTENTION");
   const char* profile = std::getenv("STRATA_CUDA_STEP_PROFILE");
   if (profile && std::string(profile) == "1") step_profile_ = std::make_unique<StepProfile>(stream_);
 }

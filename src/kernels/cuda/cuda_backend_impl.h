@@ -58,6 +58,8 @@ class CudaBackend : public Backend {
   void matmul(Tensor& y, const Tensor& x, const Tensor& w) override;
   void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) override;
   void norm_matmul_many(const NormedInput& in, std::span<const MatmulTarget> targets) override;
+  void norm_qkv_rope_store(const NormedInput& in, const QkvProducts& p, KVStorage& kv, int layer,
+                           const BatchTensors& batch, const RopeConfig& cfg) override;
   void matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) override;
   void add_bias(Tensor& y, const Tensor& bias) override;
   void rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) override;
@@ -152,6 +154,9 @@ class CudaBackend : public Backend {
   // One GEMV launch for the products of one input and the residual add in the product's
   // store (STRATA_CUDA_FUSE=0: a launch per product and a separate add, for A/B runs).
   bool fuse_products_ = true;
+  // q and k rotated and k and v stored in the q/k/v GEMV's epilogue (STRATA_CUDA_ROPE_EPILOGUE=0:
+  // the separate rope + store kernel).
+  bool rope_epilogue_ = true;
   ScratchBuffer unfused_product_;
   // The split-KV attention's tickets (AttentionArgs::split_counters), and which buffer of
   // them has been zeroed.

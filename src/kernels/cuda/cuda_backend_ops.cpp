@@ -93,8 +93,6 @@ void check_rope_input(const Tensor& x, const BatchTensors& batch, const RopeConf
     throw Error(std::string(op) + ": " + std::to_string(batch.num_tokens) + " positions for " + x.describe());
 }
 
-int rotary_pairs(const RopeConfig& cfg) { return (cfg.rotary_dim > 0 ? cfg.rotary_dim : cfg.head_dim) / 2; }
-
 HeadsF32 heads_f32(Tensor& x) {
   return HeadsF32{x.data<float>(), x.stride(0), x.stride(1), static_cast<int>(x.size(1))};
 }
@@ -106,28 +104,6 @@ void CudaBackend::rope(Tensor& x, const BatchTensors& batch, const RopeConfig& c
   launch_rope(x.data<float>(), x.stride(0), x.stride(1), x.size(0), x.size(1), batch.positions.data<int32_t>(),
               rope_frequencies(cfg), rotary_pairs(cfg), cfg.neox, stream_);
 }
-
-namespace {
-
-KVLayer kv_layer(const KVStorage& kv, int layer, const char* op) {
-  check_kv_layer(kv, layer, op);
-  const auto& l = kv.layout;
-  const Tensor& k = kv.k[static_cast<size_t>(layer)];
-  const Tensor& v = kv.v[static_cast<size_t>(layer)];
-  require_device(k, op);
-  require_device(v, op);
-  KVLayer c;
-  c.k = const_cast<void*>(k.raw_data());
-  c.v = const_cast<void*>(v.raw_data());
-  c.f16 = l.dtype == DType::F16;
-  c.block_size = l.block_size;
-  c.kv_heads = l.num_kv_heads;
-  c.head_dim = l.head_dim;
-  c.num_slots = int64_t{l.num_blocks} * l.block_size;
-  return c;
-}
-
-}  // namespace
 
 void CudaBackend::store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) {
   const KVLayer cache = kv_layer(kv, layer, "store_kv");

@@ -179,6 +179,41 @@ void CudaBackend::norm_matmul_many(const NormedInput& in, std::span<const Matmul
                    input.norm, input.split_rows());
 }
 
+void CudaBackend::norm_qkv_rope_store(const NormedInput& in, const QkvProducts& p, KVStorage& kv, int layer,
+                                      const BatchTensors& batch, const RopeConfig& cfg) {
+  // The GEMV's epilogue rotates a warp's two rows: adjacent pairs over the whole head,
+  // with q, k and v the heads views of the products' rows.
+  const auto heads_of_rows = [&](const Tensor& heads, const Tensor& rows) {
+    return heads.defined() && heads.raw_data() == rows.raw_data() && heads.ndim() == 3 &&
+           heads.size(2) == cfg.head_dim && heads.stride(2) == 1 && heads.stride(1) == cfg.head_dim &&
+           heads.stride(0) == rows.stride(0);
+  };
+  const bool epilogue_rotates = rope_epilogue_ && !cfg.neox && 2 * rotary_pairs(cfg) == cfg.head_dim &&
+                                in.x.size(0) == batch.num_tokens && heads_of_rows(p.q_heads, p.q) &&
+                                heads_of_rows(p.k_heads, p.k) && heads_of_rows(p.v_heads, p.v);
+  if (epilogue_rotates) {
+    Tensor* ys[] = {&p.q, &p.k, &p.v};
+    const Tensor* ws[] = {&p.wq, &p.wk, &p.wv};
+    WeightRef weights[3];
+    for (int i = 0; i < 3; ++i) weights[i] = checked_product(*ys[i], in.x, *ws[i]);
+    const std::optional<GemvNorm> norm = folded_norm(in, weights);
+    GemvRope rope;
+    rope.cache = kv_layer(kv, layer, "norm_qkv_rope_store");
+    if (norm && rope.cache.head_dim == cfg.head_dim && weights[1].rows == int64_t{rope.cache.kv_heads} * cfg.head_dim) {
+      rope.positions = batch.positions.data<int32_t>();
+      rope.slots = batch.slot_mapping.data<int32_t>();
+      rope.inv_freq = rope_frequencies(cfg);
+      GemvTarget gemv[3];
+      for (int i = 0; i < 3; ++i) gemv[i] = GemvTarget{ys[i]->data<float>(), ys[i]->stride(0), weights[i], false};
+      const GemvInput input = gemv_input(in.x, weights[0], *norm);
+      launch_gemv_many(gemv, 3, in.x.data<float>(), in.x.stride(0), in.x.size(0), stream_, input.norm,
+                       input.split_rows(), &rope);
+      return;
+    }
+  }
+  Backend::norm_qkv_rope_store(in, p, kv, layer, batch, cfg);
+}
+
 void CudaBackend::matmul_swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
   swiglu(gate, up, x, w_gate, w_up, nullptr);
 }

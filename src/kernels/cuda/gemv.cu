@@ -19,6 +19,8 @@
 #include "kernels/cuda/quant_device.cuh"
 #include "kernels/cuda/block_dot.cuh"
 #include "kernels/cuda/blocks_in_flight.cuh"
+#include "kernels/cuda/kv_cache_device.cuh"
+#include "kernels/cuda/rope_device.cuh"
 
 namespace strata::cuda {
 
@@ -37,6 +39,7 @@ struct GemvArgs {
   int m;
   WeightRef w;
   bool accumulate;
+  int target;  // index in GemvBatch::targets
 };
 
 // The products of one launch (launch_gemv_many): target i takes blocks
@@ -55,13 +58,24 @@ struct GemvBatch {
   GemvNorm norm;  // Normed kernels: the products read rms_norm(x) * norm.weight
   SplitRows split;  // gemv_split_kernel: the products read these instead of x
   int split_k;      // 1, or kWarpsPerBlock: warps sharing a block's rows (finish_rows)
+  GemvRope rope;    // positions set: targets 0, 1, 2 are q, k, v (store_attention_inputs)
+  // The first weight loads go out before waiting for the previous kernel (dependent
+  // launch); STRATA_CUDA_EARLY_LOADS=0 issues them after it, for A/B runs.
+  bool early_loads;
 };
 
 // How a launch's products see a folded RMSNorm: not at all (they read x), as the block's
-// normalized copy of x in shared memory (rows that fit kMaxNormedGemvBytes), or, for wider
-// rows of float weights, as x * weight on the fly with each row's 1 / rms applied to the
-// finished sums (the block computes the rms itself: no shared copy, no size limit).
-enum class Norm { None, Shared, Scaled };
+// normalized copy of x in shared memory (the f32-activation path of block-quantized
+// weights, rows that fit kMaxNormedGemvBytes), or, for float weights, as x * weight on the
+// fly with each row's 1 / rms applied to the finished sums (no shared copy, no size
+// limit). The sums of squares behind the rms: for short rows (a warp's first loads cover
+// them) added up in the product loop from the x values it reads anyway (SquaresInLoop,
+// no pass of its own: the latency-bound small shapes), for longer rows by the block after
+// its products (Scaled: the loop's arithmetic untouched, which the 8B shape's GEMVs need:
+// H200, session 10, 8B BF16 202.32 vs 194.86 tok/s, SmolLM2 1,313.91 vs 1,360.50).
+enum class Norm { None, Shared, Scaled, SquaresInLoop };
+
+__host__ __device__ constexpr bool scales_sums(Norm n) { return n == Norm::Scaled || n == Norm::SquaresInLoop; }
 
 // Shared-norm kernels' activations: the block's m rows of rms_norm(x) * weight, [m, cols].
 extern __shared__ float4 gemv_normed[];
@@ -135,11 +149,13 @@ __device__ __forceinline__ float4 times(const float4& a, const float4& b) {
 __device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) {
   GemvTarget t = b.targets[0];
   int32_t first = 0;
+  int target = 0;
 #pragma unroll
   for (int i = 1; i < kMaxGemvTargets; ++i)
-    if (i < b.count && static_cast<int32_t>(blockIdx.x) >= b.first_block[i]) t = b.targets[i], first = b.first_block[i];
+    if (i < b.count && static_cast<int32_t>(blockIdx.x) >= b.first_block[i])
+      t = b.targets[i], first = b.first_block[i], target = i;
   block = int64_t{blockIdx.x} - first;
-  return GemvArgs{t.y, t.y_stride, b.m, t.w, t.accumulate};
+  return GemvArgs{t.y, t.y_stride, b.m, t.w, t.accumulate, target};
 }
 
 // 2^23 + n as a float is exact for small n: an OR and a subtraction instead of a slow
@@ -189,42 +205,97 @@ __device__ __forceinline__ void unpack_q8(const uint4& v, float* w) {
     for (int k = 0; k < 4; ++k) w[4 * i + k] = small_uint_to_float(((words[i] >> (8 * k)) & 0xffu) ^ 0x80u, 8388736.f);
 }
 
-static_assert(kRowsPerWarp == 2, "the SwiGLU epilogue pairs a warp's two rows (gate, up)");
+static_assert(kRowsPerWarp == 2, "the SwiGLU and rope epilogues pair a warp's two rows (gate and up, a rotary pair)");
 
-// SplitK > 1: the block's warps share its rows, each summing a part of every row (for
-// products of few rows, which would leave most SMs idle and the rest latency-bound), and
-// warp 0 adds the parts in order.
-template <int SplitK, int MaxM>
-__device__ __forceinline__ void finish_rows(float (&acc)[MaxM][kRowsPerWarp], const GemvBatch& b,
-                                            const GemvArgs& a, int64_t n0) {
-  float s[MaxM][kRowsPerWarp];
+// Rows n0 and n0 + 1 of q, k or v for token m (GemvRope): q and k rotated as
+// rope_store_kv_kernel rotates them (the same angle and rounding code), k and v into
+// their cache slot. Rows of a head are consecutive, so row n0 of k or v is element n0 of
+// the token's slot.
+__device__ __forceinline__ void store_attention_inputs(const GemvRope& rope, const GemvArgs& a, int64_t n0, int m,
+                                                       float x0, float x1, RopeAngle angle) {
+  const int dim = rope.cache.head_dim;
+  if (a.target < 2) rotate_pair(x0, x1, angle);
+  float* y = a.y + m * a.y_stride + n0;
+  y[0] = x0;
+  y[1] = x1;
+  const int32_t slot = rope.slots[m];
+  if (a.target == 0 || !cache_slot_valid(rope.cache, slot)) return;
+  const int64_t index = int64_t{slot} * rope.cache.kv_heads * dim + n0;
+  store_cache_pair(rope.cache, a.target == 1 ? rope.cache.k : rope.cache.v, index, x0, x1);
+}
+
+// The rotation of token `lane` for this warp's row pair, on q and k rows of a rope launch
+// (identity elsewhere): computed by lane m for token m before the products, so that its
+// latency hides under theirs; finish_rows hands the angles to lane 0.
+__device__ __forceinline__ RopeAngle lane_rope_angle(const GemvBatch& b, const GemvArgs& a, int64_t n0) {
+  const int lane = threadIdx.x % 32;
+  if (!b.rope.positions || a.target >= 2 || lane >= a.m || n0 >= a.w.rows) return {1.f, 0.f};
+  return rope_angle(b.rope.positions[lane], b.rope.inv_freq[(n0 % b.rope.cache.head_dim) / 2]);
+}
+
+// What each thread summed: its part of every dot product, and (Scaled norm) of each
+// activation row's sum of squares, whose total gives the row's 1 / rms.
+template <int MaxM>
+struct PartialSums {
+  float dot[MaxM][kRowsPerWarp] = {};
+  float squares[MaxM] = {};
+};
+
+// Adds up the threads' partial sums and stores the rows. SplitK > 1: the block's warps
+// share its rows, each summing a part of every row (for products of few rows, which would
+// leave most SMs idle and the rest latency-bound), and warp 0 adds the parts in order.
+template <int SplitK, bool Scaled, int MaxM>
+__device__ __forceinline__ void finish_rows(const PartialSums<MaxM>& p, const GemvBatch& b, const GemvArgs& a,
+                                            int64_t n0, RopeAngle angle) {
+  constexpr int kSums = kRowsPerWarp + (Scaled ? 1 : 0);  // the dot products, then the squares
+  float s[MaxM][kSums];
 #pragma unroll
-  for (int m = 0; m < MaxM; ++m)
+  for (int m = 0; m < MaxM; ++m) {
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) s[m][r] = warp_sum(acc[m][r]);
+    for (int r = 0; r < kRowsPerWarp; ++r) s[m][r] = warp_sum(p.dot[m][r]);
+    if constexpr (Scaled) s[m][kRowsPerWarp] = warp_sum(p.squares[m]);
+  }
   if constexpr (SplitK > 1) {
-    __shared__ float parts[SplitK][MaxM][kRowsPerWarp];
+    __shared__ float parts[SplitK][MaxM][kSums];
     if (threadIdx.x % 32 == 0)
 #pragma unroll
       for (int m = 0; m < MaxM; ++m)
 #pragma unroll
-        for (int r = 0; r < kRowsPerWarp; ++r) parts[threadIdx.x / 32][m][r] = s[m][r];
+        for (int r = 0; r < kSums; ++r) parts[threadIdx.x / 32][m][r] = s[m][r];
     __syncthreads();
     if (threadIdx.x >= 32) return;
 #pragma unroll
     for (int m = 0; m < MaxM; ++m)
 #pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) {
+      for (int r = 0; r < kSums; ++r) {
         s[m][r] = parts[0][m][r];
         for (int w = 1; w < SplitK; ++w) s[m][r] += parts[w][m][r];
       }
   }
+  RopeAngle rotation[MaxM];  // token m's angle, from lane m (every lane of the warp is here)
+  if (b.rope.positions) {
+#pragma unroll
+    for (int m = 0; m < MaxM; ++m)
+      rotation[m] = {__shfl_sync(0xffffffffu, angle.cos_a, m), __shfl_sync(0xffffffffu, angle.sin_a, m)};
+  }
   if (threadIdx.x % 32 != 0) return;
+  if constexpr (Scaled) {
+#pragma unroll
+    for (int m = 0; m < MaxM; ++m) {
+      const float inv_rms = rsqrtf(s[m][kRowsPerWarp] / static_cast<float>(a.w.cols) + b.norm.eps);
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) s[m][r] *= inv_rms;
+    }
+  }
 #pragma unroll
   for (int m = 0; m < MaxM; ++m) {
     if (m >= a.m) continue;
     if (b.swiglu) {
       a.y[m * a.y_stride + n0] = silu_times(s[m][0], s[m][1]);
+      continue;
+    }
+    if (b.rope.positions) {
+      store_attention_inputs(b.rope, a, n0, m, s[m][0], s[m][1], rotation[m]);
       continue;
     }
 #pragma unroll
@@ -269,6 +340,8 @@ __device__ __forceinline__ WarpRows warp_rows(const GemvBatch& b, const GemvArgs
 // Float weights: a chunk is 8 weights (16 bytes of f16/bf16, 32 bytes of f32).
 template <int MaxM, DType Type, Norm N, int SplitK>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBatch batch) {
+  static_assert(N != Norm::Shared, "float weights fold the norm as scaled sums");
+  constexpr bool kScaled = scales_sums(N);
   // Four 16-byte chunks of each row in flight per lane: eight measured slower for batch-1
   // 8B BF16 (174 vs 186 tok/s, H200, 2026-12-02).
   constexpr int kUnroll = Type == DType::F32 ? 2 : 4;
@@ -277,9 +350,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
   const GemvArgs a = resolve(batch, block);
   const WarpRows work = warp_rows<SplitK>(batch, a, block);
   const int64_t n0 = work.n0;
-  // A warp past the end leaves at once, unless it must help normalize the activations.
+  // A warp past the end leaves at once (split-K: the whole block, with its warps), unless
+  // its block computes the rms after the products.
   const bool active = n0 < a.w.rows;
-  if (N == Norm::None && !active) return wait_for_previous_kernel();
+  if (N != Norm::Scaled && !active) return wait_for_previous_kernel();
   // This thread's first chunk of each row, and the step between its chunks.
   constexpr int kStride = 32 * SplitK;
   const int lane = SplitK > 1 ? threadIdx.x : threadIdx.x % 32;
@@ -299,14 +373,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
   };
   // The weights were written before the previous kernel ran: their first loads go out
   // before the wait, so that they overlap its tail.
-  if (active) load_chunks(lane);
+  if (active && batch.early_loads) load_chunks(lane);
   wait_for_previous_kernel();
-  if constexpr (N == Norm::Shared) normalize_into_shared<MaxM>(batch, a.w.cols);
-  float inv_rms[MaxM];
-  if constexpr (N == Norm::Scaled) block_inv_rms_rows<MaxM>(batch, a.w.cols, inv_rms);
-  if (!active) return;
-  float acc[MaxM][kRowsPerWarp] = {};
-  for (int64_t c0 = lane; c0 < chunks; c0 += kStride * kUnroll) {
+  if (active && !batch.early_loads) load_chunks(lane);
+  const RopeAngle angle = lane_rope_angle(batch, a, n0);
+  PartialSums<MaxM> sums;
+  for (int64_t c0 = lane; active && c0 < chunks; c0 += kStride * kUnroll) {
     if (c0 != lane) load_chunks(c0);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
@@ -326,7 +398,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
         }
       }
       float4 g0, g1;  // Scaled: the norm's weights of this chunk
-      if constexpr (N == Norm::Scaled) {
+      if constexpr (kScaled) {
         const float4* g = reinterpret_cast<const float4*>(batch.norm.weight) + c * 2;
         g0 = __ldg(g);
         g1 = __ldg(g + 1);
@@ -336,20 +408,27 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
         if (MaxM > 1 && m >= a.m) break;
         const float4* xv = activation_row<N>(batch, m, a.w.cols) + c * 2;
         float4 x0 = load_activation<N>(xv), x1 = load_activation<N>(xv + 1);
-        if constexpr (N == Norm::Scaled) x0 = times(x0, g0), x1 = times(x1, g1);
+        if constexpr (N == Norm::SquaresInLoop)  // the threads of a row group see each x once
+          sums.squares[m] += x0.x * x0.x + x0.y * x0.y + x0.z * x0.z + x0.w * x0.w + x1.x * x1.x + x1.y * x1.y +
+                             x1.z * x1.z + x1.w * x1.w;
+        if constexpr (kScaled) x0 = times(x0, g0), x1 = times(x1, g1);
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r)
-          acc[m][r] += x0.x * w[r][0] + x0.y * w[r][1] + x0.z * w[r][2] + x0.w * w[r][3] + x1.x * w[r][4] +
-                       x1.y * w[r][5] + x1.z * w[r][6] + x1.w * w[r][7];
+          sums.dot[m][r] += x0.x * w[r][0] + x0.y * w[r][1] + x0.z * w[r][2] + x0.w * w[r][3] + x1.x * w[r][4] +
+                            x1.y * w[r][5] + x1.z * w[r][6] + x1.w * w[r][7];
       }
     }
   }
-  if constexpr (N == Norm::Scaled)
+  if constexpr (N == Norm::Scaled) {
+    float inv_rms[MaxM];
+    block_inv_rms_rows<MaxM>(batch, a.w.cols, inv_rms);
+    if (!active) return;
 #pragma unroll
     for (int m = 0; m < MaxM; ++m)
 #pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) acc[m][r] *= inv_rms[m];
-  finish_rows<SplitK>(acc, batch, a, n0);
+      for (int r = 0; r < kRowsPerWarp; ++r) sums.dot[m][r] *= inv_rms[m];
+  }
+  finish_rows<SplitK, N == Norm::SquaresInLoop>(sums, batch, a, n0, angle);
 }
 
 // Repacked Q8_0 / Q4_0 / Q4_1: a chunk is one 32-weight block; its quants are dotted with
@@ -357,7 +436,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
 // times the sum of the activations).
 template <int MaxM, DType Type, Norm N>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBatch batch) {
-  static_assert(N != Norm::Scaled, "block-quantized weights fold the norm into shared memory only");
+  static_assert(!scales_sums(N), "block-quantized weights fold the norm into shared memory only");
   constexpr int kUnroll = 2;
   constexpr float kBias = Type == DType::Q4_0 ? 8388616.f : 8388608.f;  // 2^23 (+ Q4_0's offset 8)
   int64_t block;
@@ -373,11 +452,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   auto& raw = in.raw;
   const auto& scale = in.scale;
   const auto& min = in.min;
-  if (active) in.load(lane);  // before the wait, as in gemv_float_kernel
+  if (active && batch.early_loads) in.load(lane);  // before the wait, as in gemv_float_kernel
   wait_for_previous_kernel();
+  if (active && !batch.early_loads) in.load(lane);
   if constexpr (N == Norm::Shared) normalize_into_shared<MaxM>(batch, a.w.cols);
   if (!active) return;
-  float acc[MaxM][kRowsPerWarp] = {};
+  const RopeAngle angle = lane_rope_angle(batch, a, n0);
+  PartialSums<MaxM> sums;
   for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kUnroll) {
     if (b0 != lane) in.load(b0);
 #pragma unroll
@@ -410,11 +491,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
           if constexpr (Type == DType::Q4_1) sum += xj.x + xj.y + xj.z + xj.w;
         }
 #pragma unroll
-        for (int r = 0; r < kRowsPerWarp; ++r) acc[m][r] += scale[u][r] * dot[r] + min[u][r] * sum;
+        for (int r = 0; r < kRowsPerWarp; ++r) sums.dot[m][r] += scale[u][r] * dot[r] + min[u][r] * sum;
       }
     }
   }
-  finish_rows<1>(acc, batch, a, n0);
+  finish_rows<1, false>(sums, batch, a, n0, angle);
 }
 
 __device__ __forceinline__ SplitGroup load_group(const SplitGroup* p) {
@@ -438,10 +519,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
   const int lane = SplitK > 1 ? threadIdx.x : threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
   BlocksInFlight<Type, kUnroll, kRowsPerWarp, kStride> in(work.w, work.row, a.w.cols);
-  in.load(lane);  // before the wait, as in gemv_float_kernel
+  if (batch.early_loads) in.load(lane);  // before the wait, as in gemv_float_kernel
   wait_for_previous_kernel();
+  if (!batch.early_loads) in.load(lane);
+  const RopeAngle angle = lane_rope_angle(batch, a, n0);
   const SplitRows& x = batch.split;
-  float acc[MaxM][kRowsPerWarp] = {};
+  PartialSums<MaxM> sums;
   for (int64_t b0 = lane; b0 < blocks; b0 += kStride * kUnroll) {
     if (b0 != lane) in.load(b0);
 #pragma unroll
@@ -460,13 +543,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
           int dot = 256 * block_dot<Type>(in.raw[u][r], h0, h1) + block_dot<Type>(in.raw[u][r], l0, l1);
           if constexpr (Type == DType::Q4_0) dot -= 8 * g.q_sum;  // quants are stored + 8
           const float scaled = g.d * static_cast<float>(dot);
-          if constexpr (Type == DType::Q4_1) acc[m][r] += in.scale[u][r] * scaled + in.min[u][r] * g.sum;
-          else acc[m][r] += in.scale[u][r] * scaled;
+          if constexpr (Type == DType::Q4_1) sums.dot[m][r] += in.scale[u][r] * scaled + in.min[u][r] * g.sum;
+          else sums.dot[m][r] += in.scale[u][r] * scaled;
         }
       }
     }
   }
-  finish_rows<SplitK>(acc, batch, a, n0);
+  finish_rows<SplitK, false>(sums, batch, a, n0, angle);
 }
 
 template <int MaxM, int SplitK>
@@ -493,22 +576,27 @@ bool split_k_enabled() {
   return enabled;
 }
 
-// STRATA_CUDA_NORM=shared folds the norm of float weights' products into shared memory
-// where the rows fit, as block-quantized weights' f32 path does (A/B runs); read once.
-bool shared_norm_for_floats() {
-  static const bool shared = env_is("STRATA_CUDA_NORM", "shared");
-  return shared;
+// STRATA_CUDA_NORM=separate leaves the norm before float weights' products to its own
+// kernel (A/B runs); read once. (Folding it through shared memory instead of scaled sums
+// measured slower: SmolLM2 1,260.80 vs 1,343.12 tok/s, 1B 730.38 vs 830.04, H200, session 9.)
+bool separate_norm_for_floats() {
+  static const bool separate = env_is("STRATA_CUDA_NORM", "separate");
+  return separate;
+}
+
+bool early_loads_enabled() {
+  static const bool enabled = !env_is("STRATA_CUDA_EARLY_LOADS", "0");
+  return enabled;
 }
 
 template <int MaxM, Norm N, int SplitK>
 void launch_float(const GemvBatch& b, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
-  const size_t shared = N == Norm::Shared ? static_cast<size_t>(b.m * b.targets[0].w.cols) * sizeof(float) : 0;
   switch (b.targets[0].w.dtype) {
-    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32, N, SplitK>, grid, threads, shared, stream, b); break;
-    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16, N, SplitK>, grid, threads, shared, stream, b); break;
-    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16, N, SplitK>, grid, threads, shared, stream, b); break;
+    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32, N, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16, N, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16, N, SplitK>, grid, threads, 0, stream, b); break;
     default: throw Error("gemv: no float kernel for weight dtype " + std::string(dtype_name(b.targets[0].w.dtype)));
   }
 }
@@ -532,15 +620,15 @@ template <int MaxM, int SplitK>
 void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
   if (b.split.hi) return launch_split<MaxM, SplitK>(b, stream);
   const bool floats = is_float(b.targets[0].w.dtype);
-  const bool shared_norm =
-      b.norm.weight && gemv_norm_fits(b.m, b.targets[0].w.cols) && (!floats || shared_norm_for_floats());
   if (!floats) {
-    if (shared_norm) launch_quant<MaxM, Norm::Shared>(b, stream);
+    if (b.norm.weight) launch_quant<MaxM, Norm::Shared>(b, stream);
     else launch_quant<MaxM, Norm::None>(b, stream);
-  } else if (shared_norm) {
-    launch_float<MaxM, Norm::Shared, SplitK>(b, stream);
   } else if (b.norm.weight) {
-    launch_float<MaxM, Norm::Scaled, SplitK>(b, stream);
+    // A warp's first loads take each of its chunks when a row has at most 4 (kUnroll of
+    // the 16-bit types) a lane.
+    const int64_t pass = int64_t{32} * SplitK * 4 * 8;
+    if (b.targets[0].w.cols <= pass) launch_float<MaxM, Norm::SquaresInLoop, SplitK>(b, stream);
+    else launch_float<MaxM, Norm::Scaled, SplitK>(b, stream);
   } else {
     launch_float<MaxM, Norm::None, SplitK>(b, stream);
   }
@@ -619,18 +707,34 @@ void launch_for_batch(const GemvBatch& b, int64_t m, cudaStream_t stream) {
   else launch_for_rows<8>(b, stream);
 }
 
+void check_rope(const GemvTarget* targets, int count, const GemvRope& rope) {
+  const int dim = rope.cache.head_dim;
+  if (count != 3 || dim <= 0 || dim % 2 != 0 || !rope.positions || !rope.slots || !rope.inv_freq)
+    throw Error("gemv: the rope epilogue needs q, k and v, an even head size and the batch's positions and slots");
+  for (int i = 0; i < 3; ++i)
+    if (targets[i].w.rows == 0 || targets[i].w.rows % dim != 0 || targets[i].accumulate)
+      throw Error("gemv: the rope epilogue needs q, k and v rows of whole heads of " + std::to_string(dim));
+  if (targets[1].w.rows != int64_t{rope.cache.kv_heads} * dim || targets[2].w.rows != targets[1].w.rows)
+    throw Error("gemv: k and v rows (" + std::to_string(targets[1].w.rows) + ", " + std::to_string(targets[2].w.rows) +
+                ") are not the cache's " + std::to_string(rope.cache.kv_heads) + " heads of " + std::to_string(dim));
+}
+
 }  // namespace
 
 bool gemv_norm_fits(int64_t m, int64_t cols) { return m * cols * int64_t{sizeof(float)} <= kMaxNormedGemvBytes; }
 
-bool gemv_norm_folds(DType weights, int64_t m, int64_t cols) { return is_float(weights) || gemv_norm_fits(m, cols); }
+bool gemv_norm_folds(DType weights, int64_t m, int64_t cols) {
+  return is_float(weights) ? !separate_norm_for_floats() : gemv_norm_fits(m, cols);
+}
 
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
-                      cudaStream_t stream, GemvNorm norm, const SplitRows* split) {
+                      cudaStream_t stream, GemvNorm norm, const SplitRows* split, const GemvRope* rope) {
   if (m <= 0 || count <= 0) return;
   check_activations(x, x_stride, m, targets[0].w.dtype, targets[0].w.cols, norm, split);
   if (count > kMaxGemvTargets) throw Error("gemv: more than " + std::to_string(kMaxGemvTargets) + " products");
-  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}, norm, split ? *split : SplitRows{}, 1};
+  if (rope) check_rope(targets, count, *rope);
+  GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}, norm, split ? *split : SplitRows{}, 1,
+              rope ? *rope : GemvRope{}, early_loads_enabled()};
   for (int i = 0; i < count; ++i) {
     const WeightRef& w = targets[i].w;
     if (w.cols % 8 != 0 || w.dtype != targets[0].w.dtype || w.cols != targets[0].w.cols)
@@ -649,7 +753,8 @@ void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_st
   check_activations(x, x_stride, m, gate.dtype, gate.cols, norm, split);
   if (gate.cols % 8 != 0 || gate.dtype != up.dtype || gate.rows != up.rows || gate.cols != up.cols)
     throw Error("gemv_swiglu: gate and up need one dtype and shape, rows of a multiple of 8");
-  GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}, 1};
+  GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}, 1,
+              GemvRope{}, early_loads_enabled()};
   b.targets[0] = GemvTarget{y, y_stride, gate, false};
   assign_blocks(b);
   launch_for_batch(b, m, stream);

@@ -88,10 +88,9 @@ size_t split_rows_bytes(int64_t rows, int64_t cols);
 SplitRows split_rows_view(void* buffer, int64_t rows, int64_t cols);
 
 // RMSNorm folded into a GEMV launch, which saves the norm's launch at the price of every
-// block reading x: each thread block normalizes the m activation rows into shared memory
-// (rms_norm(x) * weight) before its products when they fit kMaxNormedGemvBytes (a small
-// model's hidden rows, or one row of a 1B model's); float weights take wider rows too, as
-// x * weight on the fly with 1 / rms applied to the sums.
+// block reading x: float weights' products read x * weight on the fly and scale their sums
+// by 1 / rms (any row length); the f32-activation path of block-quantized weights
+// normalizes the m rows into each block's shared memory when they fit kMaxNormedGemvBytes.
 struct GemvNorm {
   const float* weight = nullptr;  // none: the products read x
   float eps = 0.f;
@@ -105,10 +104,13 @@ bool gemv_norm_folds(DType weights, int64_t m, int64_t cols);
 constexpr int kMaxSplitLevels = 127 * 256 + 127;  // the most that splits into two signed bytes
 void launch_split_rows(const float* x, int64_t x_stride, const GemvNorm& norm, int levels, SplitRows out,
                        cudaStream_t stream);
+struct GemvRope;
 // `split`: the products read these split activations of x instead (block-quantized
 // weights only; norm must then be none, the split rows being normalized already).
+// `rope`: the three targets are q, k and v of the attention block (see GemvRope).
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
-                      cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr);
+                      cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr,
+                      const GemvRope* rope = nullptr);
 
 // y[m, n] = silu(x[m] · gate[n]) * (x[m] · up[n]) in one pass over both weights (a warp
 // reads gate row n beside up row n); gate and up of one dtype and shape, m <= kMaxGemvRows.
@@ -145,6 +147,18 @@ struct KVLayer {
 void launch_store_kv(KVLayer cache, const float* k, int64_t k_token_stride, int64_t k_head_stride, const float* v,
                      int64_t v_token_stride, int64_t v_head_stride, const int32_t* slots, int64_t tokens,
                      cudaStream_t stream);
+
+// The epilogue of a q/k/v GEMV launch (targets 0, 1, 2; activation row m is token m):
+// adjacent-pair rotary embedding of every q and k row pair (a warp's two rows, GGUF's
+// "llama" layout, the whole head rotated), the rotated values stored as launch_rope
+// leaves them, and k and v also into their cache slots as launch_store_kv does. It saves
+// decode the rope + store launch of each layer.
+struct GemvRope {
+  const int32_t* positions = nullptr;  // [m]
+  const int32_t* slots = nullptr;      // [m]; < 0 or past the cache: not stored
+  const double* inv_freq = nullptr;    // [head_dim / 2]
+  KVLayer cache;
+};
 
 // Heads of one token row: [T, heads, head_dim] f32 with dense head rows.
 struct HeadsF32 {

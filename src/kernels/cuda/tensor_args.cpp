@@ -66,4 +66,24 @@ WeightRef weight_ref(const Tensor& w, const char* op) {
   return {w.raw_data(), w.dtype(), w.size(0), w.size(1)};
 }
 
+KVLayer kv_layer(const KVStorage& kv, int layer, const char* op) {
+  check_kv_layer(kv, layer, op);
+  const auto& l = kv.layout;
+  const Tensor& k = kv.k[static_cast<size_t>(layer)];
+  const Tensor& v = kv.v[static_cast<size_t>(layer)];
+  require_device(k, op);
+  require_device(v, op);
+  KVLayer c;
+  c.k = const_cast<void*>(k.raw_data());
+  c.v = const_cast<void*>(v.raw_data());
+  c.f16 = l.dtype == DType::F16;
+  c.block_size = l.block_size;
+  c.kv_heads = l.num_kv_heads;
+  c.head_dim = l.head_dim;
+  c.num_slots = int64_t{l.num_blocks} * l.block_size;
+  return c;
+}
+
+int rotary_pairs(const RopeConfig& cfg) { return (cfg.rotary_dim > 0 ? cfg.rotary_dim : cfg.head_dim) / 2; }
+
 }  // namespace strata::cuda

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "kernels/backend.h"
 #include "kernels/cuda/launch.h"
 
 namespace strata::cuda {
@@ -17,5 +18,9 @@ const int32_t* index_vector(const Tensor& t, const char* op);
 void check_heads(const Tensor& t, int64_t tokens, int64_t heads, int64_t head_dim, const char* op, const char* what);
 // A dense 2-D weight in device memory; repacked dtypes must be whole uploaded tensors.
 WeightRef weight_ref(const Tensor& w, const char* op);
+// One layer of a paged cache in device memory, checked.
+KVLayer kv_layer(const KVStorage& kv, int layer, const char* op);
+// Rotary pairs of a head (rotary_dim / 2; the whole head when rotary_dim is unset).
+int rotary_pairs(const RopeConfig& cfg);
 
 }  // namespace strata::cuda
