@@ -71,8 +71,9 @@ struct GemvBatch {
 // limit). The sums of squares behind the rms: for short rows (a warp's first loads cover
 // them) added up in the product loop from the x values it reads anyway (SquaresInLoop,
 // no pass of its own: the latency-bound small shapes), for longer rows by the block after
-// its products (Scaled: the loop's arithmetic untouched, which the 8B shape's GEMVs need:
-// H200, session 10, 8B BF16 202.32 vs 194.86 tok/s, SmolLM2 1,313.91 vs 1,360.50).
+// its products (Scaled: the loop's arithmetic untouched). Squares in the loop everywhere
+// read 8B BF16 194.86 against 202.32 tok/s, SmolLM2 1,360.50 against 1,313.91 (H200,
+// session 10, two runs on different machines: within their 3-5% spread, so suggestive only).
 enum class Norm { None, Shared, Scaled, SquaresInLoop };
 
 __host__ __device__ constexpr bool scales_sums(Norm n) { return n == Norm::Scaled || n == Norm::SquaresInLoop; }
@@ -233,8 +234,8 @@ __device__ __forceinline__ RopeAngle lane_rope_angle(const GemvBatch& b, const G
   return rope_angle(b.rope.positions[lane], b.rope.inv_freq[(n0 % b.rope.cache.head_dim) / 2]);
 }
 
-// What each thread summed: its part of every dot product, and (Scaled norm) of each
-// activation row's sum of squares, whose total gives the row's 1 / rms.
+// What each thread summed: its part of every dot product, and (Norm::SquaresInLoop) of
+// each activation row's sum of squares, whose total gives the row's 1 / rms.
 template <int MaxM>
 struct PartialSums {
   float dot[MaxM][kRowsPerWarp] = {};
@@ -244,16 +245,16 @@ struct PartialSums {
 // Adds up the threads' partial sums and stores the rows. SplitK > 1: the block's warps
 // share its rows, each summing a part of every row (for products of few rows, which would
 // leave most SMs idle and the rest latency-bound), and warp 0 adds the parts in order.
-template <int SplitK, bool Scaled, int MaxM>
+template <int SplitK, bool WithSquares, int MaxM>
 __device__ __forceinline__ void finish_rows(const PartialSums<MaxM>& p, const GemvBatch& b, const GemvArgs& a,
                                             int64_t n0, RopeAngle angle) {
-  constexpr int kSums = kRowsPerWarp + (Scaled ? 1 : 0);  // the dot products, then the squares
+  constexpr int kSums = kRowsPerWarp + (WithSquares ? 1 : 0);  // the dot products, then the squares
   float s[MaxM][kSums];
 #pragma unroll
   for (int m = 0; m < MaxM; ++m) {
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) s[m][r] = warp_sum(p.dot[m][r]);
-    if constexpr (Scaled) s[m][kRowsPerWarp] = warp_sum(p.squares[m]);
+    if constexpr (WithSquares) s[m][kRowsPerWarp] = warp_sum(p.squares[m]);
   }
   if constexpr (SplitK > 1) {
     __shared__ float parts[SplitK][MaxM][kSums];
@@ -279,7 +280,7 @@ __device__ __forceinline__ void finish_rows(const PartialSums<MaxM>& p, const Ge
       rotation[m] = {__shfl_sync(0xffffffffu, angle.cos_a, m), __shfl_sync(0xffffffffu, angle.sin_a, m)};
   }
   if (threadIdx.x % 32 != 0) return;
-  if constexpr (Scaled) {
+  if constexpr (WithSquares) {
 #pragma unroll
     for (int m = 0; m < MaxM; ++m) {
       const float inv_rms = rsqrtf(s[m][kRowsPerWarp] / static_cast<float>(a.w.cols) + b.norm.eps);
@@ -397,7 +398,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
           unpack_half8(raw[u][r][0], w[r]);
         }
       }
-      float4 g0, g1;  // Scaled: the norm's weights of this chunk
+      float4 g0, g1;  // the norm's weights of this chunk (scaled sums)
       if constexpr (kScaled) {
         const float4* g = reinterpret_cast<const float4*>(batch.norm.weight) + c * 2;
         g0 = __ldg(g);
@@ -584,6 +585,17 @@ bool separate_norm_for_floats() {
   return separate;
 }
 
+// Where scaled-sum norms add up their squares: by row length (the default), or, for A/B
+// runs, always in the product loop (STRATA_CUDA_NORM=squares-in-loop) or always after the
+// products (STRATA_CUDA_NORM=squares-after); read once.
+enum class SquaresPlacement { ByRowLength, InLoop, After };
+SquaresPlacement squares_placement() {
+  static const SquaresPlacement place = env_is("STRATA_CUDA_NORM", "squares-in-loop") ? SquaresPlacement::InLoop
+                                        : env_is("STRATA_CUDA_NORM", "squares-after") ? SquaresPlacement::After
+                                                                                      : SquaresPlacement::ByRowLength;
+  return place;
+}
+
 bool early_loads_enabled() {
   static const bool enabled = !env_is("STRATA_CUDA_EARLY_LOADS", "0");
   return enabled;
@@ -627,7 +639,10 @@ void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
     // A warp's first loads take each of its chunks when a row has at most 4 (kUnroll of
     // the 16-bit types) a lane.
     const int64_t pass = int64_t{32} * SplitK * 4 * 8;
-    if (b.targets[0].w.cols <= pass) launch_float<MaxM, Norm::SquaresInLoop, SplitK>(b, stream);
+    const SquaresPlacement place = squares_placement();
+    const bool in_loop = place == SquaresPlacement::ByRowLength ? b.targets[0].w.cols <= pass
+                                                                : place == SquaresPlacement::InLoop;
+    if (in_loop) launch_float<MaxM, Norm::SquaresInLoop, SplitK>(b, stream);
     else launch_float<MaxM, Norm::Scaled, SplitK>(b, stream);
   } else {
     launch_float<MaxM, Norm::None, SplitK>(b, stream);
