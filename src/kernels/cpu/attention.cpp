@@ -111,6 +111,13 @@ void accumulate_values(const AttentionJob& job, float* acc, const char* values, 
     job.ops->accumulate_rows_f32(acc, reinterpret_cast<const float*>(values), row_stride, weights, count, job.head_dim);
 }
 
+// Consecutive keys of one cache block within a chunk: the byte offset of the first one's
+// row (this KV head), its index among the chunk's keys, and how many.
+struct KeyRun {
+  size_t first;
+  int64_t at, count;
+};
+
 // Where a work item leaves its result when a long context is split across items: its
 // unnormalised accumulators [count][dim], then running maxima [count] and sums [count].
 struct PartialResult {
@@ -142,19 +149,30 @@ void attend_heads(const AttentionJob& job, int64_t token, int64_t first_head, in
     running_max[g] = -std::numeric_limits<float>::infinity();
     running_sum[g] = 0.f;
   }
+  // A chunk spans several cache blocks (kScoreChunk keys, 4 blocks of 16): the softmax
+  // update, its rescaling of the accumulators and the calls per chunk are paid once per
+  // chunk, not once per block (they cost as much as scoring a block of 16 keys).
+  KeyRun runs[kScoreChunk];
   for (int64_t start = key_begin; start < key_end;) {
-    const int64_t block = table[start / job.block_size], offset = start % job.block_size;
-    const int64_t keys = std::min({job.block_size - offset, key_end - start, kScoreChunk});
-    const size_t first = static_cast<size_t>(block * job.block_size + offset) * position_bytes + head_offset;
+    int64_t keys = 0, num_runs = 0;
+    while (keys < kScoreChunk && start + keys < key_end) {
+      const int64_t pos = start + keys;
+      const int64_t block = table[pos / job.block_size], offset = pos % job.block_size;
+      const int64_t n = std::min({job.block_size - offset, key_end - pos, kScoreChunk - keys});
+      runs[num_runs++] = {static_cast<size_t>(block * job.block_size + offset) * position_bytes + head_offset, keys, n};
+      keys += n;
+    }
     for (int64_t g = 0; g < count; ++g) {
       float* s = scores[g];
-      score_keys(job, q[g], job.k_cache + first, row_stride, keys, s);
+      for (int64_t r = 0; r < num_runs; ++r)
+        score_keys(job, q[g], job.k_cache + runs[r].first, row_stride, runs[r].count, s + runs[r].at);
       const float chunk_max = std::max(running_max[g], *std::max_element(s, s + keys));
       const float correction = std::exp(running_max[g] - chunk_max);  // 0 on the first chunk
       running_sum[g] = running_sum[g] * correction + job.ops->exp_shift_sum(s, chunk_max, keys);
       if (correction != 1.f)
         for (int64_t i = 0; i < dim; ++i) acc[g][i] *= correction;
-      accumulate_values(job, acc[g], job.v_cache + first, row_stride, s, keys);
+      for (int64_t r = 0; r < num_runs; ++r)
+        accumulate_values(job, acc[g], job.v_cache + runs[r].first, row_stride, s + runs[r].at, runs[r].count);
       running_max[g] = chunk_max;
     }
     start += keys;
