@@ -176,6 +176,37 @@ TEST(CpuAttention, DecodeOfFewSequencesSplitsLongContexts) {
   }
 }
 
+// Prefill tokens share each converted chunk of keys (tiles of a few tokens); every token
+// must still get bit for bit what it gets alone as a decode token (batch invariance of
+// chunked prefill), for block sizes that cut chunks into uneven runs and with GQA.
+TEST(CpuAttention, PrefillTilesEqualTokensAlone) {
+  for (int block_size : {16, 5}) {
+    SCOPED_TRACE("block " + std::to_string(block_size));
+    auto backend = test::test_backend();
+    const int heads = 6, kv_heads = 2, dim = 64, tokens = 150;
+    const int blocks = (tokens + block_size - 1) / block_size;
+    KVStorage kv = backend->allocate_kv({1, blocks + 2, block_size, kv_heads, dim, DType::F16});
+    std::vector<int32_t> table(static_cast<size_t>(blocks));
+    for (int b = 0; b < blocks; ++b) table[static_cast<size_t>(b)] = (b * 7 + 1) % (blocks + 2);
+    ForwardBatch prefill;
+    prefill.add_sequence(std::vector<int32_t>(tokens, 1), 0, table, block_size, ForwardBatch::Logits::Last);
+    const BatchTensors all = backend->upload_batch(prefill);
+    const Tensor k = test::random_tensor({tokens, kv_heads, dim}, 3), v = test::random_tensor({tokens, kv_heads, dim}, 4);
+    backend->store_kv(kv, 0, k, v, all);
+    const Tensor q = test::random_tensor({tokens, heads, dim}, 5);
+    Tensor together = Tensor::empty({tokens, heads * dim}, DType::F32);
+    backend->attention(together, q, kv, 0, all, 0.7f);
+    for (int t = 0; t < tokens; t += 7) {
+      ForwardBatch one;
+      one.add_sequence({1}, t, table, block_size, ForwardBatch::Logits::Last);
+      Tensor alone = Tensor::empty({1, heads * dim}, DType::F32);
+      backend->attention(alone, q.slice(0, t, t + 1), kv, 0, backend->upload_batch(one), 0.7f);
+      ASSERT_EQ(std::memcmp(alone.data<float>(), together.data<float>() + t * heads * dim, sizeof(float) * heads * dim), 0)
+          << "token " << t;
+    }
+  }
+}
+
 TEST(CpuAttention, RejectsBadBlockTables) {
   AttentionFixture f({DType::F32, 2, 1, 16, 4, {{5, 2}}});
   Tensor q = test::random_tensor({2, 2, 16}, 1);

@@ -147,5 +147,17 @@ TEST(CpuVectorOps, F32ToF16RoundsLikeTheScalarConversion) {
     }
 }
 
+TEST(CpuVectorOps, F16ToF32IsExact) {
+  for (const auto* ops : available_tables())
+    for (int64_t n : kLengths) {
+      std::vector<uint16_t> src(static_cast<size_t>(n));
+      for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint16_t>((i * 40503u + 7u) & 0x7bffu) | (i % 3 == 0 ? 0x8000u : 0u);
+      std::vector<float> dst(static_cast<size_t>(n) + 1, 12345.f);
+      ops->f16_to_f32(dst.data(), src.data(), n);
+      for (size_t i = 0; i < src.size(); ++i) ASSERT_EQ(dst[i], fp16_to_fp32(src[i])) << ops->name << " " << src[i];
+      EXPECT_EQ(dst.back(), 12345.f);
+    }
+}
+
 }  // namespace
 }  // namespace strata

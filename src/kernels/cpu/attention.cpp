@@ -19,6 +19,8 @@ namespace {
 constexpr int64_t kMaxHeadDim = 512;      // stack scratch per query head
 constexpr int64_t kMaxHeadsPerItem = 8;  // query heads of one GQA group done together
 constexpr int64_t kScoreChunk = 64;    // keys scored before each softmax update
+constexpr int64_t kQueryTile = 4;      // prefill tokens of one sequence sharing each converted chunk
+constexpr int64_t kTileMaxDim = 128;   // the tile's f32 copies of a chunk live on the stack
 
 void check_cache_layer(const KVStorage& kv, int layer, const char* op) {
   check_kv_layer(kv, layer, op);
@@ -124,6 +126,77 @@ struct PartialResult {
   float* data;
 };
 
+// The cache rows of keys [start, start + kScoreChunk) ∩ [start, key_end) of one KV head, as
+// runs of consecutive rows within a block; returns how many keys they hold. A chunk spans
+// several cache blocks: the softmax update, its rescaling of the accumulators and the calls
+// per chunk are paid once per chunk, not once per block (they cost as much as scoring a
+// block of 16 keys).
+struct ChunkRows {
+  const int32_t* table;
+  size_t position_bytes, head_offset;
+};
+
+int64_t chunk_runs(const AttentionJob& job, const ChunkRows& rows, int64_t start, int64_t key_end, KeyRun* runs,
+                   int64_t& num_runs) {
+  int64_t keys = 0;
+  num_runs = 0;
+  while (keys < kScoreChunk && start + keys < key_end) {
+    const int64_t pos = start + keys;
+    const int64_t block = rows.table[pos / job.block_size], offset = pos % job.block_size;
+    const int64_t n = std::min({job.block_size - offset, key_end - pos, kScoreChunk - keys});
+    runs[num_runs++] = {static_cast<size_t>(block * job.block_size + offset) * rows.position_bytes + rows.head_offset,
+                        keys, n};
+    keys += n;
+  }
+  return keys;
+}
+
+// One (token, head) pair's online softmax: its scaled query, unnormalised output, running
+// maximum and sum.
+struct HeadState {
+  alignas(64) float q[kMaxHeadDim];
+  alignas(64) float acc[kMaxHeadDim];
+  float max, sum;
+};
+
+void start_head(const AttentionJob& job, int64_t token, int64_t head, HeadState& h) {
+  const float* q_row = job.q + token * job.q_token_stride + head * job.q_head_stride;
+  for (int64_t i = 0; i < job.head_dim; ++i) h.q[i] = q_row[i] * job.scale;
+  std::fill(h.acc, h.acc + job.head_dim, 0.f);
+  h.max = -std::numeric_limits<float>::infinity();
+  h.sum = 0.f;
+}
+
+// Folds a chunk's scores s[0, keys) into the running softmax: s becomes the chunk's
+// numerators and the accumulators are rescaled to the new maximum (the caller then adds
+// the chunk's values weighted by s).
+void softmax_step(const AttentionJob& job, HeadState& h, float* s, int64_t keys) {
+  const float chunk_max = std::max(h.max, *std::max_element(s, s + keys));
+  const float correction = std::exp(h.max - chunk_max);  // 0 on the first chunk
+  h.sum = h.sum * correction + job.ops->exp_shift_sum(s, chunk_max, keys);
+  if (correction != 1.f)
+    for (int64_t i = 0; i < job.head_dim; ++i) h.acc[i] *= correction;
+  h.max = chunk_max;
+}
+
+void finish_head(const AttentionJob& job, int64_t token, int64_t head, const HeadState& h) {
+  float* out = job.out + token * job.out_stride + head * job.head_dim;
+  const float inv_sum = 1.f / h.sum;
+  for (int64_t i = 0; i < job.head_dim; ++i) out[i] = h.acc[i] * inv_sum;
+}
+
+// Where token `token`'s sequence keeps its block table.
+const int32_t* table_of(const AttentionJob& job, int64_t token) {
+  const int32_t* seq_end = std::upper_bound(job.query_start + 1, job.query_start + job.num_seqs + 1, token);
+  return job.block_tables + (seq_end - (job.query_start + 1)) * job.max_blocks;
+}
+
+ChunkRows chunk_rows(const AttentionJob& job, int64_t token, int64_t first_head) {
+  const size_t elem = job.f16 ? 2 : 4;
+  return {table_of(job, token), static_cast<size_t>(job.num_kv_heads * job.head_dim) * elem,
+          static_cast<size_t>(first_head / job.group * job.head_dim) * elem};
+}
+
 // Online softmax over keys [key_begin, key_end) of one token for `count` query heads that
 // share one KV head, a chunk of keys at a time: score the chunk for each head, rescale
 // its running sum once, accumulate the values. The chunk's key and value rows are read
@@ -131,64 +204,84 @@ struct PartialResult {
 void attend_heads(const AttentionJob& job, int64_t token, int64_t first_head, int64_t count, int64_t key_begin,
                   int64_t key_end, const PartialResult* partial) {
   const int64_t dim = job.head_dim;
-  const int32_t* seq_end = std::upper_bound(job.query_start + 1, job.query_start + job.num_seqs + 1, token);
-  const int32_t* table = job.block_tables + (seq_end - (job.query_start + 1)) * job.max_blocks;
-  const size_t elem = job.f16 ? 2 : 4;
   const int64_t row_stride = job.num_kv_heads * dim;  // elements between consecutive positions
-  const size_t position_bytes = static_cast<size_t>(row_stride) * elem;
-  const size_t head_offset = static_cast<size_t>(first_head / job.group * dim) * elem;
-
-  alignas(64) float q[kMaxHeadsPerItem][kMaxHeadDim];
-  alignas(64) float acc[kMaxHeadsPerItem][kMaxHeadDim];
+  const ChunkRows rows = chunk_rows(job, token, first_head);
+  HeadState heads[kMaxHeadsPerItem];
   alignas(64) float scores[kMaxHeadsPerItem][kScoreChunk];
-  float running_max[kMaxHeadsPerItem], running_sum[kMaxHeadsPerItem];
-  for (int64_t g = 0; g < count; ++g) {
-    const float* q_row = job.q + token * job.q_token_stride + (first_head + g) * job.q_head_stride;
-    for (int64_t i = 0; i < dim; ++i) q[g][i] = q_row[i] * job.scale;
-    std::fill(acc[g], acc[g] + dim, 0.f);
-    running_max[g] = -std::numeric_limits<float>::infinity();
-    running_sum[g] = 0.f;
-  }
-  // A chunk spans several cache blocks (kScoreChunk keys, 4 blocks of 16): the softmax
-  // update, its rescaling of the accumulators and the calls per chunk are paid once per
-  // chunk, not once per block (they cost as much as scoring a block of 16 keys).
+  for (int64_t g = 0; g < count; ++g) start_head(job, token, first_head + g, heads[g]);
   KeyRun runs[kScoreChunk];
   for (int64_t start = key_begin; start < key_end;) {
-    int64_t keys = 0, num_runs = 0;
-    while (keys < kScoreChunk && start + keys < key_end) {
-      const int64_t pos = start + keys;
-      const int64_t block = table[pos / job.block_size], offset = pos % job.block_size;
-      const int64_t n = std::min({job.block_size - offset, key_end - pos, kScoreChunk - keys});
-      runs[num_runs++] = {static_cast<size_t>(block * job.block_size + offset) * position_bytes + head_offset, keys, n};
-      keys += n;
-    }
+    int64_t num_runs = 0;
+    const int64_t keys = chunk_runs(job, rows, start, key_end, runs, num_runs);
     for (int64_t g = 0; g < count; ++g) {
       float* s = scores[g];
       for (int64_t r = 0; r < num_runs; ++r)
-        score_keys(job, q[g], job.k_cache + runs[r].first, row_stride, runs[r].count, s + runs[r].at);
-      const float chunk_max = std::max(running_max[g], *std::max_element(s, s + keys));
-      const float correction = std::exp(running_max[g] - chunk_max);  // 0 on the first chunk
-      running_sum[g] = running_sum[g] * correction + job.ops->exp_shift_sum(s, chunk_max, keys);
-      if (correction != 1.f)
-        for (int64_t i = 0; i < dim; ++i) acc[g][i] *= correction;
+        score_keys(job, heads[g].q, job.k_cache + runs[r].first, row_stride, runs[r].count, s + runs[r].at);
+      softmax_step(job, heads[g], s, keys);
       for (int64_t r = 0; r < num_runs; ++r)
-        accumulate_values(job, acc[g], job.v_cache + runs[r].first, row_stride, s + runs[r].at, runs[r].count);
-      running_max[g] = chunk_max;
+        accumulate_values(job, heads[g].acc, job.v_cache + runs[r].first, row_stride, s + runs[r].at, runs[r].count);
     }
     start += keys;
   }
   if (partial) {
     float* out = partial->data;
-    for (int64_t g = 0; g < count; ++g) std::copy(acc[g], acc[g] + dim, out + g * dim);
-    std::copy(running_max, running_max + count, out + count * dim);
-    std::copy(running_sum, running_sum + count, out + count * dim + count);
+    for (int64_t g = 0; g < count; ++g) {
+      std::copy(heads[g].acc, heads[g].acc + dim, out + g * dim);
+      out[count * dim + g] = heads[g].max;
+      out[count * dim + count + g] = heads[g].sum;
+    }
     return;
   }
-  for (int64_t g = 0; g < count; ++g) {
-    float* out = job.out + token * job.out_stride + (first_head + g) * dim;
-    const float inv_sum = 1.f / running_sum[g];
-    for (int64_t i = 0; i < dim; ++i) out[i] = acc[g][i] * inv_sum;
+  for (int64_t g = 0; g < count; ++g) finish_head(job, token, first_head + g, heads[g]);
+}
+
+// Prefill: `n` (<= kQueryTile) query tokens of one sequence and `count` query heads of one
+// KV head (f16 cache, head_dim <= kTileMaxDim). Each chunk's key and value rows are
+// converted to f32 once for all n x count (token, head) pairs, which is what one token
+// alone spends most of its time on; each pair then computes exactly what attend_heads
+// computes for it (the same runs, chunk grid and operation order, the conversion exact),
+// so a token's output does not depend on how its prefill was cut or batched.
+void attend_tile(const AttentionJob& job, int64_t first_token, int64_t n, int64_t first_head, int64_t count) {
+  const int64_t dim = job.head_dim;
+  const ChunkRows rows = chunk_rows(job, first_token, first_head);
+  HeadState heads[kQueryTile * kMaxHeadsPerItem];
+  alignas(64) float scores[kScoreChunk];
+  alignas(64) float k_rows[kScoreChunk * kTileMaxDim], v_rows[kScoreChunk * kTileMaxDim];
+  int64_t visible_end[kQueryTile], key_end = 0;  // each token's keys: [0, position]
+  for (int64_t t = 0; t < n; ++t) {
+    visible_end[t] = int64_t{job.positions[first_token + t]} + 1;
+    key_end = std::max(key_end, visible_end[t]);
+    for (int64_t g = 0; g < count; ++g) start_head(job, first_token + t, first_head + g, heads[t * count + g]);
   }
+  KeyRun runs[kScoreChunk];
+  for (int64_t start = 0; start < key_end;) {
+    int64_t num_runs = 0;
+    const int64_t keys = chunk_runs(job, rows, start, key_end, runs, num_runs);
+    for (int64_t r = 0; r < num_runs; ++r)
+      for (int64_t j = 0; j < runs[r].count; ++j) {
+        const size_t row = runs[r].first + static_cast<size_t>(j) * rows.position_bytes;
+        job.ops->f16_to_f32(k_rows + (runs[r].at + j) * dim, reinterpret_cast<const uint16_t*>(job.k_cache + row), dim);
+        job.ops->f16_to_f32(v_rows + (runs[r].at + j) * dim, reinterpret_cast<const uint16_t*>(job.v_cache + row), dim);
+      }
+    for (int64_t t = 0; t < n; ++t) {
+      // This token's part of the chunk: its runs cut where attend_heads would cut them.
+      const int64_t visible = std::min(keys, visible_end[t] - start);
+      if (visible <= 0) continue;
+      for (int64_t g = 0; g < count; ++g) {
+        HeadState& h = heads[t * count + g];
+        for (int64_t r = 0; r < num_runs && runs[r].at < visible; ++r)
+          job.ops->dot_rows_f32(h.q, k_rows + runs[r].at * dim, dim, std::min(runs[r].count, visible - runs[r].at),
+                                dim, scores + runs[r].at);
+        softmax_step(job, h, scores, visible);
+        for (int64_t r = 0; r < num_runs && runs[r].at < visible; ++r)
+          job.ops->accumulate_rows_f32(h.acc, v_rows + runs[r].at * dim, dim, scores + runs[r].at,
+                                       std::min(runs[r].count, visible - runs[r].at), dim);
+      }
+    }
+    start += keys;
+  }
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t g = 0; g < count; ++g) finish_head(job, first_token + t, first_head + g, heads[t * count + g]);
 }
 
 // How the (token, head, key) space is cut into work items.
@@ -296,11 +389,27 @@ void paged_attention(ThreadPool& pool, Tensor& out, const Tensor& q, const KVSto
   const bool serial = key_reads * heads * dim < 65536 || pool.size() == 1;
   const WorkSplit split = choose_split(tokens, heads, job.group, serial ? 1 : pool.size(), max_keys);
   const int64_t per_item = split.heads_per_item, items_per_token = heads / per_item;
-  const int64_t base_items = tokens * items_per_token, items = base_items * split.key_splits;
+  const int64_t base_items = tokens * items_per_token;
   const int64_t slot_floats = per_item * (dim + 2);
-  if (split.key_splits > 1 && scratch.size() < static_cast<size_t>(items * slot_floats))
-    scratch.resize(static_cast<size_t>(items * slot_floats));
-  auto run_item = [&job, &split, &scratch, per_item, items_per_token, slot_floats](int64_t i) {
+  if (split.key_splits > 1 && scratch.size() < static_cast<size_t>(base_items * split.key_splits * slot_floats))
+    scratch.resize(static_cast<size_t>(base_items * split.key_splits * slot_floats));
+  // Prefill tokens of a sequence go kQueryTile to an item (attend_tile) when the cache is
+  // f16: the item converts each chunk of keys and values once for all of them.
+  std::vector<std::pair<int32_t, int32_t>> tiles;  // (first token, tokens)
+  if (job.f16 && dim <= kTileMaxDim && split.key_splits == 1 && batch.max_query_len > 1)
+    for (int64_t s = 0; s < batch.num_seqs; ++s)
+      for (int32_t t = batch.host_query_start[static_cast<size_t>(s)], end = batch.host_query_start[static_cast<size_t>(s) + 1];
+           t < end; t += static_cast<int32_t>(kQueryTile))
+        tiles.emplace_back(t, std::min<int32_t>(static_cast<int32_t>(kQueryTile), end - t));
+  const int64_t items = tiles.empty() ? base_items * split.key_splits : static_cast<int64_t>(tiles.size()) * items_per_token;
+  auto run_item = [&job, &split, &scratch, &tiles, per_item, items_per_token, slot_floats](int64_t i) {
+    if (!tiles.empty()) {
+      const auto [first, count] = tiles[static_cast<size_t>(i / items_per_token)];
+      const int64_t first_head = i % items_per_token * per_item;
+      if (count == 1) attend_heads(job, first, first_head, per_item, 0, int64_t{job.positions[first]} + 1, nullptr);
+      else attend_tile(job, first, count, first_head, per_item);
+      return;
+    }
     const int64_t base = i / split.key_splits, part = i % split.key_splits;
     const int64_t token = base / items_per_token, first_head = base % items_per_token * per_item;
     const int64_t keys = int64_t{job.positions[token]} + 1;

@@ -27,6 +27,8 @@ struct VectorOps {
   float (*exp_shift_sum)(float* x, float shift, int64_t n);
   // dst[i] = f16(src[i]), rounded to nearest even.
   void (*f32_to_f16)(uint16_t* dst, const float* src, int64_t n);
+  // dst[i] = f32(src[i]) (exact).
+  void (*f16_to_f32)(float* dst, const uint16_t* src, int64_t n);
 };
 
 // The best table for this CPU (decided once, then cached).

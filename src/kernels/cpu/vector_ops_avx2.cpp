@@ -200,8 +200,15 @@ void f32_to_f16(uint16_t* dst, const float* src, int64_t n) {
   }
 }
 
+void f16_to_f32(float* dst, const uint16_t* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(src + i));
+  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
+}
+
 constexpr VectorOps kAvx2{"avx2", dot_f32, dot_f16, scale_add_f32, scale_add_f16, dot_rows<false, float>, dot_rows<true, uint16_t>,
-                          accumulate_rows<false, float>, accumulate_rows<true, uint16_t>, silu_mul, exp_shift_sum, f32_to_f16};
+                          accumulate_rows<false, float>, accumulate_rows<true, uint16_t>, silu_mul, exp_shift_sum, f32_to_f16,
+                          f16_to_f32};
 
 }  // namespace
 

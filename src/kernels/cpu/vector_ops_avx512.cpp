@@ -188,8 +188,18 @@ void f32_to_f16(uint16_t* dst, const float* src, int64_t n) {
   }
 }
 
+void f16_to_f32(float* dst, const uint16_t* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load_f16x16(src + i));
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(dst + i, m, load_f16_tail(src + i, m));
+  }
+}
+
 constexpr VectorOps kAvx512{"avx512", dot_f32, dot_f16, scale_add_f32, scale_add_f16, dot_rows<false, float>, dot_rows<true, uint16_t>,
-                            accumulate_rows<false, float>, accumulate_rows<true, uint16_t>, silu_mul, exp_shift_sum, f32_to_f16};
+                            accumulate_rows<false, float>, accumulate_rows<true, uint16_t>, silu_mul, exp_shift_sum, f32_to_f16,
+                            f16_to_f32};
 
 }  // namespace
 
