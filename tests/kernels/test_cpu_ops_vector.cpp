@@ -1,6 +1,7 @@
 // The vectorised inner loops (generic, AVX2, AVX-512 tables, whichever this CPU runs)
 // against double-precision references, over lengths that hit every tail case.
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/half.h"
@@ -144,6 +145,35 @@ TEST(CpuVectorOps, F32ToF16RoundsLikeTheScalarConversion) {
       ops->f32_to_f16(dst.data(), src.data(), n);
       for (size_t i = 0; i < src.size(); ++i) ASSERT_EQ(dst[i], fp32_to_fp16(src[i])) << ops->name << " " << src[i];
       EXPECT_EQ(dst.back(), 0xabcd);
+    }
+}
+
+// The scalar definition, `if (x[i] > x[best]) best = i`: ties go to the first index, NaNs
+// never win unless first. Rows with ties across lanes, NaNs, infinities and a vocabulary
+// of 49,152.
+TEST(CpuVectorOps, ArgmaxIsTheFirstIndexOfTheLargest) {
+  const auto scalar = [](const std::vector<float>& x) {
+    size_t best = 0;
+    for (size_t i = 1; i < x.size(); ++i)
+      if (x[i] > x[best]) best = i;
+    return static_cast<int64_t>(best);
+  };
+  std::vector<int64_t> lengths = kLengths;
+  lengths.push_back(49152);
+  for (const auto* ops : available_tables())
+    for (int64_t n : lengths) {
+      if (n == 0) continue;
+      for (int variant = 0; variant < 6; ++variant) {
+        auto x = random_vector(n, 40 + variant, -4.f, 4.f);
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        if (variant == 1)
+          for (auto& v : x) v = std::round(v);  // many ties
+        if (variant == 2 && n > 5) x[static_cast<size_t>(n / 2)] = nan, x[static_cast<size_t>(n - 1)] = nan;
+        if (variant == 3) x[0] = nan;
+        if (variant == 4) std::fill(x.begin(), x.end(), -std::numeric_limits<float>::infinity());
+        if (variant == 5 && n > 40) x[7] = x[33] = 100.f;  // equal maxima in different lanes
+        ASSERT_EQ(ops->argmax(x.data(), n), scalar(x)) << ops->name << " n=" << n << " variant " << variant;
+      }
     }
 }
 

@@ -135,13 +135,8 @@ void argmax_rows(Tensor& ids, const Tensor& logits) {
       (ids.size(0) > 1 && ids.stride(0) != 1))
     throw Error("argmax_rows: " + ids.describe() + " from " + logits.describe());
   int32_t* out = ids.data<int32_t>();
-  for (int64_t l = 0; l < in.count(); ++l) {
-    const float* row = in[l];
-    int64_t best = 0;
-    for (int64_t i = 1; i < in.width(); ++i)
-      if (row[i] > row[best]) best = i;  // strictly greater: the lowest index among ties
-    out[l] = static_cast<int32_t>(best);
-  }
+  const VectorOps& ops = vector_ops();
+  for (int64_t l = 0; l < in.count(); ++l) out[l] = in.width() == 0 ? 0 : static_cast<int32_t>(ops.argmax(in[l], in.width()));
 }
 
 namespace {

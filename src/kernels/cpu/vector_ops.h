@@ -29,6 +29,9 @@ struct VectorOps {
   void (*f32_to_f16)(uint16_t* dst, const float* src, int64_t n);
   // dst[i] = f32(src[i]) (exact).
   void (*f16_to_f32)(float* dst, const uint16_t* src, int64_t n);
+  // The first index of the largest of x[0, n) (n >= 1), as `if (x[i] > x[best]) best = i`
+  // finds it: a NaN is never chosen unless it is x[0].
+  int64_t (*argmax)(const float* x, int64_t n);
 };
 
 // The best table for this CPU (decided once, then cached).

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/argmax_lanes.h"
 #include "kernels/cpu/vector_ops.h"
 
 namespace strata::cpu {
@@ -206,9 +207,32 @@ void f16_to_f32(float* dst, const uint16_t* src, int64_t n) {
   for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
 }
 
+// As the AVX-512 version, eight lanes.
+int64_t argmax(const float* x, int64_t n) {
+  if (x[0] != x[0] || n < 16) {
+    return argmax_scalar(x, n);
+  }
+  __m256 best = _mm256_set1_ps(x[0]);
+  __m256i best_index = _mm256_setzero_si256(), index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i step = _mm256_set1_epi32(8);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 greater = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+    best = _mm256_blendv_ps(best, v, greater);
+    best_index = _mm256_blendv_epi8(best_index, index, _mm256_castps_si256(greater));
+    index = _mm256_add_epi32(index, step);
+  }
+  alignas(32) float values[8];
+  alignas(32) int32_t indices[8];
+  _mm256_store_ps(values, best);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(indices), best_index);
+  return argmax_of_lanes(values, indices, 8, x, i, n);
+}
+
 constexpr VectorOps kAvx2{"avx2", dot_f32, dot_f16, scale_add_f32, scale_add_f16, dot_rows<false, float>, dot_rows<true, uint16_t>,
                           accumulate_rows<false, float>, accumulate_rows<true, uint16_t>, silu_mul, exp_shift_sum, f32_to_f16,
-                          f16_to_f32};
+                          f16_to_f32, argmax};
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/argmax_lanes.h"
 #include "kernels/cpu/vector_ops.h"
 
 namespace strata::cpu {
@@ -197,9 +198,33 @@ void f16_to_f32(float* dst, const uint16_t* src, int64_t n) {
   }
 }
 
+// Sixteen lanes each keep the largest value of their elements and its first index (a strict
+// greater-than: NaNs never win, earlier indices win ties); then the lanes' best, ties to the
+// lowest index. x[0] a NaN: index 0, as the scalar loop gives.
+int64_t argmax(const float* x, int64_t n) {
+  if (x[0] != x[0] || n < 32) {
+    return argmax_scalar(x, n);
+  }
+  __m512 best = _mm512_set1_ps(x[0]);
+  __m512i best_index = _mm512_setzero_si512(), index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i step = _mm512_set1_epi32(16);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __mmask16 greater = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), best, _CMP_GT_OQ);
+    best = _mm512_mask_loadu_ps(best, greater, x + i);
+    best_index = _mm512_mask_mov_epi32(best_index, greater, index);
+    index = _mm512_add_epi32(index, step);
+  }
+  alignas(64) float values[16];
+  alignas(64) int32_t indices[16];
+  _mm512_store_ps(values, best);
+  _mm512_store_si512(indices, best_index);
+  return argmax_of_lanes(values, indices, 16, x, i, n);
+}
+
 constexpr VectorOps kAvx512{"avx512", dot_f32, dot_f16, scale_add_f32, scale_add_f16, dot_rows<false, float>, dot_rows<true, uint16_t>,
                             accumulate_rows<false, float>, accumulate_rows<true, uint16_t>, silu_mul, exp_shift_sum, f32_to_f16,
-                            f16_to_f32};
+                            f16_to_f32, argmax};
 
 }  // namespace
 
