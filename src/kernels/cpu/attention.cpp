@@ -267,15 +267,18 @@ void attend_tile(const AttentionJob& job, int64_t first_token, int64_t n, int64_
       // This token's part of the chunk: its runs cut where attend_heads would cut them.
       const int64_t visible = std::min(keys, visible_end[t] - start);
       if (visible <= 0) continue;
+      int64_t seen[kScoreChunk], seen_runs = 0;  // each run's keys this token sees
+      while (seen_runs < num_runs && runs[seen_runs].at < visible) {
+        seen[seen_runs] = std::min(runs[seen_runs].count, visible - runs[seen_runs].at);
+        ++seen_runs;
+      }
       for (int64_t g = 0; g < count; ++g) {
         HeadState& h = heads[t * count + g];
-        for (int64_t r = 0; r < num_runs && runs[r].at < visible; ++r)
-          job.ops->dot_rows_f32(h.q, k_rows + runs[r].at * dim, dim, std::min(runs[r].count, visible - runs[r].at),
-                                dim, scores + runs[r].at);
+        for (int64_t r = 0; r < seen_runs; ++r)
+          job.ops->dot_rows_f32(h.q, k_rows + runs[r].at * dim, dim, seen[r], dim, scores + runs[r].at);
         softmax_step(job, h, scores, visible);
-        for (int64_t r = 0; r < num_runs && runs[r].at < visible; ++r)
-          job.ops->accumulate_rows_f32(h.acc, v_rows + runs[r].at * dim, dim, scores + runs[r].at,
-                                       std::min(runs[r].count, visible - runs[r].at), dim);
+        for (int64_t r = 0; r < seen_runs; ++r)
+          job.ops->accumulate_rows_f32(h.acc, v_rows + runs[r].at * dim, dim, scores + runs[r].at, seen[r], dim);
       }
     }
     start += keys;

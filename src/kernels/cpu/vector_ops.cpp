@@ -77,7 +77,6 @@ void f16_to_f32(float* dst, const uint16_t* src, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
 }
 
-
 constexpr VectorOps kGeneric{"generic", dot_f32, dot_f16, scale_add_f32, scale_add_f16,
                              dot_rows<float>, dot_rows<uint16_t>, accumulate_rows<float>,
                              accumulate_rows<uint16_t>, silu_mul, exp_shift_sum, f32_to_f16, f16_to_f32,

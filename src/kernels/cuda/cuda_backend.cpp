@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_backend_impl.h"
+#include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/cublas_api.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/weight_layout.h"
@@ -24,16 +25,6 @@ void* ScratchBuffer::get(DeviceAllocator& allocator, size_t bytes) {
   }
   return storage_->data;
 }
-
-namespace {
-
-// An A/B switch of the environment set to 0.
-bool switched_off(const char* name) {
-  const char* value = std::getenv(name);
-  return value && std::string(value) == "0";
-}
-
-}  // namespace
 
 CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.device) {
   int count = 0;
@@ -64,8 +55,7 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   fuse_products_ = !switched_off("STRATA_CUDA_FUSE");
   rope_epilogue_ = fuse_products_ && !switched_off("STRATA_CUDA_ROPE_EPILOGUE");
   flash_attention_ = !switched_off("STRATA_CUDA_FLASH_ATTENTION");
-  const char* profile = std::getenv("STRATA_CUDA_STEP_PROFILE");
-  if (profile && std::string(profile) == "1") step_profile_ = std::make_unique<StepProfile>(stream_);
+  if (env_is("STRATA_CUDA_STEP_PROFILE", "1")) step_profile_ = std::make_unique<StepProfile>(stream_);
 }
 
 CudaBackend::~CudaBackend() {

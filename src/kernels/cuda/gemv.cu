@@ -9,7 +9,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "core/error.h"
@@ -19,6 +18,7 @@
 #include "kernels/cuda/quant_device.cuh"
 #include "kernels/cuda/block_dot.cuh"
 #include "kernels/cuda/blocks_in_flight.cuh"
+#include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/kv_cache_device.cuh"
 #include "kernels/cuda/rope_device.cuh"
 
@@ -206,6 +206,16 @@ __device__ __forceinline__ void unpack_q8(const uint4& v, float* w) {
     for (int k = 0; k < 4; ++k) w[4 * i + k] = small_uint_to_float(((words[i] >> (8 * k)) & 0xffu) ^ 0x80u, 8388736.f);
 }
 
+// The weights were written before the previous kernel ran: a thread's first loads go out
+// before waiting for that kernel, so that they overlap its tail (GemvBatch::early_loads;
+// after the wait for A/B runs). `load` is skipped where `loads` is false (warps past the end).
+template <typename Load>
+__device__ __forceinline__ void first_loads_then_wait(const GemvBatch& b, bool loads, Load&& load) {
+  if (loads && b.early_loads) load();
+  wait_for_previous_kernel();
+  if (loads && !b.early_loads) load();
+}
+
 static_assert(kRowsPerWarp == 2, "the SwiGLU and rope epilogues pair a warp's two rows (gate and up, a rotary pair)");
 
 // Rows n0 and n0 + 1 of q, k or v for token m (GemvRope): q and k rotated as
@@ -222,7 +232,9 @@ __device__ __forceinline__ void store_attention_inputs(const GemvRope& rope, con
   const int32_t slot = rope.slots[m];
   if (a.target == 0 || !cache_slot_valid(rope.cache, slot)) return;
   const int64_t index = int64_t{slot} * rope.cache.kv_heads * dim + n0;
-  store_cache_pair(rope.cache, a.target == 1 ? rope.cache.k : rope.cache.v, index, x0, x1);
+  void* base = a.target == 1 ? rope.cache.k : rope.cache.v;
+  store_cache_value(rope.cache, base, index, x0);
+  store_cache_value(rope.cache, base, index + 1, x1);
 }
 
 // The rotation of token `lane` for this warp's row pair, on q and k rows of a rope launch
@@ -372,11 +384,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
         for (int l = 0; l < kLoads; ++l)
           if (c0 + kStride * u < chunks) raw[u][r][l] = load_streaming(rows[r] + (c0 + kStride * u) * 16 * kLoads + 16 * l);
   };
-  // The weights were written before the previous kernel ran: their first loads go out
-  // before the wait, so that they overlap its tail.
-  if (active && batch.early_loads) load_chunks(lane);
-  wait_for_previous_kernel();
-  if (active && !batch.early_loads) load_chunks(lane);
+  first_loads_then_wait(batch, active, [&] { load_chunks(lane); });
   const RopeAngle angle = lane_rope_angle(batch, a, n0);
   PartialSums<MaxM> sums;
   for (int64_t c0 = lane; active && c0 < chunks; c0 += kStride * kUnroll) {
@@ -453,9 +461,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   auto& raw = in.raw;
   const auto& scale = in.scale;
   const auto& min = in.min;
-  if (active && batch.early_loads) in.load(lane);  // before the wait, as in gemv_float_kernel
-  wait_for_previous_kernel();
-  if (active && !batch.early_loads) in.load(lane);
+  first_loads_then_wait(batch, active, [&] { in.load(lane); });
   if constexpr (N == Norm::Shared) normalize_into_shared<MaxM>(batch, a.w.cols);
   if (!active) return;
   const RopeAngle angle = lane_rope_angle(batch, a, n0);
@@ -520,9 +526,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
   const int lane = SplitK > 1 ? threadIdx.x : threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
   BlocksInFlight<Type, kUnroll, kRowsPerWarp, kStride> in(work.w, work.row, a.w.cols);
-  if (batch.early_loads) in.load(lane);  // before the wait, as in gemv_float_kernel
-  wait_for_previous_kernel();
-  if (!batch.early_loads) in.load(lane);
+  first_loads_then_wait(batch, true, [&] { in.load(lane); });
   const RopeAngle angle = lane_rope_angle(batch, a, n0);
   const SplitRows& x = batch.split;
   PartialSums<MaxM> sums;
@@ -564,11 +568,6 @@ void launch_split(const GemvBatch& b, cudaStream_t stream) {
     default: throw Error("gemv: split activations need block-quantized weights, not " +
                          std::string(dtype_name(b.targets[0].w.dtype)));
   }
-}
-
-bool env_is(const char* name, const char* value) {
-  const char* set = std::getenv(name);
-  return set && std::string(set) == value;
 }
 
 // STRATA_CUDA_SPLIT_K=0 keeps a warp a row group everywhere (A/B runs); read once.

@@ -1,17 +1,15 @@
-#include <cstdlib>
-#include <string>
 
 #include "kernels/cuda/kernel_launch.cuh"
 
 #include "core/error.h"
+#include "kernels/cuda/env_switch.h"
 
 namespace strata::cuda {
 
 namespace {
 
 bool read_dependent_launch_switch() {
-  const char* value = std::getenv("STRATA_CUDA_PDL");
-  if (value && std::string(value) == "0") return false;
+  if (switched_off("STRATA_CUDA_PDL")) return false;
   int device = 0, major = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return false;
   if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) return false;

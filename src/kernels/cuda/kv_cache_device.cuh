@@ -9,26 +9,16 @@
 
 namespace strata::cuda {
 
-__device__ __forceinline__ void store_cache_element(const KVLayer& cache, int64_t index, float key, float value) {
-  if (cache.f16) {
-    static_cast<__half*>(cache.k)[index] = __float2half_rn(key);
-    static_cast<__half*>(cache.v)[index] = __float2half_rn(value);
-  } else {
-    static_cast<float*>(cache.k)[index] = key;
-    static_cast<float*>(cache.v)[index] = value;
-  }
+// One element of the keys or the values (`base`: cache.k or cache.v), rounded to half for
+// an f16 cache.
+__device__ __forceinline__ void store_cache_value(const KVLayer& cache, void* base, int64_t index, float x) {
+  if (cache.f16) static_cast<__half*>(base)[index] = __float2half_rn(x);
+  else static_cast<float*>(base)[index] = x;
 }
 
-// Two consecutive elements of the keys or the values (`base`: cache.k or cache.v), each
-// rounded as store_cache_element rounds it.
-__device__ __forceinline__ void store_cache_pair(const KVLayer& cache, void* base, int64_t index, float a, float b) {
-  if (cache.f16) {
-    static_cast<__half*>(base)[index] = __float2half_rn(a);
-    static_cast<__half*>(base)[index + 1] = __float2half_rn(b);
-  } else {
-    static_cast<float*>(base)[index] = a;
-    static_cast<float*>(base)[index + 1] = b;
-  }
+__device__ __forceinline__ void store_cache_element(const KVLayer& cache, int64_t index, float key, float value) {
+  store_cache_value(cache, cache.k, index, key);
+  store_cache_value(cache, cache.v, index, value);
 }
 
 // Slots < 0 are padding; one past the cache is a slot the host rejected.
