@@ -83,8 +83,9 @@ void BM_Matmul(benchmark::State& state, strata::cpu::MatmulIsa isa, DType t, int
   const Tensor x = random_activations(m, k);
   Tensor y = Tensor::empty({m, n}, DType::F32);
   size_t next = 0;
+  strata::cpu::MatmulScratch scratch;  // kept across calls, as the backend keeps it
   for (auto _ : state) {
-    strata::cpu::matmul_with(isa, pool(), y, x, weights[next]);
+    strata::cpu::matmul_with(isa, pool(), scratch, y, x, weights[next]);
     next = (next + 1) % weights.size();
     benchmark::ClobberMemory();
   }
@@ -109,13 +110,14 @@ void BM_SmolLM2Token(benchmark::State& state, strata::cpu::MatmulIsa isa, DType 
   Tensor y576 = Tensor::empty({m, 576}, DType::F32), y192 = Tensor::empty({m, 192}, DType::F32);
   Tensor y1536 = Tensor::empty({m, 1536}, DType::F32), logits = Tensor::empty({1, 49152}, DType::F32);
   const Tensor last_row = x576.slice(0, m - 1, m);
+  strata::cpu::MatmulScratch scratch;
   for (auto _ : state) {
     for (const auto& w : weights) {
       const bool down = w.size(1) == 1536;
       Tensor& y = w.size(0) == 576 ? y576 : w.size(0) == 192 ? y192 : y1536;
-      strata::cpu::matmul_with(isa, pool(), y, down ? x1536 : x576, w);
+      strata::cpu::matmul_with(isa, pool(), scratch, y, down ? x1536 : x576, w);
     }
-    strata::cpu::matmul_with(isa, pool(), logits, last_row, output);  // logits for the last position only
+    strata::cpu::matmul_with(isa, pool(), scratch, logits, last_row, output);  // logits for the last position only
     benchmark::ClobberMemory();
   }
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * m, benchmark::Counter::kIsRate);

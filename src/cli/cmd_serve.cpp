@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/device_options.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "engine/engine.h"
 #include "engine/engine_config.h"
 #include "model/model.h"
@@ -123,6 +124,7 @@ int serve_command(int argc, char** argv) {
   a.server.idle_timeout = std::chrono::seconds(a.idle_timeout_s);
   a.server.shutdown_timeout = std::chrono::seconds(a.shutdown_timeout_s);
   a.server.release_memory_when_idle_after = std::chrono::milliseconds(a.release_memory_idle_ms);
+  return_freed_memory_promptly();  // before loading: the idle footprint is the footprint after a burst
 
   auto [tokenizer, model] = load_engine_inputs(a.model, a.threads, a.device, a.engine);
   std::unique_ptr<Engine> engine = make_engine(std::move(model), std::move(tokenizer), a.engine);

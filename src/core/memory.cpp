@@ -62,6 +62,13 @@ void release_free_heap() {
 #endif
 }
 
+void return_freed_memory_promptly() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  mallopt(M_TRIM_THRESHOLD, 1 << 20);
+#endif
+}
+
 int64_t resident_bytes() {
   std::FILE* f = std::fopen("/proc/self/status", "r");
   if (!f) return 0;

@@ -27,6 +27,14 @@ void release_clean_pages(const void* data, size_t bytes);
 // free pages inside the heaps too, not only the top). A no-op where unsupported.
 void release_free_heap();
 
+// Makes free() hand memory back to the OS as it goes, for a long-running process whose
+// footprint should return to its idle level after a burst: allocations from 256 KiB are
+// mapped and unmapped on their own, and a heap's free top is trimmed past 1 MiB. glibc
+// otherwise raises both thresholds after freeing a large block (up to 32 and 64 MiB), and
+// release_free_heap() never trims the top of a thread's heap, so megabytes a long prompt's
+// step freed stayed resident. A no-op where unsupported.
+void return_freed_memory_promptly();
+
 // This process's resident set size in bytes (VmRSS), or 0 where unknown.
 int64_t resident_bytes();
 

@@ -117,6 +117,11 @@ class Backend {
   virtual Tensor download(const Tensor& t) = 0;   // to a host tensor
   virtual KVStorage allocate_kv(const KVCacheLayout& layout) = 0;
   virtual BatchTensors upload_batch(const class ForwardBatch& batch) = 0;
+  // Makes room now for the backend's own working memory of products of up to `rows`
+  // activation rows against each of `weights` (the CPU backend's prepared activations), so
+  // that the largest step neither allocates nor leaves memory behind. Returns the bytes the
+  // backend holds for products; 0 where it keeps none.
+  virtual size_t reserve_products(int64_t /*rows*/, std::span<const Tensor* const> /*weights*/) { return 0; }
 
   // y[M, N] = x[M, K] · w[N, K]ᵀ. x, y f32 (rows may be strided); w any dtype incl. quantized.
   virtual void matmul(Tensor& y, const Tensor& x, const Tensor& w) = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <span>
+#include <vector>
 
 #include "core/error.h"
 
@@ -78,7 +80,12 @@ void LlamaModel::ensure_scratch(int64_t tokens, int64_t logit_rows) {
 
 size_t LlamaModel::reserve_step_buffers(int64_t max_tokens, int64_t max_logit_rows) {
   ensure_scratch(max_tokens, max_logit_rows);
-  size_t bytes = 0;
+  std::vector<const Tensor*> layer_weights;
+  for (const auto& w : weights_.layers)
+    for (const Tensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) layer_weights.push_back(t);
+  backend_->reserve_products(max_tokens, layer_weights);
+  const Tensor* output = &weights_.output;
+  size_t bytes = backend_->reserve_products(max_logit_rows, std::span(&output, 1));
   for (const Tensor* t : {&scratch_.x, &scratch_.normed, &scratch_.q, &scratch_.k, &scratch_.v, &scratch_.attn,
                           &scratch_.gate, &scratch_.up, &logit_scratch_.hidden, &logit_scratch_.logits})
     bytes += t->defined() ? t->nbytes() : 0;

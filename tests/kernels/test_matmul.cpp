@@ -249,6 +249,35 @@ TEST(Matmul, AccumulateEqualsProductThenAdd) {
     }
 }
 
+// A scratch reserved for the largest step is used as it is by every product up to that
+// size (no reallocation: a server's memory after a long prompt is its memory at start, the
+// bug a burst with a 1,000-token prompt showed) and gives the results of a fresh scratch.
+TEST(Matmul, ReservedScratchServesTheLargestStepWithoutGrowing) {
+  std::mt19937 rng(17);
+  ThreadPool pool(2);
+  for (DType t : {DType::Q4_1, DType::Q8_0, DType::F16}) {
+    const int64_t rows = 40, k = 512, n = 24;
+    MatmulScratch scratch;
+    scratch.reserve(rows, k, t);
+    scratch.reserve(rows, 256, t);  // a shorter row never shrinks it
+    const size_t reserved = scratch.bytes();
+    ASSERT_GT(reserved, static_cast<size_t>(rows * k)) << dtype_name(t);
+    const Weights w = make_weights(t, n, k, rng);
+    for (int64_t m : {int64_t{1}, int64_t{7}, rows}) {
+      const Tensor x = make_activations(m, k, false, rng);
+      Tensor fresh = Tensor::empty({m, n}, DType::F32), kept = Tensor::empty({m, n}, DType::F32);
+      matmul(pool, fresh, x, w.packed);
+      const void* before = dtype_info(t).quantized ? static_cast<const void*>(scratch.q.data()) : scratch.xf.data();
+      matmul(pool, scratch, kept, x, w.packed);
+      const void* after = dtype_info(t).quantized ? static_cast<const void*>(scratch.q.data()) : scratch.xf.data();
+      EXPECT_EQ(scratch.bytes(), reserved) << dtype_name(t) << " m=" << m;
+      EXPECT_EQ(before, after) << dtype_name(t) << " m=" << m;
+      for (int64_t j = 0; j < fresh.numel(); ++j)
+        ASSERT_EQ(kept.data<float>()[j], fresh.data<float>()[j]) << dtype_name(t) << " m=" << m << " at " << j;
+    }
+  }
+}
+
 TEST(Matmul, LargeShapeMatchesReference) {
   expect_matches_reference(best_matmul_isa(), DType::Q4_1, 70, 130, 1536, false, 2);
   expect_matches_reference(best_matmul_isa(), DType::F16, 70, 130, 576, false, 2);

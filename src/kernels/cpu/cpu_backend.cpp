@@ -113,12 +113,20 @@ BatchTensors CpuBackend::upload_batch(const ForwardBatch& batch) {
   return out;
 }
 
-void CpuBackend::matmul(Tensor& y, const Tensor& x, const Tensor& w) { cpu::matmul(pool_, y, x, w); }
-void CpuBackend::matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) {
-  cpu::matmul_many(pool_, x, targets);
+size_t CpuBackend::reserve_products(int64_t rows, std::span<const Tensor* const> weights) {
+  for (const Tensor* w : weights)
+    if (w != nullptr && w->defined() && w->ndim() == 2) matmul_scratch_.reserve(rows, w->size(1), w->dtype());
+  return matmul_scratch_.bytes();
 }
 
-void CpuBackend::matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) { cpu::matmul_accumulate(pool_, y, x, w); }
+void CpuBackend::matmul(Tensor& y, const Tensor& x, const Tensor& w) { cpu::matmul(pool_, matmul_scratch_, y, x, w); }
+void CpuBackend::matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) {
+  cpu::matmul_many(pool_, matmul_scratch_, x, targets);
+}
+
+void CpuBackend::matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) {
+  cpu::matmul_accumulate(pool_, matmul_scratch_, y, x, w);
+}
 
 void CpuBackend::add_bias(Tensor& y, const Tensor& bias) { cpu::add_bias(pool_, y, bias); }
 

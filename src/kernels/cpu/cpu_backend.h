@@ -6,6 +6,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/rope.h"
 
 namespace strata::cpu {
@@ -23,6 +24,7 @@ class CpuBackend : public Backend {
   Tensor download(const Tensor& t) override;
   KVStorage allocate_kv(const KVCacheLayout& layout) override;
   BatchTensors upload_batch(const ForwardBatch& batch) override;
+  size_t reserve_products(int64_t rows, std::span<const Tensor* const> weights) override;
 
   void matmul(Tensor& y, const Tensor& x, const Tensor& w) override;
   void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) override;
@@ -50,6 +52,7 @@ class CpuBackend : public Backend {
   // One cos/sin table per distinct rope configuration (usually one; two for models that
   // alternate local and global layers).
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;
+  MatmulScratch matmul_scratch_;          // the products' prepared activations
   std::vector<float> attention_scratch_;  // partial softmax results of split contexts
 };
 

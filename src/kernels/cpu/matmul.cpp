@@ -8,6 +8,7 @@
 #include "core/aligned_vector.h"
 #include "core/cpu_features.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/matmul_internal.h"
 #include "kernels/cpu/weight_tiles.h"
@@ -16,19 +17,10 @@ namespace strata::cpu {
 
 namespace {
 
-// Per-thread scratch for the prepared activations, reused across calls so that decode
-// (hundreds of small matmuls per token) never allocates.
-struct ActivationScratch {
-  AlignedVector<float> xf;
-  AlignedVector<int16_t> q;
-  AlignedVector<float> scale, sum;
-  AlignedVector<int8_t> hi, lo;
-  AlignedVector<int32_t> q_sum;
-};
-
-ActivationScratch& scratch() {
-  thread_local ActivationScratch s;
-  return s;
+// A float activation row padded to the kernels' vector width.
+int64_t padded_float_row(MatmulIsa isa, int64_t k) {
+  const int64_t lanes = isa == MatmulIsa::Avx512 ? 16 : 8;
+  return (k + lanes - 1) / lanes * lanes;
 }
 
 bool is_weight_dtype(DType t) { return t != DType::I32; }
@@ -49,13 +41,11 @@ void check_operands(const Tensor& y, const Tensor& x, const Tensor& w) {
 }
 
 // Copies (float weights) or quantizes (block weights) the activation rows.
-void prepare_activations(MatmulIsa isa, ThreadPool& pool, const Tensor& x, MatmulProblem& p) {
-  auto& s = scratch();
+void prepare_activations(MatmulIsa isa, ThreadPool& pool, MatmulScratch& s, const Tensor& x, MatmulProblem& p) {
   const float* x_base = x.data<float>();
   const int64_t x_stride = x.stride(0);
   if (is_float_dtype(p.wtype)) {
-    const int64_t lanes = isa == MatmulIsa::Avx512 ? 16 : 8;  // the kernels' vector width
-    p.xf_stride = (p.k + lanes - 1) / lanes * lanes;
+    p.xf_stride = padded_float_row(isa, p.k);
     s.xf.assign(static_cast<size_t>(p.m * p.xf_stride), 0.0f);
     for (int64_t r = 0; r < p.m; ++r)
       std::copy_n(x_base + r * x_stride, p.k, s.xf.data() + r * p.xf_stride);
@@ -177,17 +167,24 @@ const char* matmul_isa_name(MatmulIsa isa) {
   }
 }
 
-void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
+void matmul_with(MatmulIsa isa, ThreadPool& pool, MatmulScratch& scratch, Tensor& y, const Tensor& x,
+                 const Tensor& w) {
   const MatmulTarget target{&y, &w};
-  matmul_many_with(isa, pool, x, std::span(&target, 1));
+  matmul_targets(isa, pool, scratch, x, std::span(&target, 1), false);
+}
+
+void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
+  MatmulScratch scratch;
+  matmul_with(isa, pool, scratch, y, x, w);
 }
 
 void matmul_many_with(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets) {
-  matmul_targets(isa, pool, x, targets, false);
+  MatmulScratch scratch;
+  matmul_targets(isa, pool, scratch, x, targets, false);
 }
 
-void matmul_targets(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets,
-                    bool accumulate) {
+void matmul_targets(MatmulIsa isa, ThreadPool& pool, MatmulScratch& scratch, const Tensor& x,
+                    std::span<const MatmulTarget> targets, bool accumulate) {
   std::vector<MatmulProblem> problems;
   problems.reserve(targets.size());
   for (const MatmulTarget& t : targets) {
@@ -198,13 +195,13 @@ void matmul_targets(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<
                   matmul_isa_name(isa) + " kernels read row order");
     if (p.m == 0 || p.n == 0) continue;
     if (!problems.empty() && !same_activations(problems.front().wtype, p.wtype)) {
-      matmul_targets(isa, pool, x, std::span(&t, 1), accumulate);  // mixed formats: on its own
+      matmul_targets(isa, pool, scratch, x, std::span(&t, 1), accumulate);  // mixed formats: on its own
       continue;
     }
     problems.push_back(p);
   }
   if (problems.empty()) return;
-  prepare_activations(isa, pool, x, problems.front());
+  prepare_activations(isa, pool, scratch, x, problems.front());
   for (MatmulProblem& p : problems) {
     p.xf = problems.front().xf, p.xf_stride = problems.front().xf_stride;
     p.xq = problems.front().xq;
@@ -212,17 +209,60 @@ void matmul_targets(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<
   run_columns(isa, pool, problems);
 }
 
+void matmul(ThreadPool& pool, MatmulScratch& scratch, Tensor& y, const Tensor& x, const Tensor& w) {
+  matmul_with(best_matmul_isa(), pool, scratch, y, x, w);
+}
+
+void matmul_many(ThreadPool& pool, MatmulScratch& scratch, const Tensor& x, std::span<const MatmulTarget> targets) {
+  matmul_targets(best_matmul_isa(), pool, scratch, x, targets, false);
+}
+
+void matmul_accumulate(ThreadPool& pool, MatmulScratch& scratch, Tensor& y, const Tensor& x, const Tensor& w) {
+  const MatmulTarget target{&y, &w};
+  matmul_targets(best_matmul_isa(), pool, scratch, x, std::span(&target, 1), true);
+}
+
 void matmul(ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
-  matmul_with(best_matmul_isa(), pool, y, x, w);
+  MatmulScratch scratch;
+  matmul(pool, scratch, y, x, w);
 }
 
 void matmul_many(ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets) {
-  matmul_many_with(best_matmul_isa(), pool, x, targets);
+  MatmulScratch scratch;
+  matmul_many(pool, scratch, x, targets);
 }
 
 void matmul_accumulate(ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w) {
-  const MatmulTarget target{&y, &w};
-  matmul_targets(best_matmul_isa(), pool, x, std::span(&target, 1), true);
+  MatmulScratch scratch;
+  matmul_accumulate(pool, scratch, y, x, w);
+}
+
+namespace {
+// Grows v's capacity to n elements and makes all of it resident (a later assign() or
+// resize() within the capacity neither allocates nor faults).
+template <typename T>
+void reserve_resident(AlignedVector<T>& v, int64_t n) {
+  if (static_cast<size_t>(n) > v.capacity()) v.reserve(static_cast<size_t>(n));
+  prefault_pages(v.data(), v.capacity() * sizeof(T));
+}
+
+template <typename T>
+size_t capacity_bytes(const AlignedVector<T>& v) {
+  return v.capacity() * sizeof(T);
+}
+}  // namespace
+
+void MatmulScratch::reserve(int64_t rows, int64_t k, DType weight) {
+  const MatmulIsa isa = best_matmul_isa();
+  if (is_float_dtype(weight)) return reserve_resident(xf, rows * padded_float_row(isa, k));
+  const int64_t groups = rows * padded_groups(k / kActGroup);
+  reserve_resident(q, rows * k), reserve_resident(scale, groups), reserve_resident(sum, groups);
+  if (isa == MatmulIsa::Avx512) reserve_resident(hi, rows * k), reserve_resident(lo, rows * k), reserve_resident(q_sum, groups);
+}
+
+size_t MatmulScratch::bytes() const {
+  return capacity_bytes(xf) + capacity_bytes(q) + capacity_bytes(scale) + capacity_bytes(sum) + capacity_bytes(hi) +
+         capacity_bytes(lo) + capacity_bytes(q_sum);
 }
 
 }  // namespace strata::cpu

@@ -8,6 +8,7 @@
 #include "core/dtype.h"
 #include "core/tensor.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/matmul.h"
 
 namespace strata {
 class ThreadPool;
@@ -112,11 +113,14 @@ MatmulIsa best_matmul_isa();
 std::vector<MatmulIsa> supported_matmul_isas();
 const char* matmul_isa_name(MatmulIsa isa);
 
-// matmul() with a chosen kernel family (tests compare the families with each other).
+// matmul() with a chosen kernel family (tests compare the families with each other); without
+// a scratch, one of their own.
+void matmul_with(MatmulIsa isa, ThreadPool& pool, MatmulScratch& scratch, Tensor& y, const Tensor& x,
+                 const Tensor& w);
 void matmul_with(MatmulIsa isa, ThreadPool& pool, Tensor& y, const Tensor& x, const Tensor& w);
 void matmul_many_with(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets);
 // The same with each y += its product when `accumulate` (matmul_accumulate).
-void matmul_targets(MatmulIsa isa, ThreadPool& pool, const Tensor& x, std::span<const MatmulTarget> targets,
-                    bool accumulate);
+void matmul_targets(MatmulIsa isa, ThreadPool& pool, MatmulScratch& scratch, const Tensor& x,
+                    std::span<const MatmulTarget> targets, bool accumulate);
 
 }  // namespace strata::cpu
