@@ -29,6 +29,9 @@ struct OfflineArgs {
   int output_len = 0;     // fixed/shared-prefix: exact; chat: mean; 0: the workload's default
   int prefix_len = 1024;  // shared-prefix only
   uint64_t seed = 0;
+  float temperature = 0.0f;  // every request's sampling (0: greedy), seeded by its index
+  float top_p = 1.0f;
+  int top_k = -1;
   bool warmup = true;
   EngineConfig engine;
   DeviceArgs device;
@@ -54,6 +57,11 @@ void add_options(CLI::App& app, OfflineArgs& a) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--seed", a.seed, "workload seed")->capture_default_str();
+  app.add_option("--temperature", a.temperature, "sampling temperature of every request (0: greedy)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--top-p", a.top_p, "nucleus sampling of every request")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--top-k", a.top_k, "top-k sampling of every request (-1: off)")->capture_default_str();
   app.add_option("--max-num-seqs", a.engine.max_num_seqs, "concurrent sequences at most")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -104,14 +112,22 @@ int bench_offline_command(int argc, char** argv) {
   auto [tokenizer, model] = load_engine_inputs(a.model, a.threads, a.device, a.engine);
   std::printf("backend: %s\n", model->backend().name().c_str());
   const int vocab = model->config().vocab_size;
-  const OfflineWorkload workload = make_workload(a, vocab);
+  OfflineWorkload workload = make_workload(a, vocab);
+  for (size_t i = 0; i < workload.requests.size(); ++i) {
+    SamplingParams& p = workload.requests[i].sampling;
+    p.temperature = a.temperature, p.top_p = a.top_p, p.top_k = a.top_k, p.seed = a.seed + i;
+  }
   a.engine.max_queued = static_cast<int>(workload.requests.size()) + 2;
+  const bool on_backend = samples_on_backend(a.engine, model->backend());
   auto engine = make_engine(std::move(model), std::move(tokenizer), a.engine);
   if (a.warmup) warm_up(*engine);
 
   std::printf("workload %s: %s\n", workload.name.c_str(), workload.description.c_str());
   std::printf("engine: %d threads, max-num-seqs %d, max-batched-tokens %d, prefix caching %s\n", a.threads,
               a.engine.max_num_seqs, a.engine.max_batched_tokens, a.engine.enable_prefix_caching ? "on" : "off");
+  if (a.temperature > 0.0f)
+    std::printf("sampling: temperature %g, top-p %g, top-k %d, on the %s\n", a.temperature, a.top_p, a.top_k,
+                on_backend ? "backend" : "host");
   std::fflush(stdout);
   const OfflineBenchResult result = run_offline_bench(*engine, workload);
   std::printf("%s\n", format_offline_result(result).c_str());

@@ -16,6 +16,9 @@ EngineInputs load_engine_inputs(const std::string& model_path, int threads, cons
   options.device = resolve_device(args);
   inputs.model = load_model(model_path, options);
   size_kv_cache_for_device(config, args, options.device);
+  config.sampling = args.sample_on == "device" ? EngineConfig::Sampling::Backend
+                    : args.sample_on == "host" ? EngineConfig::Sampling::Host
+                                               : EngineConfig::Sampling::Auto;
   return inputs;
 }
 
@@ -27,6 +30,12 @@ void add_device_options(CLI::App& app, DeviceArgs& args, bool engine) {
     app.add_option("--gpu-memory-utilization", args.gpu_memory_utilization,
                    "share of GPU memory for weights, activations and the KV cache (cuda)")
         ->check(CLI::Range(0.05, 1.0))
+        ->capture_default_str();
+  if (engine)
+    app.add_option("--sample-on", args.sample_on,
+                   "where requests without logprobs are sampled: device (where the logits are: a GPU sends back "
+                   "token ids only) | host | auto (where the backend prefers)")
+        ->check(CLI::IsMember({"auto", "device", "host"}))
         ->capture_default_str();
 }
 

@@ -15,9 +15,10 @@ namespace strata::cli {
 struct DeviceArgs {
   std::string device = "auto";
   double gpu_memory_utilization = 0.9;
+  std::string sample_on = "auto";  // engines: auto | device | host (EngineConfig::sampling)
 };
 
-// Adds --device (and, for engines, --gpu-memory-utilization).
+// Adds --device (and, for engines, --gpu-memory-utilization and --sample-on).
 void add_device_options(CLI::App& app, DeviceArgs& args, bool engine);
 
 // The device chosen (auto: CUDA when this build has it and a GPU is present).
@@ -29,7 +30,8 @@ Device resolve_device(const DeviceArgs& args);
 void size_kv_cache_for_device(EngineConfig& config, const DeviceArgs& args, Device device);
 
 // What an engine is built from, loaded the way every engine command does it: the model on
-// the chosen device and, on CUDA, `config`'s KV budget sized from what remains.
+// the chosen device and, on CUDA, `config`'s KV budget sized from what remains; `config`'s
+// sampling place from --sample-on.
 struct EngineInputs {
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<CausalLM> model;

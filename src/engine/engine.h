@@ -13,6 +13,7 @@ namespace strata {
 
 class Tokenizer;
 class CausalLM;
+class Backend;
 
 // A request's output stream: a queue of RequestOutputs the engine fills.
 class RequestStream {
@@ -65,5 +66,8 @@ class QueueFullError : public std::runtime_error {
 // KV budget and scheduling limits). Starts the step-loop thread; logs the KV budget.
 std::unique_ptr<Engine> make_engine(std::unique_ptr<CausalLM> model, std::unique_ptr<Tokenizer> tokenizer,
                                     EngineConfig config);
+
+// Whether an engine of `config` on `backend` samples rows there (EngineConfig::sampling).
+bool samples_on_backend(const EngineConfig& config, const Backend& backend);
 
 }  // namespace strata

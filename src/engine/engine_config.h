@@ -31,6 +31,10 @@ struct EngineConfig {
   bool prefault_kv_cache = false;       // touch every KV page at start (host KV memory)
   bool reserve_step_buffers = false;    // size the model's step buffers for the largest step at start
   bool log_startup = true;              // print the KV budget to stderr at start
+  // Where rows that need no logprobs are sampled: Auto where the backend prefers it (a GPU,
+  // which then sends back token ids only), else on the host; Backend and Host force one.
+  enum class Sampling { Auto, Backend, Host };
+  Sampling sampling = Sampling::Auto;
 };
 
 }  // namespace strata

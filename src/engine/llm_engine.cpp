@@ -19,6 +19,7 @@ LLMEngine::LLMEngine(std::unique_ptr<CausalLM> model, std::unique_ptr<Tokenizer>
       KVCacheConfig{num_blocks_, config_.block_size, host_blocks, config_.enable_prefix_caching});
   scheduler_ = std::make_unique<Scheduler>(
       SchedulerConfig{config_.max_num_seqs, config_.max_batched_tokens, config_.preemption}, *kv_);
+  sample_on_backend_ = samples_on_backend(config_, model_->backend());
   runner_ = std::make_unique<ModelRunner>(
       *model_, model_->kv_layout(num_blocks_, config_.block_size, config_.kv_dtype), host_blocks);
   const bool prefaulted = config_.prefault_kv_cache && runner_->prefault_kv(config_.log_startup) > 0;
@@ -183,8 +184,21 @@ void LLMEngine::step() {
   }
   ++steps_;
   logits_.full_rows.clear();
-  for (const auto& s : plan.sequences)
-    if (s.wants_logits) logits_.full_rows.push_back(reads_logits(s.id) ? 1 : 0);
+  logits_.sampling.clear();
+  bool any_backend_row = false;
+  for (const auto& s : plan.sequences) {
+    if (!s.wants_logits) continue;
+    const RowSource source = row_source(s.id);
+    logits_.full_rows.push_back(source == RowSource::Host ? 1 : 0);
+    if (source == RowSource::Backend) {
+      const auto [request, index] = owner_of_sequence_.at(s.id);
+      request->choice(index).sampler.describe_next(logits_.sampling);
+      any_backend_row = true;
+    } else {
+      logits_.sampling.add_greedy_row();
+    }
+  }
+  if (!any_backend_row) logits_.sampling.clear();  // argmax only: the backend's cheaper kernel
   try {
     runner_->execute(plan, logits_);
   } catch (const std::exception& e) {
@@ -209,6 +223,20 @@ void LLMEngine::step() {
   deliver();
 }
 
+bool samples_on_backend(const EngineConfig& config, const Backend& backend) {
+  return config.sampling == EngineConfig::Sampling::Backend ||
+         (config.sampling == EngineConfig::Sampling::Auto && backend.prefers_sampling_rows());
+}
+
+LLMEngine::RowSource LLMEngine::row_source(SequenceId id) const {
+  if (!reads_logits(id)) return RowSource::Argmax;
+  const auto [request, index] = owner_of_sequence_.at(id);
+  // One sampler per row: the n choices of a prompt's row (not forked yet) sample on the host.
+  const bool one_sampler = request->forked() || request->num_choices() == 1;
+  return sample_on_backend_ && one_sampler && request->choice(index).sampler.samples_anywhere() ? RowSource::Backend
+                                                                                               : RowSource::Host;
+}
+
 bool LLMEngine::reads_logits(SequenceId id) const {
   const auto [request, index] = owner_of_sequence_.at(id);
   if (request->forked()) return request->choice(index).sampler.reads_logits();
@@ -219,7 +247,7 @@ bool LLMEngine::reads_logits(SequenceId id) const {
 
 SampleResult LLMEngine::sample_choice(ChoiceState& choice, int row) {
   const size_t r = static_cast<size_t>(row);
-  if (!logits_.full_rows[r]) return choice.sampler.sample_greedy(logits_.argmax[r]);
+  if (!logits_.full_rows[r]) return choice.sampler.sampled_elsewhere(logits_.tokens[r]);
   const int64_t vocab = model_->config().vocab_size;
   const float* logits_row = logits_.logits.data<float>() + row * vocab;
   row_scratch_.assign(logits_row, logits_row + vocab);

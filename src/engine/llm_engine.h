@@ -60,9 +60,13 @@ class LLMEngine final : public Engine {
   void loop();
   void admit(Submission submission);
   void step();
+  // How a logits row of the step is sampled: its argmax found by the backend, sampled by the
+  // backend (RowSampling), or read in full on the host.
+  enum class RowSource { Argmax, Backend, Host };
+  RowSource row_source(SequenceId id) const;
   // Whether any choice that samples from this sequence's logits needs them in full.
   bool reads_logits(SequenceId id) const;
-  // Samples from row `row` of the step's logits (in full, or only its argmax).
+  // Samples from row `row` of the step's logits (in full, or only the token found for it).
   void sample_sequence(SequenceId id, int row);
   SampleResult sample_choice(ChoiceState& choice, int row);
   void take_token(ActiveRequest& request, int index, const SampleResult& sample);
@@ -85,6 +89,7 @@ class LLMEngine final : public Engine {
   SequenceId next_sequence_id_ = 0;
   uint64_t next_arrival_ = 0;
   StepLogits logits_;
+  bool sample_on_backend_ = false;  // config_.sampling resolved against the backend
   std::vector<float> row_scratch_;
   int64_t prompt_tokens_total_ = 0;
   int64_t generation_tokens_total_ = 0;

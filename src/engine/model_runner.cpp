@@ -89,7 +89,7 @@ void ModelRunner::execute(const BatchPlan& plan, StepLogits& logits) {
   if (!plan.copies.empty()) backend.copy_blocks(device_kv_, device_kv_, plan.copies);
   if (plan.sequences.empty()) {
     logits.logits = Tensor();
-    logits.argmax.clear();
+    logits.tokens.clear();
     return;
   }
   ForwardBatch batch;

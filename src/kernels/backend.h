@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "sampling/row_sampling.h"
 
 namespace strata {
 
@@ -200,6 +201,14 @@ class Backend {
   // storages with the same layout (swap to and from host memory).
   virtual void copy_blocks(KVStorage& dst, const KVStorage& src,
                            std::span<const std::pair<int32_t, int32_t>> src_dst) = 0;
+
+  // Sampling where the logits are: ids[r] = sample_row() of logits row r by sampling.rows[r]
+  // (the processors modify the rows in place). The same tokens as that host reference, but
+  // where rounding puts a draw within ~1e-12 of the mass of a boundary between two tokens.
+  virtual void sample_rows(Tensor& ids, Tensor& logits, const SamplingRows& sampling);
+  // Whether the engine should sample here rather than on the host: true where the logits
+  // would otherwise cross a bus (a GPU sends back token ids only).
+  virtual bool prefers_sampling_rows() const { return false; }
 
   // Waits for queued work (no-op on CPU).
   virtual void synchronize() {}

@@ -74,7 +74,7 @@ void LlamaModel::ensure_scratch(int64_t tokens, int64_t logit_rows) {
     logit_scratch_.rows = logit_rows;
     logit_scratch_.hidden = backend_->allocate({logit_rows, c.hidden_size}, DType::F32);
     logit_scratch_.logits = backend_->allocate({logit_rows, c.vocab_size}, DType::F32);
-    logit_scratch_.argmax = backend_->allocate({logit_rows}, DType::I32);
+    logit_scratch_.tokens = backend_->allocate({logit_rows}, DType::I32);
   }
 }
 
@@ -184,14 +184,16 @@ void LlamaModel::forward(const ForwardBatch& batch, KVStorage& kv, Tensor& logit
 void LlamaModel::forward_step(const ForwardBatch& batch, KVStorage& kv, StepLogits& out) {
   run_pass(batch, kv);
   const int64_t l = batch.num_logit_rows();
-  out.argmax.assign(static_cast<size_t>(l), 0);
+  out.tokens.assign(static_cast<size_t>(l), 0);
   if (out.any_full()) download_logits(l, out.logits);
   else out.logits = Tensor();
-  if (l == 0 || !out.any_argmax()) return;  // every row sampled from its full logits
-  Tensor ids = rows_of(logit_scratch_.argmax, l);
-  backend_->argmax_rows(ids, rows_of(logit_scratch_.logits, l));
+  if (l == 0 || !out.any_token_only()) return;  // every row sampled from its full logits
+  Tensor ids = rows_of(logit_scratch_.tokens, l);
+  Tensor logits = rows_of(logit_scratch_.logits, l);
+  if (out.sampling.empty()) backend_->argmax_rows(ids, logits);
+  else backend_->sample_rows(ids, logits, out.sampling);  // after the download: rows change in place
   const Tensor host = backend_->download(ids);
-  std::copy_n(host.data<int32_t>(), l, out.argmax.begin());
+  std::copy_n(host.data<int32_t>(), l, out.tokens.begin());
 }
 
 }  // namespace strata

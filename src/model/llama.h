@@ -30,7 +30,7 @@ class LlamaModel : public CausalLM {
   };
   struct LogitScratch {
     int64_t rows = 0;
-    Tensor hidden, logits, argmax;
+    Tensor hidden, logits, tokens;
   };
   void ensure_scratch(int64_t tokens, int64_t logit_rows);
   // Runs the batch; the logits of its num_logit_rows() rows are left in logit_scratch_.

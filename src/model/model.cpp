@@ -13,7 +13,7 @@ bool StepLogits::any_full() const {
   return false;
 }
 
-bool StepLogits::any_argmax() const {
+bool StepLogits::any_token_only() const {
   for (uint8_t f : full_rows)
     if (!f) return true;
   return false;
@@ -22,11 +22,12 @@ bool StepLogits::any_argmax() const {
 void CausalLM::forward_step(const ForwardBatch& batch, KVStorage& kv, StepLogits& out) {
   forward(batch, kv, out.logits);
   const int64_t rows = out.logits.defined() ? out.logits.size(0) : 0;
-  out.argmax.assign(static_cast<size_t>(rows), 0);
-  if (rows == 0 || !out.any_argmax()) return;
+  out.tokens.assign(static_cast<size_t>(rows), 0);
+  if (rows == 0 || !out.any_token_only()) return;
   Tensor ids = Tensor::empty({rows}, DType::I32);
-  cpu::argmax_rows(ids, out.logits);
-  std::copy_n(ids.data<int32_t>(), rows, out.argmax.begin());
+  if (out.sampling.empty()) cpu::argmax_rows(ids, out.logits);
+  else sample_host_rows(ids, out.logits, out.sampling);
+  std::copy_n(ids.data<int32_t>(), rows, out.tokens.begin());
 }
 
 KVCacheLayout CausalLM::kv_layout(int num_blocks, int block_size, DType dtype) const {

@@ -32,17 +32,19 @@ struct ModelConfig {
 // What a forward pass hands back of its logits rows (batch.num_logit_rows() of them).
 struct StepLogits {
   // In: which rows the caller reads in full (empty: all of them). A row it does not read
-  // needs only its most likely token (greedy sampling with nothing that changes the
-  // logits), which the backend finds where the logits are: on a GPU only ids come back.
+  // needs only its token, which the backend finds where the logits are (on a GPU only ids
+  // come back): the most likely one (greedy sampling with nothing that changes the logits),
+  // or, when `sampling` is set, the one sampled by its row there (Backend::sample_rows).
   std::vector<uint8_t> full_rows;
+  SamplingRows sampling;  // empty, or a row per logits row (those read in full: ignored)
   // Out: [rows, vocab] host f32 logits when any row is read in full (else undefined), and
-  // one argmax per row (the lowest index among equal values), computed only when some row
-  // is not read in full (else all 0: nobody reads them).
+  // one token per row, for the rows not read in full (the others: 0). An argmax is the
+  // lowest index among equal values.
   Tensor logits;
-  std::vector<int32_t> argmax;
+  std::vector<int32_t> tokens;
 
   bool any_full() const;
-  bool any_argmax() const;  // some row is not read in full
+  bool any_token_only() const;  // some row is not read in full
 };
 
 class CausalLM {

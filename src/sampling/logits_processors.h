@@ -19,8 +19,14 @@ void apply_frequency_presence(std::span<float> logits,
                               const std::unordered_map<int32_t, int>& output_counts,
                               float frequency_penalty, float presence_penalty);
 
+// The same from parallel lists: tokens[i] was generated counts[i] times (each token once).
+void apply_frequency_presence(std::span<float> logits, std::span<const int32_t> tokens,
+                              std::span<const int32_t> counts, float frequency_penalty, float presence_penalty);
+
 // Adds bias[token] to the token's logit (ids outside the vocabulary are ignored; the edge
 // validates them).
 void apply_logit_bias(std::span<float> logits, const std::map<int32_t, float>& bias);
+// The same from parallel lists (each token once).
+void apply_logit_bias(std::span<float> logits, std::span<const int32_t> tokens, std::span<const float> bias);
 
 }  // namespace strata

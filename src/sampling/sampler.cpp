@@ -4,7 +4,6 @@
 #include <cmath>
 #include <numeric>
 
-#include "sampling/logits_processors.h"
 #include "sampling/rng.h"
 
 namespace strata {
@@ -59,25 +58,43 @@ SampleResult SequenceSampler::sample_greedy(int32_t argmax) const {
   return result;
 }
 
+bool SequenceSampler::samples_anywhere() const { return !params_.logprobs && params_.top_logprobs <= 0; }
+
+void SequenceSampler::describe_next(SamplingRows& rows) {
+  const SamplingParams& p = params_;
+  RowSampling r;
+  r.temperature = p.temperature;
+  r.top_k = p.top_k;
+  r.top_p = p.top_p;
+  r.min_p = p.min_p;
+  r.repetition_penalty = p.repetition_penalty;
+  r.frequency_penalty = p.frequency_penalty;
+  r.presence_penalty = p.presence_penalty;
+  // One draw per step when sampling, whatever the candidates: the stream of draws depends
+  // only on the seed.
+  if (p.temperature > 0.0f) r.u = uniform01(rng_state_);
+  const auto at = [](const auto& list) { return static_cast<int32_t>(list.size()); };
+  r.seen_begin = at(rows.seen);
+  if (p.repetition_penalty != 1.0f) rows.seen.insert(rows.seen.end(), seen_.begin(), seen_.end());
+  r.seen_end = at(rows.seen);
+  r.counts_begin = at(rows.count_tokens);
+  if (p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f)
+    for (const auto& [token, count] : output_counts_) rows.count_tokens.push_back(token), rows.counts.push_back(count);
+  r.counts_end = at(rows.count_tokens);
+  r.bias_begin = at(rows.bias_tokens);
+  for (const auto& [token, value] : p.logit_bias) rows.bias_tokens.push_back(token), rows.bias.push_back(value);
+  r.bias_end = at(rows.bias_tokens);
+  rows.rows.push_back(r);
+}
+
 SampleResult SequenceSampler::sample(std::span<float> logits) {
   SampleResult result;
   const bool want_logprobs = params_.logprobs || params_.top_logprobs > 0;
   std::vector<float> raw;
   if (want_logprobs) raw.assign(logits.begin(), logits.end());
-
-  apply_repetition_penalty(logits, seen_, params_.repetition_penalty);
-  apply_frequency_presence(logits, output_counts_, params_.frequency_penalty, params_.presence_penalty);
-  apply_logit_bias(logits, params_.logit_bias);
-
-  if (params_.temperature <= 0.0f) {
-    result.token = argmax(logits);
-  } else {
-    const TruncationParams trunc{params_.temperature, params_.top_k, params_.top_p, params_.min_p};
-    truncate_candidates(logits, trunc, candidates_, weights_);
-    // One draw per step, whatever the candidates: the stream of draws depends only on the seed.
-    const double u = uniform01(rng_state_);
-    result.token = candidates_[draw_index(weights_, u)].token;
-  }
+  row_.clear();
+  describe_next(row_);
+  result.token = sample_row(logits, row_, 0, scratch_);
   if (want_logprobs) fill_logprobs(raw, result);
   return result;
 }

@@ -8,8 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "sampling/truncation.h"
-
+#include "sampling/row_sampling.h"
 #include "sampling/sampling_params.h"
 
 namespace strata {
@@ -31,6 +30,13 @@ class SequenceSampler {
   bool reads_logits() const;
   // The choice sample() makes when !reads_logits(), from the logits' argmax.
   SampleResult sample_greedy(int32_t argmax) const;
+  // Whether sample() can run where the logits are (sample_row on a backend): nothing to
+  // report but the token (no logprobs).
+  bool samples_anywhere() const;
+  // Appends the next sample() to `rows` as data, drawing its uniform now (as sample() would);
+  // the token sampled from it is then taken with sampled_elsewhere().
+  void describe_next(SamplingRows& rows);
+  SampleResult sampled_elsewhere(int32_t token) const { return sample_greedy(token); }
   // Records a generated token (penalties count it).
   void accept(int32_t token);
 
@@ -44,8 +50,8 @@ class SequenceSampler {
   std::vector<int32_t> seen_;
   std::unordered_map<int32_t, int> output_counts_;
   // Scratch re-used across steps.
-  std::vector<Candidate> candidates_;
-  std::vector<double> weights_;
+  SamplingRows row_;
+  SampleRowScratch scratch_;
 
   void mark_seen(int32_t token);
   void fill_logprobs(std::span<const float> raw_logits, SampleResult& result) const;

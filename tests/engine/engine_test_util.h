@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,31 @@ inline GenerationRequest make_request(std::string id, std::vector<int32_t> promp
   r.sampling.seed = seed;
   r.n = n;
   return r;
+}
+
+// Seeded requests with every kind of sampling the engine handles: temperature with top-k,
+// top-p and min-p, penalties, a logit bias, one greedy with penalties, n = 2 (sampled on the
+// host before the fork), logprobs (on the host always); `tokens` each, EOS ignored.
+inline std::vector<GenerationRequest> mixed_sampling_requests(int vocab, int tokens) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int32_t> token(1, vocab - 1);
+  std::vector<GenerationRequest> requests;
+  for (int i = 0; i < 12; ++i) {
+    std::vector<int32_t> prompt(static_cast<size_t>(5 + 3 * i));
+    for (auto& t : prompt) t = token(rng);
+    auto r = make_request("s" + std::to_string(i), prompt, tokens, i % 6 == 5 ? 0.0f : 0.7f + 0.05f * (i % 4),
+                          uint64_t(100 + i), i % 5 == 3 ? 2 : 1);
+    r.stop.ignore_eos = true;
+    if (i % 3 == 0) r.sampling.top_k = 8 + i;
+    if (i % 3 == 1) r.sampling.top_p = 0.8f;
+    if (i % 4 == 2) r.sampling.min_p = 0.05f;
+    if (i % 2 == 0) r.sampling.repetition_penalty = 1.2f;
+    if (i % 4 == 1) r.sampling.frequency_penalty = 0.5f, r.sampling.presence_penalty = 0.3f;
+    if (i % 6 == 4) r.sampling.logit_bias = {{token(rng), 5.0f}, {token(rng), -100.0f}};
+    if (i == 7) r.sampling.logprobs = true;
+    requests.push_back(r);
+  }
+  return requests;
 }
 
 // Polls until the engine holds no request and no KV block outside the prefix cache.

@@ -126,6 +126,10 @@ class GatedModel final : public CausalLM {
     gate_->wait();
     inner_->forward(batch, kv, logits);
   }
+  void forward_step(const ForwardBatch& batch, KVStorage& kv, StepLogits& out) override {
+    gate_->wait();
+    inner_->forward_step(batch, kv, out);  // the inner model's own (tokens found by its backend)
+  }
 
  private:
   std::unique_ptr<CausalLM> inner_;

@@ -146,5 +146,33 @@ TEST(EngineRandomModel, GreedyTokensAreTheSameAloneAndInAnyBatch) {
   }
 }
 
+// Rows sampled by the backend (Backend::sample_rows, the GPU's path; here the CPU's host
+// implementation) give every request the tokens the host sampler gives it: the same draws
+// from the same seeds, the processors' lists carried over, and the rows that must stay on
+// the host (n > 1 before the fork, logprobs) still sampled there.
+TEST(EngineRandomModel, BackendSamplingGivesTheHostSamplersTokens) {
+  const std::vector<GenerationRequest> requests = mixed_sampling_requests(512, 10);
+  std::map<EngineConfig::Sampling, std::vector<std::map<int, ChoiceResult>>> results;
+  for (auto mode : {EngineConfig::Sampling::Host, EngineConfig::Sampling::Backend}) {
+    EngineConfig c = base_config();
+    c.sampling = mode;
+    auto gate = std::make_shared<StartGate>();
+    auto engine = tiny_engine(c, gate);
+    std::vector<std::shared_ptr<RequestStream>> streams;
+    for (const auto& r : requests) streams.push_back(engine->submit(r));
+    gate->open();
+    for (auto& st : streams) results[mode].push_back(collect(*st).choices);
+  }
+  const auto& host = results[EngineConfig::Sampling::Host];
+  const auto& backend = results[EngineConfig::Sampling::Backend];
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_EQ(backend[i].size(), host[i].size()) << "request " << i;
+    for (const auto& [index, choice] : host[i]) {
+      EXPECT_EQ(backend[i].at(index).tokens, choice.tokens) << "request " << i << " choice " << index;
+      EXPECT_EQ(choice.tokens.size(), 10u) << "request " << i << " choice " << index;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace strata::testing

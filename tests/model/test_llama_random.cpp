@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "model/gguf.h"
 #include "model/gguf_writer.h"
+#include "sampling/row_sampling.h"
 #include "model/model.h"
 #include "model/random_model.h"
 
@@ -243,12 +244,44 @@ TEST(LlamaRandom, ForwardStepArgmaxMatchesTheLogits) {
     out.full_rows.assign(expected.size(), 0);
     if (any_full) out.full_rows[1] = 1;
     s.model->forward_step(batch, s.kv, out);
-    ASSERT_EQ(out.argmax.size(), expected.size());
+    ASSERT_EQ(out.tokens.size(), expected.size());
     EXPECT_EQ(out.logits.defined(), any_full);
     for (size_t r = 0; r < expected.size(); ++r) {
       const auto best = std::max_element(expected[r].begin(), expected[r].end()) - expected[r].begin();
-      EXPECT_EQ(out.argmax[r], best) << "row " << r;
+      EXPECT_EQ(out.tokens[r], best) << "row " << r;
     }
+  }
+}
+
+// With sampling rows, forward_step gives each row's token sampled by the backend, and that
+// is sample_row() of the row's logits (the host reference every backend must match).
+TEST(LlamaRandom, ForwardStepSamplesEachRowAsTheReference) {
+  const Golden g = load_golden("qwen2");
+  Session s = open_model(model_path("qwen2", "gguf", DType::F32, g.seed));
+  const auto expected = all_logits(s, g.sequences[0], {5, 2});
+  SamplingRows sampling;
+  for (size_t r = 0; r < expected.size(); ++r) {
+    RowSampling row;
+    row.temperature = r % 4 == 0 ? 0.0f : 0.7f + 0.1f * static_cast<float>(r % 3);
+    row.top_k = r % 3 == 1 ? 20 : -1;
+    row.top_p = r % 3 == 2 ? 0.9f : 1.0f;
+    row.repetition_penalty = 1.3f;
+    row.u = 0.1 + 0.8 * static_cast<double>(r) / static_cast<double>(expected.size());
+    row.seen_begin = static_cast<int32_t>(sampling.seen.size());
+    for (int32_t t : g.sequences[0]) sampling.seen.push_back(t);
+    row.seen_end = static_cast<int32_t>(sampling.seen.size());
+    sampling.rows.push_back(row);
+  }
+  ForwardBatch batch;
+  batch.add_sequence(g.sequences[0], 0, {5, 2}, 16, ForwardBatch::Logits::All);
+  StepLogits out;
+  out.full_rows.assign(expected.size(), 0);
+  out.sampling = sampling;
+  s.model->forward_step(batch, s.kv, out);
+  ASSERT_EQ(out.tokens.size(), expected.size());
+  for (size_t r = 0; r < expected.size(); ++r) {
+    std::vector<float> row = expected[r];
+    EXPECT_EQ(out.tokens[r], sample_row(row, sampling, r)) << "row " << r;
   }
 }
 

@@ -72,6 +72,10 @@ class CudaBackend : public Backend {
   void add(Tensor& y, const Tensor& a, const Tensor& b) override;
   void gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) override;
   void argmax_rows(Tensor& ids, const Tensor& logits) override;
+  void sample_rows(Tensor& ids, Tensor& logits, const SamplingRows& sampling) override;
+  // Not yet the default: the kernel is written and tested by tests/cuda/test_cuda_sample_rows.cpp,
+  // but that test has not run on a GPU yet (--sample-on device opts in meanwhile).
+  bool prefers_sampling_rows() const override { return false; }
 
   void store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) override;
   void rope_store_kv(Tensor& q, Tensor& k, const Tensor& v, KVStorage& kv, int layer, const BatchTensors& batch,
@@ -187,6 +191,7 @@ class CudaBackend : public Backend {
   std::optional<StepKey> capturing_;
   std::shared_ptr<Storage> cublas_workspace_storage_;
   std::unique_ptr<StepProfile> step_profile_;  // STRATA_CUDA_STEP_PROFILE=1
+  std::shared_ptr<Storage> sampling_storage_;  // the last sample_rows' parameters and lists
 };
 
 }  // namespace strata::cuda

@@ -1,6 +1,9 @@
 // The CUDA backend's operations other than matmul: argument checks on the host (with the
 // CPU backend's messages), then one kernel launch each.
 #include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/cpu/rope.h"
@@ -51,6 +54,82 @@ void CudaBackend::argmax_rows(Tensor& ids, const Tensor& logits) {
     throw Error("argmax_rows: " + ids.describe() + " from " + logits.describe());
   require_device(ids, "argmax_rows");
   launch_argmax_rows(ids.data<int32_t>(), in.base, in.outer_stride, in.count, in.width, stream_);
+}
+
+namespace {
+// The rows' parameters and lists laid out in one buffer (8-byte aligned parts), so that a
+// step's sampling is one copy to the device.
+struct PackedSampling {
+  std::vector<unsigned char> bytes;
+  size_t params = 0, seen = 0, count_tokens = 0, counts = 0, bias_tokens = 0, bias = 0;
+};
+
+template <typename T>
+size_t append_part(std::vector<unsigned char>& bytes, const T* data, size_t count) {
+  const size_t offset = (bytes.size() + 7) / 8 * 8;
+  bytes.resize(offset + count * sizeof(T));
+  if (count) std::memcpy(bytes.data() + offset, data, count * sizeof(T));
+  return offset;
+}
+
+PackedSampling pack_sampling(const SamplingRows& sampling) {
+  std::vector<DeviceRowSampling> params;
+  params.reserve(sampling.rows.size());
+  for (const RowSampling& r : sampling.rows)
+    params.push_back(DeviceRowSampling{r.temperature, r.top_p, r.min_p, r.repetition_penalty, r.frequency_penalty,
+                                       r.presence_penalty, r.top_k, r.seen_begin, r.seen_end, r.counts_begin,
+                                       r.counts_end, r.bias_begin, r.bias_end, r.u});
+  PackedSampling p;
+  p.params = append_part(p.bytes, params.data(), params.size());
+  p.seen = append_part(p.bytes, sampling.seen.data(), sampling.seen.size());
+  p.count_tokens = append_part(p.bytes, sampling.count_tokens.data(), sampling.count_tokens.size());
+  p.counts = append_part(p.bytes, sampling.counts.data(), sampling.counts.size());
+  p.bias_tokens = append_part(p.bytes, sampling.bias_tokens.data(), sampling.bias_tokens.size());
+  p.bias = append_part(p.bytes, sampling.bias.data(), sampling.bias.size());
+  return p;
+}
+
+// Each row's list ranges inside its list.
+void check_ranges(const SamplingRows& s) {
+  const auto within = [](int32_t begin, int32_t end, size_t size) {
+    return begin >= 0 && begin <= end && static_cast<size_t>(end) <= size;
+  };
+  for (size_t r = 0; r < s.rows.size(); ++r) {
+    const RowSampling& row = s.rows[r];
+    if (!within(row.seen_begin, row.seen_end, s.seen.size()) ||
+        !within(row.counts_begin, row.counts_end, std::min(s.count_tokens.size(), s.counts.size())) ||
+        !within(row.bias_begin, row.bias_end, std::min(s.bias_tokens.size(), s.bias.size())))
+      throw Error("sample_rows: row " + std::to_string(r) + "'s list ranges lie outside the lists");
+  }
+}
+}  // namespace
+
+void CudaBackend::sample_rows(Tensor& ids, Tensor& logits, const SamplingRows& sampling) {
+  const RowsF32 in = rows_f32(logits, "sample_rows");
+  const auto rows = static_cast<int64_t>(sampling.rows.size());
+  if (logits.ndim() != 2 || in.count != rows || ids.dtype() != DType::I32 || ids.ndim() != 1 || ids.size(0) != rows ||
+      (rows > 1 && ids.stride(0) != 1))
+    throw Error("sample_rows: ids " + ids.describe() + " and logits " + logits.describe() + " for " +
+                std::to_string(rows) + " rows");
+  if (in.width > kMaxSampledVocab)
+    throw Error("sample_rows: a vocabulary of " + std::to_string(in.width) + " is larger than the " +
+                std::to_string(kMaxSampledVocab) + " the device sampler handles");
+  require_device(ids, "sample_rows");
+  check_ranges(sampling);
+  if (rows == 0) return;
+  const PackedSampling packed = pack_sampling(sampling);
+  // Held until the next call: the copy and the kernel read it in stream order.
+  sampling_storage_ = device_storage(packed.bytes.size());
+  auto* base = static_cast<unsigned char*>(sampling_storage_->data);
+  cuda_check(cudaMemcpyAsync(base, packed.bytes.data(), packed.bytes.size(), cudaMemcpyHostToDevice, stream_),
+             "sample_rows");
+  const DeviceSamplingLists lists{reinterpret_cast<const int32_t*>(base + packed.seen),
+                                  reinterpret_cast<const int32_t*>(base + packed.count_tokens),
+                                  reinterpret_cast<const int32_t*>(base + packed.counts),
+                                  reinterpret_cast<const int32_t*>(base + packed.bias_tokens),
+                                  reinterpret_cast<const float*>(base + packed.bias)};
+  launch_sample_rows(ids.data<int32_t>(), in.base, in.outer_stride, rows, in.width,
+                     reinterpret_cast<const DeviceRowSampling*>(base + packed.params), lists, stream_);
 }
 
 void CudaBackend::embedding(Tensor& y, const Tensor& table, const Tensor& ids) {

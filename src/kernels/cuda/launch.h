@@ -35,6 +35,27 @@ void launch_gather_rows(float* y, int64_t y_stride, const float* x, int64_t x_st
 // ids[r] = the index of the largest value of row r (Backend::argmax_rows).
 void launch_argmax_rows(int32_t* ids, const float* logits, int64_t stride, int64_t rows, int64_t width,
                         cudaStream_t stream);
+// One row's sampling as the kernel reads it (sampling/row_sampling.h's RowSampling, plain).
+struct DeviceRowSampling {
+  float temperature, top_p, min_p, repetition_penalty, frequency_penalty, presence_penalty;
+  int32_t top_k;
+  int32_t seen_begin, seen_end, counts_begin, counts_end, bias_begin, bias_end;
+  double u;
+};
+// The processors' lists of all rows, in device memory.
+struct DeviceSamplingLists {
+  const int32_t* seen;
+  const int32_t* count_tokens;
+  const int32_t* counts;
+  const int32_t* bias_tokens;
+  const float* bias;
+};
+// ids[r] = sample_row() of row r of logits (modified in place by the processors): the
+// same tokens as the host reference, bar rounding right at a boundary between two tokens.
+// width <= kMaxSampledVocab (the kernel's fixed-point masses).
+inline constexpr int64_t kMaxSampledVocab = int64_t{1} << 21;
+void launch_sample_rows(int32_t* ids, float* logits, int64_t stride, int64_t rows, int64_t width,
+                        const DeviceRowSampling* params, DeviceSamplingLists lists, cudaStream_t stream);
 // y[t] = table[ids[t]] as f32; an id outside the table fills its row with NaN.
 void launch_embedding(float* y, int64_t y_stride, WeightRef table, const int32_t* ids, int64_t count,
                       cudaStream_t stream);
