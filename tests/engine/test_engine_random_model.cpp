@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <random>
 
+#include <unistd.h>
+
 #include "engine/engine.h"
 #include "engine_test_util.h"
 #include "fake_model.h"
@@ -16,9 +18,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// One file per process: CTest runs this binary's tests as parallel processes, and one
+// rewriting the file another has mapped would kill that one (SIGBUS).
 const std::string& tiny_model_path() {
   static const std::string path = [] {
-    const auto dir = fs::path(STRATA_BINARY_DIR) / "test_tmp" / "engine";
+    const auto dir = fs::path(STRATA_BINARY_DIR) / "test_tmp" / ("engine-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     const auto file = dir / "tiny-llama-f32-7.gguf";
     RandomModelOptions options;
