@@ -88,9 +88,7 @@ int bench_command(int argc, char** argv) {
   add_device_options(app, device, /*engine=*/false);
   CLI11_PARSE(app, argc, argv);
 
-  LoadOptions options;
-  options.num_threads = a.threads;
-  options.device = resolve_device(device);
+  const LoadOptions options = load_options(device, a.threads);
   auto model = load_model(a.model, options);
   std::fprintf(stderr, "backend: %s\n", model->backend().name().c_str());
   const ModelConfig& c = model->config();

@@ -179,9 +179,7 @@ int run_command(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   auto tokenizer = Tokenizer::load(args.model);
-  LoadOptions options;
-  options.num_threads = args.threads;
-  options.device = resolve_device(args.device);
+  LoadOptions options = load_options(args.device, args.threads);
   options.progress = show_progress;
   auto model = load_model(args.model, options);
   args.context = std::min(args.context, model->config().context_length);

@@ -11,9 +11,7 @@ EngineInputs load_engine_inputs(const std::string& model_path, int threads, cons
                                 EngineConfig& config) {
   EngineInputs inputs;
   inputs.tokenizer = Tokenizer::load(model_path);
-  LoadOptions options;
-  options.num_threads = threads;
-  options.device = resolve_device(args);
+  const LoadOptions options = load_options(args, threads);
   inputs.model = load_model(model_path, options);
   size_kv_cache_for_device(config, args, options.device);
   config.sampling = args.sample_on == "device" ? EngineConfig::Sampling::Backend
@@ -25,6 +23,11 @@ EngineInputs load_engine_inputs(const std::string& model_path, int threads, cons
 void add_device_options(CLI::App& app, DeviceArgs& args, bool engine) {
   app.add_option("--device", args.device, "cpu | cuda | auto (auto: cuda when a GPU is present)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  app.add_option("--cpu-activations", args.cpu_activations,
+                 "CPU products with quantized weights: int16 activations (the f32 result's top token) or int8 "
+                 "(as llama.cpp: faster, near-tie tokens may change)")
+      ->check(CLI::IsMember({"int16", "int8"}))
       ->capture_default_str();
   if (engine)
     app.add_option("--gpu-memory-utilization", args.gpu_memory_utilization,
@@ -40,6 +43,14 @@ void add_device_options(CLI::App& app, DeviceArgs& args, bool engine) {
 }
 
 Device resolve_device(const DeviceArgs& args) { return parse_device(args.device); }
+
+LoadOptions load_options(const DeviceArgs& args, int threads) {
+  LoadOptions options;
+  options.num_threads = threads;
+  options.device = resolve_device(args);
+  options.cpu_int8_activations = args.cpu_activations == "int8";
+  return options;
+}
 
 void size_kv_cache_for_device(EngineConfig& config, const DeviceArgs& args, Device device) {
   if (device != Device::CUDA || config.num_kv_blocks > 0 || config.kv_cache_memory > 0) return;

@@ -16,13 +16,18 @@ struct DeviceArgs {
   std::string device = "auto";
   double gpu_memory_utilization = 0.9;
   std::string sample_on = "auto";  // engines: auto | device | host (EngineConfig::sampling)
+  std::string cpu_activations = "int16";  // int16 | int8 (CpuBackendOptions::int8_activations)
 };
 
-// Adds --device (and, for engines, --gpu-memory-utilization and --sample-on).
+// Adds --device and --cpu-activations (and, for engines, --gpu-memory-utilization and
+// --sample-on).
 void add_device_options(CLI::App& app, DeviceArgs& args, bool engine);
 
 // The device chosen (auto: CUDA when this build has it and a GPU is present).
 Device resolve_device(const DeviceArgs& args);
+
+// How to load a model for these options: the device, CPU threads and CPU activations.
+LoadOptions load_options(const DeviceArgs& args, int threads);
 
 // On CUDA, unless the user fixed the KV cache size: the KV budget is what remains of
 // gpu_memory_utilization of the GPU's memory once the weights are loaded, less a reserve

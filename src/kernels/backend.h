@@ -230,6 +230,11 @@ struct CpuBackendOptions {
   // upload() reorders Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 weight matrices into the tile order
   // of the AVX-512 kernels (kernels/cpu/weight_tiles.h) when this CPU runs them.
   bool tile_weights = true;
+  // The activations of products with block-quantized weights: int16 groups of 32 (default:
+  // ~1e-5 relative error, the top token of an f32 computation), or int8 groups as llama.cpp
+  // rounds them (half the multiply-adds on AVX-512 VNNI; coarse enough to change near-tie
+  // tokens: SmolLM2's golden top-1 agreement drops, bench/RESULTS.md).
+  bool int8_activations = false;
 };
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
 

@@ -13,6 +13,7 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   }
   CpuBackendOptions cpu;
   cpu.num_threads = options.num_threads;
+  cpu.int8_activations = options.cpu_int8_activations;
   return make_cpu_backend(cpu);
 }
 

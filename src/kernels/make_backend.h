@@ -13,6 +13,7 @@ struct BackendOptions {
   Device device = Device::CPU;
   int num_threads = 0;  // CPU threads (0: all cores); the CUDA backend ignores it
   int cuda_device = 0;  // CUDA device ordinal
+  bool cpu_int8_activations = false;  // CpuBackendOptions::int8_activations
 };
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -74,15 +75,21 @@ Tensor make_activations(int64_t m, int64_t k, bool exactly_representable, std::m
   return storage.slice(1, 0, k);
 }
 
-void expect_matches_reference(MatmulIsa isa, DType t, int64_t m, int64_t n, int64_t k, bool exact_x, int threads) {
+// int8: int8 activation groups (MatmulScratch::int8), with their larger rounding error.
+// `out`, when given, receives the output.
+void expect_matches_reference(MatmulIsa isa, DType t, int64_t m, int64_t n, int64_t k, bool exact_x, int threads,
+                              bool int8 = false, Tensor* out = nullptr) {
   std::mt19937 rng(static_cast<unsigned>(m * 1000003 + n * 101 + k + static_cast<int>(t)));
   const Weights w = make_weights(t, n, k, rng);
-  const int levels = activation_levels(t);
+  const int levels = int8 ? kInt8ActivationLevels : activation_levels(t);
   const Tensor x = make_activations(m, k, exact_x, rng, levels);
   Tensor y_storage = Tensor::empty({m, n + 3}, DType::F32);
   Tensor y = y_storage.slice(1, 0, n);
   ThreadPool pool(threads);
-  matmul_with(isa, pool, y, x, w.packed);
+  MatmulScratch scratch;
+  scratch.int8 = int8;
+  matmul_with(isa, pool, scratch, y, x, w.packed);
+  if (out) *out = y_storage;
   const bool quantized = dtype_info(t).quantized;
   for (int64_t r = 0; r < m; ++r) {
     const float* xr = x.data<float>() + r * x.stride(0);
@@ -275,6 +282,42 @@ TEST(Matmul, ReservedScratchServesTheLargestStepWithoutGrowing) {
       for (int64_t j = 0; j < fresh.numel(); ++j)
         ASSERT_EQ(kept.data<float>()[j], fresh.data<float>()[j]) << dtype_name(t) << " m=" << m << " at " << j;
     }
+  }
+}
+
+// Int8 activation groups (CpuBackendOptions::int8_activations): within their rounding
+// error of the exact product (exactly the product where the activations are representable)
+// in every kernel family, and the AVX-512 kernels (which then read one byte of each) give
+// the AVX2 kernels' outputs bit for bit, as with int16 groups.
+TEST(Matmul, Int8ActivationsMatchReferenceAndAvx512EqualsAvx2) {
+  const auto isas = supported_matmul_isas();
+  const bool both = std::find(isas.begin(), isas.end(), MatmulIsa::Avx512) != isas.end() &&
+                    std::find(isas.begin(), isas.end(), MatmulIsa::Avx2) != isas.end();
+  for (DType t : kAllWeightTypes) {
+    if (!dtype_info(t).quantized) continue;
+    for (int64_t m : {1, 6, 33})
+      for (bool exact : {false, true}) {
+        const int64_t k = lengths_for(t).back(), n = 37;
+        Tensor avx512, avx2;
+        for (MatmulIsa isa : isas)
+          expect_matches_reference(isa, t, m, n, k, exact, 2, /*int8=*/true,
+                                   isa == MatmulIsa::Avx512 ? &avx512 : isa == MatmulIsa::Avx2 ? &avx2 : nullptr);
+        if (!exact && isas.front() != MatmulIsa::Generic) {  // the mode takes effect: int16 groups round differently
+          Tensor int16;
+          expect_matches_reference(isas.front(), t, m, n, k, exact, 2, /*int8=*/false, &int16);
+          Tensor& int8 = isas.front() == MatmulIsa::Avx512 ? avx512 : avx2;
+          int differ = 0;
+          for (int64_t r = 0; r < m; ++r)
+            for (int64_t c = 0; c < n; ++c)
+              differ += int8.data<float>()[r * int8.stride(0) + c] != int16.data<float>()[r * int16.stride(0) + c];
+          EXPECT_GT(differ, 0) << dtype_name(t) << " m=" << m;
+        }
+        if (!both) continue;
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t c = 0; c < n; ++c)
+            ASSERT_EQ(avx512.data<float>()[r * avx512.stride(0) + c], avx2.data<float>()[r * avx2.stride(0) + c])
+                << dtype_name(t) << " m=" << m << " at (" << r << ", " << c << ")";
+      }
   }
 }
 

@@ -30,6 +30,7 @@ int32_t argmax_row(const float* row, int64_t n) {
 
 class SmolLM2Golden : public testing::Test {
  protected:
+  virtual bool int8_activations() const { return false; }
   void SetUp() override {
     if (!std::filesystem::exists(model_file())) GTEST_SKIP() << model_file() << " missing (scripts/fetch-model)";
     std::ifstream in(std::string(STRATA_SOURCE_DIR) + "/tests/model/data/golden_smollm2.json");
@@ -37,6 +38,7 @@ class SmolLM2Golden : public testing::Test {
     golden_ = nlohmann::json::parse(in);
     LoadOptions options;
     options.num_threads = 2;
+    options.cpu_int8_activations = int8_activations();
     model_ = load_model(model_file(), options);
     kv_ = model_->backend().allocate_kv(model_->kv_layout(kBlocks, 16, DType::F16));
     blocks_.resize(kBlocks);
@@ -63,15 +65,11 @@ class SmolLM2Golden : public testing::Test {
     }
   }
 
-  static constexpr int kBlocks = 8;  // 128 tokens: the longest prompt + 32
-  std::vector<float> last_prefill_logits_;
-  nlohmann::json golden_;
-  std::unique_ptr<CausalLM> model_;
-  KVStorage kv_;
-  std::vector<int32_t> blocks_;
-};
-
-TEST_F(SmolLM2Golden, TopOneAndGreedyAgreeWithTransformers) {
+  struct Agreement {
+    int positions = 0, agree = 0, equal_continuations = 0, prompts = 0;
+    double rate() const { return static_cast<double>(agree) / positions; }
+  };
+  void agreement_with_transformers(Agreement& out) {
   int positions = 0, agree = 0, equal_continuations = 0, prompts = 0;
   double max_error = 0;
   const int n = golden_.at("continuation_tokens").get<int>();
@@ -108,12 +106,39 @@ TEST_F(SmolLM2Golden, TopOneAndGreedyAgreeWithTransformers) {
     std::cout << p.at("kind").get<std::string>() << " prompt " << prompts << ": top-1 " << prompt_agree << "/"
               << top1.size() << ", max top-5 logit error " << max_logit_error << ", greedy " << (same ? "equal" : "differs at " + std::to_string(first_diff)) << "\n";
   }
-  const double agreement = static_cast<double>(agree) / positions;
-  std::cout << "top-1 agreement " << agree << "/" << positions << " = " << agreement * 100 << "%; greedy "
+  std::cout << "top-1 agreement " << agree << "/" << positions << " = " << 100.0 * agree / positions << "%; greedy "
             << equal_continuations << "/" << prompts << " equal\n";
-  EXPECT_GE(positions, 256);
-  EXPECT_GE(agreement, 0.99);
-  EXPECT_GE(equal_continuations, prompts - 1);
+  out = {positions, agree, equal_continuations, prompts};
+  }
+
+  static constexpr int kBlocks = 8;  // 128 tokens: the longest prompt + 32
+  std::vector<float> last_prefill_logits_;
+  nlohmann::json golden_;
+  std::unique_ptr<CausalLM> model_;
+  KVStorage kv_;
+  std::vector<int32_t> blocks_;
+};
+
+TEST_F(SmolLM2Golden, TopOneAndGreedyAgreeWithTransformers) {
+  Agreement a;
+  agreement_with_transformers(a);
+  EXPECT_GE(a.positions, 256);
+  EXPECT_GE(a.rate(), 0.99);
+  EXPECT_GE(a.equal_continuations, a.prompts - 1);
+}
+
+// The opt-in int8 activations (llama.cpp's rounding) are coarser: near-tie tokens change.
+// Their agreement is bounded below so that the mode stays usable, and recorded.
+class SmolLM2GoldenInt8 : public SmolLM2Golden {
+ protected:
+  bool int8_activations() const override { return true; }
+};
+
+TEST_F(SmolLM2GoldenInt8, TopOneAgreesWithTransformersMostly) {
+  Agreement a;
+  agreement_with_transformers(a);
+  EXPECT_GE(a.positions, 256);
+  EXPECT_GE(a.rate(), 0.85);
 }
 
 }  // namespace

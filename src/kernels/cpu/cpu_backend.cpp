@@ -46,10 +46,13 @@ void require_host(const Tensor& t, const char* op) {
 }  // namespace
 
 CpuBackend::CpuBackend(const CpuBackendOptions& options)
-    : pool_(options.num_threads), tile_weights_(options.tile_weights && best_matmul_isa() == MatmulIsa::Avx512) {}
+    : pool_(options.num_threads), tile_weights_(options.tile_weights && best_matmul_isa() == MatmulIsa::Avx512) {
+  matmul_scratch_.int8 = options.int8_activations;
+}
 
 std::string CpuBackend::name() const {
-  return "cpu (" + std::to_string(pool_.size()) + " threads, " + vector_ops().name + ")";
+  return "cpu (" + std::to_string(pool_.size()) + " threads, " + vector_ops().name +
+         (matmul_scratch_.int8 ? ", int8 activations" : "") + ")";
 }
 
 Tensor CpuBackend::allocate(const Tensor::Shape& shape, DType dtype) { return Tensor::empty(shape, dtype); }

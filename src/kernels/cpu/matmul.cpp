@@ -67,7 +67,8 @@ void prepare_activations(MatmulIsa isa, ThreadPool& pool, MatmulScratch& s, cons
     s.q_sum.assign(static_cast<size_t>(p.m * stride), 0);
     p.xq.hi = s.hi.data(), p.xq.lo = s.lo.data(), p.xq.q_sum = s.q_sum.data();
   }
-  const int levels = activation_levels(p.wtype);
+  const int levels = s.int8 ? kInt8ActivationLevels : activation_levels(p.wtype);
+  p.xq.hi_zero = s.int8;
   const auto rows = [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       quantize(x_base + r * x_stride, p.k, levels, s.q.data() + r * p.k, s.scale.data() + r * stride,

@@ -23,6 +23,9 @@ struct MatmulScratch {
   AlignedVector<float> scale, sum;
   AlignedVector<int8_t> hi, lo;
   AlignedVector<int32_t> q_sum;
+  // Block-quantized weights' activations as int8 groups (CpuBackendOptions::int8_activations)
+  // rather than int16: every kernel family computes the same exact dots of them.
+  bool int8 = false;
 
   // Room for x of `rows` rows and `k` columns against weights of type `weight`, made
   // resident now: a server's footprint under load is then its footprint at start, and a

@@ -24,6 +24,7 @@ constexpr int64_t kActGroup = 32;  // activation quantization group (elements)
 // is the largest group dot that still fits int32 (the kernels sum a whole group exactly
 // in int32).
 constexpr int activation_levels(DType weights) { return weights == DType::Q6_K ? 16383 : 32639; }
+constexpr int kInt8ActivationLevels = 127;  // MatmulScratch::int8: |q| <= 127
 
 // Rounds a group count up to whole 8-lane vectors (the per-group arrays are padded with
 // zeros to that length, so kernels can read them 8 at a time without a tail).
@@ -48,6 +49,7 @@ struct QuantizedRows {
   const int32_t* q_sum = nullptr; // rows x group_stride (AVX-512 family only)
   int64_t groups = 0;             // k / 32
   int64_t group_stride = 0;       // padded_groups(groups)
+  bool hi_zero = false;           // |q| <= 127 (int8 activations): hi is all zero, not read
 };
 
 // One call's operands. For float weights (F32/F16/BF16) `xf` holds the activation rows

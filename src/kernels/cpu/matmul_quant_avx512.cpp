@@ -238,11 +238,18 @@ template <typename Block>
   const int8_t* hi = xq.hi + row * k + g * kActGroup;
   const int8_t* lo = xq.lo + row * k + g * kActGroup;
   __m512i h0 = _mm512_setzero_si512(), h1 = h0, l0 = h0, l1 = h0;  // two chains each: latency
-  for (int j = 0; j < kVectors; j += 2) {
-    h0 = _mm512_dpbusd_epi32(h0, t.v[j], _mm512_set1_epi32(load_i32(hi + 4 * j)));
-    l0 = _mm512_dpbusd_epi32(l0, t.v[j], _mm512_set1_epi32(load_i32(lo + 4 * j)));
-    h1 = _mm512_dpbusd_epi32(h1, t.v[j + 1], _mm512_set1_epi32(load_i32(hi + 4 * j + 4)));
-    l1 = _mm512_dpbusd_epi32(l1, t.v[j + 1], _mm512_set1_epi32(load_i32(lo + 4 * j + 4)));
+  if (xq.hi_zero) {  // int8 activations: q = lo, half the multiply-adds
+    for (int j = 0; j < kVectors; j += 2) {
+      l0 = _mm512_dpbusd_epi32(l0, t.v[j], _mm512_set1_epi32(load_i32(lo + 4 * j)));
+      l1 = _mm512_dpbusd_epi32(l1, t.v[j + 1], _mm512_set1_epi32(load_i32(lo + 4 * j + 4)));
+    }
+  } else {
+    for (int j = 0; j < kVectors; j += 2) {
+      h0 = _mm512_dpbusd_epi32(h0, t.v[j], _mm512_set1_epi32(load_i32(hi + 4 * j)));
+      l0 = _mm512_dpbusd_epi32(l0, t.v[j], _mm512_set1_epi32(load_i32(lo + 4 * j)));
+      h1 = _mm512_dpbusd_epi32(h1, t.v[j + 1], _mm512_set1_epi32(load_i32(hi + 4 * j + 4)));
+      l1 = _mm512_dpbusd_epi32(l1, t.v[j + 1], _mm512_set1_epi32(load_i32(lo + 4 * j + 4)));
+    }
   }
   __m512i dot = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h0, h1), 8), _mm512_add_epi32(l0, l1));
   const int64_t at = row * xq.group_stride + g;
