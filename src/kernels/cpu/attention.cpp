@@ -1,6 +1,8 @@
 #include "kernels/cpu/attention.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -95,6 +97,7 @@ struct AttentionJob {
   int64_t max_blocks;
   float scale;
   const VectorOps* ops;
+  bool prefetch = true;  // decode's cache rows asked for ahead (STRATA_CPU_KV_PREFETCH=0: not, for A/B runs)
 };
 
 void score_keys(const AttentionJob& job, const float* q, const char* keys, int64_t row_stride, int64_t count,
@@ -149,6 +152,17 @@ int64_t chunk_runs(const AttentionJob& job, const ChunkRows& rows, int64_t start
     keys += n;
   }
   return keys;
+}
+
+// Asks for the cache rows of a chunk's runs (one KV head's `row_bytes` at each position) to
+// be brought into the cache: decode reads each sequence's rows once a layer, scattered over
+// its blocks, and without this waited on every first load of a row.
+void prefetch_rows(const char* cache, const KeyRun* runs, int64_t num_runs, size_t position_bytes, size_t row_bytes) {
+  for (int64_t r = 0; r < num_runs; ++r)
+    for (int64_t j = 0; j < runs[r].count; ++j) {
+      const char* row = cache + runs[r].first + static_cast<size_t>(j) * position_bytes;
+      for (size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(row + line);
+    }
 }
 
 // One (token, head) pair's online softmax: its scaled query, unnormalised output, running
@@ -210,9 +224,26 @@ void attend_heads(const AttentionJob& job, int64_t token, int64_t first_head, in
   alignas(64) float scores[kMaxHeadsPerItem][kScoreChunk];
   for (int64_t g = 0; g < count; ++g) start_head(job, token, first_head + g, heads[g]);
   KeyRun runs[kScoreChunk];
+  const size_t row_bytes = static_cast<size_t>(dim) * (job.f16 ? 2 : 4);
+  const bool prefetch = job.prefetch;
+  if (prefetch) {  // the first chunk's keys
+    int64_t first_runs = 0;
+    chunk_runs(job, rows, key_begin, key_end, runs, first_runs);
+    prefetch_rows(job.k_cache, runs, first_runs, rows.position_bytes, row_bytes);
+  }
   for (int64_t start = key_begin; start < key_end;) {
     int64_t num_runs = 0;
     const int64_t keys = chunk_runs(job, rows, start, key_end, runs, num_runs);
+    if (prefetch) {
+      // This chunk's values (read after its scores) and the next chunk's keys.
+      prefetch_rows(job.v_cache, runs, num_runs, rows.position_bytes, row_bytes);
+      if (start + keys < key_end) {
+        KeyRun next[kScoreChunk];
+        int64_t next_runs = 0;
+        chunk_runs(job, rows, start + keys, key_end, next, next_runs);
+        prefetch_rows(job.k_cache, next, next_runs, rows.position_bytes, row_bytes);
+      }
+    }
     for (int64_t g = 0; g < count; ++g) {
       float* s = scores[g];
       for (int64_t r = 0; r < num_runs; ++r)
@@ -378,12 +409,14 @@ void paged_attention(ThreadPool& pool, Tensor& out, const Tensor& q, const KVSto
                 "], got " + out.describe());
   check_batch_for_attention(batch, l);
 
-  const AttentionJob job{q.data<float>(), q.stride(0), q.stride(1), out.data<float>(), out.stride(0),
+  AttentionJob job{q.data<float>(), q.stride(0), q.stride(1), out.data<float>(), out.stride(0),
                          static_cast<const char*>(kv.k[static_cast<size_t>(layer)].raw_data()),
                          static_cast<const char*>(kv.v[static_cast<size_t>(layer)].raw_data()),
                          l.dtype == DType::F16, l.block_size, l.num_kv_heads, dim, heads, heads / l.num_kv_heads,
                          batch.positions.data<int32_t>(), batch.host_query_start.data(), batch.num_seqs,
                          batch.block_tables.data<int32_t>(), batch.max_blocks_per_seq, scale, &vector_ops()};
+  const char* prefetch_switch = std::getenv("STRATA_CPU_KV_PREFETCH");
+  job.prefetch = prefetch_switch == nullptr || std::string_view(prefetch_switch) != "0";
   int64_t key_reads = 0, max_keys = 0;
   for (int64_t t = 0; t < tokens; ++t) {
     key_reads += job.positions[t] + 1;
