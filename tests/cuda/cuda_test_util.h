@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <string>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -13,6 +15,9 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/cuda/cuda_backend.h"
+#include "model/random_model.h"
+
+#include <unistd.h>
 
 namespace strata::cuda_test {
 
@@ -96,6 +101,22 @@ inline HostWeight make_weight(DType dtype, int64_t n, int64_t k, uint32_t seed) 
     cpu::dequantize_row(dtype, dst, w.values.data() + r * k, k);
   }
   return w;
+}
+
+// The tiny random-weight Llama (seed 7) in `dtype`, written once per process (CTest runs
+// tests as parallel processes: one rewriting a file another has mapped would kill it).
+inline std::string tiny_random_model(DType dtype) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::path(STRATA_BINARY_DIR) / "test_tmp" / ("cuda-tiny-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto path = dir / ("tiny-llama-" + std::string(dtype_name(dtype)) + "-7.gguf");
+  if (!fs::exists(path)) {
+    RandomModelOptions options;
+    options.dtype = dtype;
+    options.seed = 7;
+    write_random_gguf(random_model_config("llama", "tiny"), options, path.string());
+  }
+  return path.string();
 }
 
 }  // namespace strata::cuda_test

@@ -2,17 +2,13 @@
 // the processed logits bit for bit and the same token for every row, over vocabularies of
 // SmolLM2's and Qwen's size and every kind of truncation, on fresh random logits; and an
 // engine on the GPU that samples there gives the tokens of one that samples on the host.
-#include <filesystem>
 #include <map>
-
-#include <unistd.h>
 
 #include "../engine/engine_test_util.h"
 #include "../engine/fake_model.h"
 #include "cuda_test_util.h"
 #include "engine/engine.h"
 #include "model/model.h"
-#include "model/random_model.h"
 #include "sampling/row_sampling.h"
 
 namespace strata::cuda_test {
@@ -145,14 +141,7 @@ TEST_F(CudaSampleRows, DrawsFollowTheUniformsAndRepeat) {
 // logprobs) give the same tokens whether their rows are sampled on the device or on the
 // host, from the same logits.
 TEST_F(CudaSampleRows, EngineSamplingOnTheDeviceGivesTheHostTokens) {
-  namespace fs = std::filesystem;
-  const auto dir = fs::path(STRATA_BINARY_DIR) / "test_tmp" / ("cuda-sampling-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const auto path = (dir / "tiny-llama-f32.gguf").string();
-  RandomModelOptions options;
-  options.dtype = DType::F32;
-  options.seed = 7;
-  write_random_gguf(random_model_config("llama", "tiny"), options, path);
+  const std::string path = tiny_random_model(DType::F32);
   const std::vector<GenerationRequest> requests = testing::mixed_sampling_requests(512, 12);
   std::map<EngineConfig::Sampling, std::vector<std::map<int, testing::ChoiceResult>>> results;
   for (auto mode : {EngineConfig::Sampling::Host, EngineConfig::Sampling::Backend}) {
