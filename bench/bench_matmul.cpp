@@ -5,7 +5,8 @@
 //     STRATA_BENCH_HOT=1 uses a single copy instead (cache resident: compute speed).
 //   M = 16 (a batch of decodes) and M = 512 (prompt): reports GFLOP/s (2 M N K per call).
 //   SmolLM2Token/*: all 211 matmuls of one forward pass with distinct weights (30 layers
-//     x q,k,v,o,gate,up,down + output), reporting tokens/s of the matmul part alone.
+//     x q,k,v,o,gate,up,down + output), reporting tokens/s of the matmul part alone
+//     (STRATA_BENCH_INT8=1: int8 activations).
 //   MemoryRead: the machine's read bandwidth with the pool's threads (a 1 GiB buffer
 //     summed with AVX2 loads, each thread its own contiguous part): decode's ceiling.
 //   FmaPeak: f32 FMA rate of the pool's threads on registers only (12 independent 8-lane
@@ -111,6 +112,7 @@ void BM_SmolLM2Token(benchmark::State& state, strata::cpu::MatmulIsa isa, DType 
   Tensor y1536 = Tensor::empty({m, 1536}, DType::F32), logits = Tensor::empty({1, 49152}, DType::F32);
   const Tensor last_row = x576.slice(0, m - 1, m);
   strata::cpu::MatmulScratch scratch;
+  scratch.int8 = std::getenv("STRATA_BENCH_INT8") != nullptr;  // CpuBackendOptions::int8_activations
   for (auto _ : state) {
     for (const auto& w : weights) {
       const bool down = w.size(1) == 1536;
@@ -202,7 +204,7 @@ void register_all() {
               ->Unit(benchmark::kMicrosecond)
               ->UseRealTime();
         }
-    for (int64_t m : {1, 512})
+    for (int64_t m : {1, 16, 512})  // 16: a batch of decodes (issue 3's 16 sequences)
       for (const auto& [name, t] : dtypes) {
         if (t == DType::Q4_K) continue;  // SmolLM2's 576-wide rows are not whole K-quant blocks
         const std::string label = "SmolLM2Token/" + family + "/" + name + "/M" + std::to_string(m);
