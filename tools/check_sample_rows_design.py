@@ -1,7 +1,7 @@
 """A model in Python of the GPU sampler's algorithm (src/kernels/cuda/sample_rows.cu), run
 against a port of the host reference (src/sampling/truncation.cpp: truncate_candidates and
 draw_index): top-k, the nucleus and the draw as selections of "the target-th unit of
-weight counted from the largest key", a byte of a 64-bit key at a time, over integer masses
+weight counted from the largest key", 10 or 11 bits of a 64-bit key a pass, over integer masses
 (weights exp(s - max) in units of 2^-42). It checks the design (the selection rules, the
 targets' rounding, the draw order by rank or by id, ties) on random rows where no GPU is
 at hand; the CUDA code itself is checked on the device by tests/cuda/test_cuda_sample_rows.cpp.
@@ -79,34 +79,42 @@ def device_model(logits, temperature, top_k, top_p, min_p, u):
             g = get(i, min_rank, min_w, by_id, count)
             if g: t += g[1]
         return t
+    # The kernel's passes: 11, 11, 10 bits of the ordered scaled logit, then of the id;
+    # keys by id start at the id passes. Returns the key, the weight above it and its own.
+    shifts = [53, 42, 32, 21, 10, 0]
     def select(min_rank, min_w, by_id, count, target):
-        prefix = 0; mask = 0; above = 0
-        for shift in range(56, -1, -8):
-            hist = [0]*256
+        prefix = 0; mask = 0; above = 0; weight = 0
+        first = 3 if by_id else 0
+        for p in range(first, len(shifts)):
+            shift = shifts[p]; top = 64 if p == 0 else shifts[p - 1]
+            hist = [0]*2048
             for i in range(V):
                 g = get(i, min_rank, min_w, by_id, count)
                 if not g: continue
                 k, w = g
                 if (k & mask) != prefix or w == 0: continue
-                hist[(k >> shift) & 0xFF] += w
+                hist[(k >> shift) & 0x7FF] += w
             acc = above; digit = 0
-            for d in range(255, -1, -1):
+            for d in range(2047, -1, -1):
                 if acc + hist[d] >= target: digit = d; break
                 acc += hist[d]
-            above = acc; prefix |= digit << shift; mask |= 0xFF << shift
-        return prefix
+            above = acc; weight = hist[digit]
+            prefix |= digit << shift; mask |= ((1 << top) - 1) & ~((1 << shift) - 1)
+        return prefix, above, weight
     use_k = top_k > 0 and top_k < V; use_p = top_p < 1.0
     min_rank = 0
-    if use_k: min_rank = select(0, 0.0, False, True, top_k)
+    if use_k: min_rank = select(0, 0.0, False, True, top_k)[0]
+    tot = None
     if use_p:
-        tot = total(min_rank, 0.0, False)
-        t = math.ceil(float(f32(top_p)) * tot); t = max(1, min(t, tot))
-        min_rank = select(min_rank, 0.0, False, False, t)
+        before = total(min_rank, 0.0, False)
+        t = math.ceil(float(f32(top_p)) * before); t = max(1, min(t, before))
+        min_rank, above, weight = select(min_rank, 0.0, False, False, t)
+        tot = above + weight  # the nucleus's mass, as the kernel takes it
     min_w = float(f32(min_p)) if min_p > 0 else 0.0
     by_id = not use_k and not use_p
-    tot = total(min_rank, min_w, by_id)
+    if tot is None or min_w > 0: tot = total(min_rank, min_w, by_id)
     t = math.floor(u * tot) + 1; t = min(t, tot)
-    k = select(min_rank, min_w, by_id, False, t)
+    k = select(min_rank, min_w, by_id, False, t)[0]
     return 0xFFFFFFFF - (k & 0xFFFFFFFF)
 
 def main():

@@ -29,6 +29,9 @@ void add_device_options(CLI::App& app, DeviceArgs& args, bool engine) {
                  "(as llama.cpp: faster, near-tie tokens may change)")
       ->check(CLI::IsMember({"int16", "int8"}))
       ->capture_default_str();
+  app.add_flag("--batch-invariant", args.batch_invariant,
+               "cuda: each request's arithmetic independent of the batch it runs in (the same greedy tokens alone "
+               "and in any batch; slower, prefill most); the CPU backend always is");
   if (engine)
     app.add_option("--gpu-memory-utilization", args.gpu_memory_utilization,
                    "share of GPU memory for weights, activations and the KV cache (cuda)")
@@ -49,6 +52,7 @@ LoadOptions load_options(const DeviceArgs& args, int threads) {
   options.num_threads = threads;
   options.device = resolve_device(args);
   options.cpu_int8_activations = args.cpu_activations == "int8";
+  options.batch_invariant = args.batch_invariant;
   return options;
 }
 

@@ -17,9 +17,10 @@ struct DeviceArgs {
   double gpu_memory_utilization = 0.9;
   std::string sample_on = "auto";  // engines: auto | device | host (EngineConfig::sampling)
   std::string cpu_activations = "int16";  // int16 | int8 (CpuBackendOptions::int8_activations)
+  bool batch_invariant = false;  // LoadOptions::batch_invariant
 };
 
-// Adds --device and --cpu-activations (and, for engines, --gpu-memory-utilization and
+// Adds --device, --cpu-activations and --batch-invariant (and, for engines, --gpu-memory-utilization and
 // --sample-on).
 void add_device_options(CLI::App& app, DeviceArgs& args, bool engine);
 

@@ -9,6 +9,7 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   if (options.device == Device::CUDA) {
     CudaBackendOptions cuda;
     cuda.device = options.cuda_device;
+    cuda.batch_invariant = options.batch_invariant;
     return make_cuda_backend(cuda);
   }
   CpuBackendOptions cpu;

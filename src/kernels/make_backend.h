@@ -14,6 +14,7 @@ struct BackendOptions {
   int num_threads = 0;  // CPU threads (0: all cores); the CUDA backend ignores it
   int cuda_device = 0;  // CUDA device ordinal
   bool cpu_int8_activations = false;  // CpuBackendOptions::int8_activations
+  bool batch_invariant = false;  // CudaBackendOptions::batch_invariant (the CPU backend always is)
 };
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);

@@ -55,6 +55,7 @@ std::unique_ptr<CausalLM> build_llama_model(const ModelConfig& config, WeightNam
   backend_options.device = options.device;
   backend_options.num_threads = options.num_threads;
   backend_options.cpu_int8_activations = options.cpu_int8_activations;
+  backend_options.batch_invariant = options.batch_invariant;
   return std::make_unique<LlamaModel>(config, std::move(weights), make_backend(backend_options),
                                       std::move(keepalive));
 }

@@ -73,6 +73,7 @@ struct LoadOptions {
   Device device = Device::CPU;  // where the weights live and the forward pass runs
   int num_threads = 0;          // CPU backend threads (0: all cores)
   bool cpu_int8_activations = false;  // CpuBackendOptions::int8_activations
+  bool batch_invariant = false;  // BackendOptions::batch_invariant
   // Called with (bytes done, bytes total) while loading, for a progress indication.
   std::function<void(size_t, size_t)> progress;
 };

@@ -55,6 +55,8 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   fuse_products_ = !switched_off("STRATA_CUDA_FUSE");
   rope_epilogue_ = fuse_products_ && !switched_off("STRATA_CUDA_ROPE_EPILOGUE");
   flash_attention_ = !switched_off("STRATA_CUDA_FLASH_ATTENTION");
+  batch_invariant_ = options.batch_invariant || env_is("STRATA_CUDA_BATCH_INVARIANT", "1");
+  if (batch_invariant_) fuse_products_ = rope_epilogue_ = flash_attention_ = false;
   if (env_is("STRATA_CUDA_STEP_PROFILE", "1")) step_profile_ = std::make_unique<StepProfile>(stream_);
 }
 

@@ -18,6 +18,14 @@ struct CudaBackendOptions {
   // STRATA_CUDA_GEMV=int16, =int8 or =f32 overrides this.
   enum class QuantizedActivations { Int16, Int8, F32 };
   QuantizedActivations quantized_activations = QuantizedActivations::Int16;
+  // Every row's arithmetic independent of the batch it runs in (vLLM's batch-invariant
+  // mode): products of any number of rows through the GEMV kernels, eight rows a launch,
+  // never cuBLAS (whose choice of kernel, tiles and split-K follows the batch's size) nor
+  // its bf16-rounded activations; no fused norms or epilogues (their use depends on the
+  // rows); attention without the tensor-core prefill kernel and without key splits.
+  // A greedy request then gives the same tokens alone and in any batch, at a cost: prefill
+  // reads the weights once per eight tokens. STRATA_CUDA_BATCH_INVARIANT=1 also sets it.
+  bool batch_invariant = false;
 };
 
 // Throws Error when the build has no CUDA or the device cannot be opened.

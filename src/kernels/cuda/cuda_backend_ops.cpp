@@ -319,7 +319,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
   // (splits past the end of a short context are empty and cost little).
   const int64_t base_blocks = int64_t{a.num_items} * (heads / per_block);
   const int sms = props_.multiProcessorCount;
-  if (base_blocks < sms) {
+  if (base_blocks < sms && !batch_invariant_) {  // splits follow the batch's size
     const int64_t want = (2 * int64_t{sms} + base_blocks - 1) / base_blocks;
     if (batch.max_query_len == 1) a.splits = static_cast<int>(std::min<int64_t>(want, 16));
     else if (a.max_keys >= 512) a.splits = static_cast<int>(std::min<int64_t>({want, (a.max_keys + 255) / 256, 32}));

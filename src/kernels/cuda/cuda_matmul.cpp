@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/cpu/matmul_internal.h"
@@ -83,6 +84,10 @@ void CudaBackend::matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w)
 // out as one launch per run of equal weight formats (decode pays for every launch); the
 // integer GEMV quantizes the input once, on the first product that needs it.
 void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate) {
+  if (batch_invariant_ && x.size(0) > kMaxGemvRows) {
+    run_products_in_row_groups(x, targets, accumulate);
+    return;
+  }
   HalfInput x_half;
   std::optional<QuantizedRows> x_q8;
   std::optional<SplitRows> x_split;
@@ -111,6 +116,21 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
     }
   }
   flush();
+}
+
+// Batch-invariant mode: the GEMV kernels, whose arithmetic for a row is the same whatever
+// rows share the launch, over groups of at most kMaxGemvRows rows.
+void CudaBackend::run_products_in_row_groups(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate) {
+  std::vector<Tensor> ys(targets.size());
+  std::vector<MatmulTarget> group(targets.size());
+  for (int64_t first = 0; first < x.size(0); first += kMaxGemvRows) {
+    const int64_t end = std::min<int64_t>(x.size(0), first + kMaxGemvRows);
+    for (size_t i = 0; i < targets.size(); ++i) {
+      ys[i] = targets[i].y->slice(0, first, end);
+      group[i] = MatmulTarget{&ys[i], targets[i].w};
+    }
+    run_products(x.slice(0, first, end), group, accumulate);
+  }
 }
 
 bool CudaBackend::quantized_gemv_reads(CudaBackendOptions::QuantizedActivations mode, const WeightRef& w) const {
@@ -275,7 +295,7 @@ std::optional<CudaBackend::HalfInput> CudaBackend::normed_tensor_core_input(cons
     return std::nullopt;
   const int64_t m = x.size(0), cols = x.size(1);
   const DType type = tensor_core_input(weights[0]);
-  if (m == 0 || type == DType::F32 || gemv_fits(x, cols)) return std::nullopt;
+  if (batch_invariant_ || m == 0 || type == DType::F32 || gemv_fits(x, cols)) return std::nullopt;
   for (const WeightRef& w : weights)
     if (tensor_core_input(w) != type || w.cols != cols) return std::nullopt;
   void* out = activations_half_.get(*allocator_, static_cast<size_t>(m * cols) * 2);

@@ -5,7 +5,7 @@
 //  - the same float arithmetic, each rounding explicit (nothing contracted into an FMA);
 //  - top-k, the nucleus and the draw as selections over an order of the tokens: by logit
 //    descending then id ascending (the host's sort) or, for a plain temperature draw, by id
-//    (the host's unsorted candidates), found a byte of the key at a time (radix select);
+//    (the host's unsorted candidates), found 10 or 11 bits of the key a pass (radix select);
 //  - masses as exact integers: weights exp(s - max) in [0, 1] in units of 2^-42, summed with
 //    integer atomics, so a row's token never depends on the order threads run in. The host
 //    sums doubles in order: the two differ only for a draw within ~width * 2^-42 of the
@@ -40,11 +40,29 @@ __device__ __forceinline__ int32_t token_of(u64 key) {
   return static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(key));
 }
 
+// A selection's radix passes, high digit first: 11, 11 and 10 bits of the scaled logit's
+// ordered bits, then of the (inverted) token id. Fewer, wider digits than bytes: a pass
+// reads the row and, for the tokens still matching the prefix, computes exp in double, so
+// the passes that still match most of the row (the first one or two) dominate.
+constexpr int kDigitBits = 11;
+constexpr int kBins = 1 << kDigitBits;
+constexpr int kPasses = 6;
+// Pass p's digit is bits [shift_of(p), shift_of(p - 1)) of the key (64 for p = 0).
+__device__ __forceinline__ constexpr int shift_of(int pass) {
+  return pass == 0 ? 53 : pass == 1 ? 42 : pass == 2 ? 32 : pass == 3 ? 21 : pass == 4 ? 10 : 0;
+}
+constexpr int kFirstIdPass = 3;  // keys by id have zero high halves: their passes start here
+constexpr unsigned kNoDigit = 0xFFFFFFFFu;
+
 struct Shared {
-  u64 hist[256];
+  u64 hist[kBins];
+  u64 stage[kWarps][32];  // a warp's weights, summed per digit by one lane of each digit
   u64 sum;
   u64 above;
+  u64 weight;
   int digit;
+  int min_digit;
+  u64 warp_total[kWarps];
   float warp_max[kWarps];
   Best per_warp[kWarps];
 };
@@ -99,54 +117,89 @@ __device__ u64 total_weight(const Candidates& c, int64_t width, Shared& sh) {
   return total;
 }
 
-// The key of the candidate e with above(e) < target <= above(e) + weight(e), where above(e)
-// sums the weights of the candidates of larger keys (1 <= target <= the total weight): the
-// target-th unit of weight counted from the largest key. One pass a key byte, high first.
-__device__ u64 select_key(const Candidates& c, int64_t width, u64 target, Shared& sh) {
-  u64 prefix = 0, mask = 0, above = 0;
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    for (int d = threadIdx.x; d < 256; d += kThreads) sh.hist[d] = 0;
-    __syncthreads();
-    u64 key, weight;
-    for (int64_t i = threadIdx.x; i < width; i += kThreads)
-      if (c.get(i, mask, prefix, key, weight) && weight != 0) atomicAdd(&sh.hist[(key >> shift) & 0xFF], weight);
-    __syncthreads();
-    if (threadIdx.x < 32) {
-      // Lane l holds digits 255 - 8l down to 248 - 8l: lanes in order are digits descending.
-      const int lane = threadIdx.x;
-      u64 chunk = 0;
-      for (int j = 0; j < 8; ++j) chunk += sh.hist[255 - 8 * lane - j];
-      u64 inclusive = chunk;
-      for (int offset = 1; offset < 32; offset <<= 1) {
-        const u64 other = __shfl_up_sync(0xffffffffu, inclusive, offset);
-        if (lane >= offset) inclusive += other;
-      }
-      const unsigned reaches = __ballot_sync(0xffffffffu, above + inclusive >= target);
-      // Exact integers: some lane reaches the target (the last one when rounding upstream
-      // overshot, which then takes the lowest digit with weight).
-      const int first = reaches ? __ffs(reaches) - 1 : 31;
-      if (lane == first) {
-        u64 acc = above + inclusive - chunk;
-        int digit = 255 - 8 * lane - 7;
-        for (int j = 0; j < 8; ++j) {
-          const int d = 255 - 8 * lane - j;
-          if (acc + sh.hist[d] >= target) {
-            digit = d;
-            break;
-          }
-          acc += sh.hist[d];
-        }
-        sh.digit = digit;
-        sh.above = acc;
-      }
+// Adds each candidate's weight to its digit's bin: the lanes of a warp with one digit add
+// their sum with one atomic (a flat row puts most tokens in a few bins, where one atomic
+// per token would serialise on the same addresses).
+__device__ void fill_histogram(const Candidates& c, int64_t width, u64 mask, u64 prefix, int shift, Shared& sh) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  for (int64_t base = 0; base < width; base += kThreads) {  // the same trip count for every thread
+    const int64_t i = base + threadIdx.x;
+    u64 key = 0, weight = 0;
+    const bool has = i < width && c.get(i, mask, prefix, key, weight) && weight != 0;
+    if (__ballot_sync(0xffffffffu, has) == 0) continue;
+    const unsigned digit = has ? static_cast<unsigned>((key >> shift) & (kBins - 1)) : kNoDigit;
+    const unsigned peers = __match_any_sync(0xffffffffu, digit);
+    sh.stage[warp][lane] = weight;
+    __syncwarp();
+    if (has && lane == __ffs(peers) - 1) {
+      u64 sum = 0;
+      for (unsigned m = peers; m != 0; m &= m - 1) sum += sh.stage[warp][__ffs(m) - 1];
+      atomicAdd(&sh.hist[digit], sum);
     }
+    __syncwarp();
+  }
+}
+
+// The digit (of the bins in descending digit order) holding the target-th unit of weight
+// counted from `above`, and the weight above it: every thread scans two bins.
+__device__ void find_digit(u64 above, u64 target, Shared& sh) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int hi = kBins - 1 - 2 * static_cast<int>(threadIdx.x), lo = hi - 1;
+  const u64 pair = sh.hist[hi] + sh.hist[lo];
+  u64 inclusive = pair;
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const u64 other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+    if (lane >= offset) inclusive += other;
+  }
+  if (lane == 31) sh.warp_total[warp] = inclusive;
+  if (sh.hist[lo] != 0) atomicMin(&sh.min_digit, lo);
+  else if (sh.hist[hi] != 0) atomicMin(&sh.min_digit, hi);
+  __syncthreads();
+  u64 before = 0;
+  for (int w = 0; w < warp; ++w) before += sh.warp_total[w];
+  const u64 start = above + before + inclusive - pair;  // weight of the bins above `hi`
+  if (start < target && start + pair >= target) {
+    const bool in_hi = start + sh.hist[hi] >= target;
+    sh.digit = in_hi ? hi : lo;
+    sh.above = in_hi ? start : start + sh.hist[hi];
+    sh.weight = sh.hist[sh.digit];
+  }
+  __syncthreads();
+  if (threadIdx.x == 0 && sh.digit < 0) {  // exact integers reach the target; a guard all the same
+    u64 total = 0;
+    for (int w = 0; w < kWarps; ++w) total += sh.warp_total[w];
+    sh.digit = sh.min_digit;
+    sh.weight = sh.hist[sh.min_digit];
+    sh.above = above + total - sh.weight;
+  }
+}
+
+// The candidate e with above(e) < target <= above(e) + weight(e), where above(e) sums the
+// weights of the candidates of larger keys (1 <= target <= the total weight): the
+// target-th unit of weight counted from the largest key, with above(e) and weight(e).
+struct Selected {
+  u64 key, above, weight;
+};
+
+__device__ Selected select_key(const Candidates& c, int64_t width, u64 target, Shared& sh) {
+  u64 prefix = 0, mask = 0, above = 0, weight = 0;
+  for (int pass = c.by_id ? kFirstIdPass : 0; pass < kPasses; ++pass) {
+    const int shift = shift_of(pass);
+    for (int d = threadIdx.x; d < kBins; d += kThreads) sh.hist[d] = 0;
+    if (threadIdx.x == 0) sh.digit = -1, sh.min_digit = kBins;
     __syncthreads();
+    fill_histogram(c, width, mask, prefix, shift, sh);
+    __syncthreads();
+    find_digit(above, target, sh);
+    __syncthreads();
+    const u64 digit_mask = (pass == 0 ? ~u64{0} : (u64{1} << shift_of(pass - 1)) - 1) & ~((u64{1} << shift) - 1);
     prefix |= static_cast<u64>(sh.digit) << shift;
-    mask |= u64{0xFF} << shift;
+    mask |= digit_mask;
     above = sh.above;
+    weight = sh.weight;
     __syncthreads();
   }
-  return prefix;
+  return Selected{prefix, above, weight};
 }
 
 __device__ float block_max_scaled(const float* row, int64_t width, float inv_t, Shared& sh) {
@@ -207,24 +260,29 @@ __global__ void __launch_bounds__(kThreads) sample_rows_kernel(int32_t* ids, flo
   if (top_k) {  // the k-th token by rank bounds the candidates
     Candidates count = c;
     count.count_tokens = true;
-    c.min_rank = select_key(count, width, static_cast<u64>(p.top_k), sh);
+    c.min_rank = select_key(count, width, static_cast<u64>(p.top_k), sh).key;
   }
+  u64 total = 0;
+  bool have_total = false;
   if (top_p) {  // the shortest prefix by rank holding top_p of the mass
-    const u64 total = total_weight(c, width, sh);
-    const double share = static_cast<double>(p.top_p) * static_cast<double>(total);
+    const u64 before = total_weight(c, width, sh);
+    const double share = static_cast<double>(p.top_p) * static_cast<double>(before);
     const u64 target = static_cast<u64>(ceil(share));
-    c.min_rank = select_key(c, width, target < 1 ? 1 : target > total ? total : target, sh);
+    const Selected last = select_key(c, width, target < 1 ? 1 : target > before ? before : target, sh);
+    c.min_rank = last.key;
+    total = last.above + last.weight;  // the nucleus: the candidates from the largest key to `last`
+    have_total = true;
   }
-  if (p.min_p > 0.0f) c.min_weight = static_cast<double>(p.min_p);
+  if (p.min_p > 0.0f) c.min_weight = static_cast<double>(p.min_p), have_total = false;
   c.by_id = !top_k && !top_p;
-  const u64 total = total_weight(c, width, sh);
+  if (!have_total) total = total_weight(c, width, sh);
   if (total == 0) {  // no finite logit
     if (threadIdx.x == 0) ids[blockIdx.x] = 0;
     return;
   }
   // The host's draw: the first candidate whose running mass exceeds u * total.
   const u64 target = static_cast<u64>(floor(p.u * static_cast<double>(total))) + 1;
-  const u64 key = select_key(c, width, target > total ? total : target, sh);
+  const u64 key = select_key(c, width, target > total ? total : target, sh).key;
   if (threadIdx.x == 0) ids[blockIdx.x] = token_of(key);
 }
 
