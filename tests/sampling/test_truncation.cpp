@@ -89,6 +89,28 @@ TEST(Truncation, MatchesReferenceOverParameterGrid) {
   }
 }
 
+// The draw walks the candidates in order, so top-p must leave them most likely first (ties
+// by lower token), whichever of its growth steps (a first partial sort, partitions, the
+// whole rest) built the prefix: flat rows of Llama 3's vocabulary need all of them.
+TEST(Truncation, NucleusCandidatesComeMostLikelyFirst) {
+  for (float scale : {0.5f, 3.0f, 40.0f}) {
+    for (float top_p : {0.95f, 0.5f}) {
+      auto logits = random_logits(128256, static_cast<uint32_t>(scale * 10 + top_p * 100), scale);
+      std::fill(logits.begin() + 1000, logits.begin() + 1010, logits[17]);  // ties
+      std::vector<Candidate> c;
+      std::vector<double> w;
+      truncate_candidates(logits, TruncationParams{0.8f, -1, top_p, 0.0f}, c, w);
+      SCOPED_TRACE(testing::Message() << "scale " << scale << " top_p " << top_p << ", " << c.size() << " kept");
+      ASSERT_FALSE(c.empty());
+      for (size_t i = 1; i < c.size(); ++i)
+        ASSERT_TRUE(c[i - 1].logit > c[i].logit || (c[i - 1].logit == c[i].logit && c[i - 1].token < c[i].token))
+            << "candidates " << i - 1 << " and " << i;
+      expect_same(actual_distribution(logits, TruncationParams{0.8f, -1, top_p, 0.0f}),
+                  reference_distribution(logits, TruncationParams{0.8f, -1, top_p, 0.0f}));
+    }
+  }
+}
+
 TEST(Truncation, NegativeInfinityNeverChosen) {
   std::vector<float> logits = {-INFINITY, 1.0f, -INFINITY, 0.5f};
   auto d = actual_distribution(logits, {1.0f, -1, 1.0f, 0.0f});
