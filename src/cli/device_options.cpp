@@ -39,8 +39,9 @@ void add_device_options(CLI::App& app, DeviceArgs& args, bool engine) {
         ->capture_default_str();
   if (engine)
     app.add_option("--sample-on", args.sample_on,
-                   "where requests without logprobs are sampled: device (where the logits are: a GPU sends back "
-                   "token ids only) | host | auto (where the backend prefers)")
+                   "where requests without logprobs are sampled: device (by the backend, where the logits are: a GPU "
+                   "sends back token ids only, the CPU samples rows in parallel) | host (one row after another) | "
+                   "auto (where the backend prefers: device on both)")
         ->check(CLI::IsMember({"auto", "device", "host"}))
         ->capture_default_str();
 }

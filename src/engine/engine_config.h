@@ -32,7 +32,8 @@ struct EngineConfig {
   bool reserve_step_buffers = false;    // size the model's step buffers for the largest step at start
   bool log_startup = true;              // print the KV budget to stderr at start
   // Where rows that need no logprobs are sampled: Auto where the backend prefers it (a GPU,
-  // which then sends back token ids only), else on the host; Backend and Host force one.
+  // which then sends back token ids only; the CPU, which samples rows on its threads), else
+  // by the engine, one row after another; Backend and Host force one.
   enum class Sampling { Auto, Backend, Host };
   Sampling sampling = Sampling::Auto;
 };

@@ -44,17 +44,27 @@ int32_t sample_row(std::span<float> logits, const SamplingRows& rows, size_t row
   return sample_row(logits, rows, row, scratch);
 }
 
-void sample_host_rows(Tensor& ids, Tensor& logits, const SamplingRows& sampling) {
+void check_host_sampling(const Tensor& ids, const Tensor& logits, const SamplingRows& sampling) {
   const auto rows = static_cast<int64_t>(sampling.rows.size());
   if (logits.ndim() != 2 || logits.dtype() != DType::F32 || logits.size(0) != rows || ids.dtype() != DType::I32 ||
-      ids.ndim() != 1 || ids.size(0) != rows || !logits.is_contiguous() || !ids.is_contiguous())
+      ids.ndim() != 1 || ids.size(0) != rows || !logits.is_contiguous() || !ids.is_contiguous() ||
+      logits.device() != Device::CPU || ids.device() != Device::CPU)
     throw Error("sample_rows: ids " + ids.describe() + " and logits " + logits.describe() + " for " +
                 std::to_string(rows) + " rows");
-  const int64_t vocab = logits.size(1);
-  SampleRowScratch scratch;
-  for (int64_t r = 0; r < rows; ++r)
+}
+
+void sample_host_rows_strided(Tensor& ids, Tensor& logits, const SamplingRows& sampling, int64_t first, int64_t step,
+                              SampleRowScratch& scratch) {
+  const int64_t rows = logits.size(0), vocab = logits.size(1);
+  for (int64_t r = first; r < rows; r += step)
     ids.data<int32_t>()[r] = sample_row(std::span(logits.data<float>() + r * vocab, static_cast<size_t>(vocab)),
                                         sampling, static_cast<size_t>(r), scratch);
+}
+
+void sample_host_rows(Tensor& ids, Tensor& logits, const SamplingRows& sampling) {
+  check_host_sampling(ids, logits, sampling);
+  SampleRowScratch scratch;
+  sample_host_rows_strided(ids, logits, sampling, 0, 1, scratch);
 }
 
 }  // namespace strata

@@ -50,5 +50,12 @@ int32_t sample_row(std::span<float> logits, const SamplingRows& rows, size_t row
 
 // sample_row for every row of host f32 logits [rows, vocab] into host i32 ids [rows].
 void sample_host_rows(Tensor& ids, Tensor& logits, const SamplingRows& sampling);
+// Throws Error unless ids [rows] (i32) and logits [rows, vocab] (f32) are dense host tensors
+// with one row per sampling row.
+void check_host_sampling(const Tensor& ids, const Tensor& logits, const SamplingRows& sampling);
+// sample_row for rows first, first + step, ... below the row count (checked tensors): a
+// worker's share when rows are sampled in parallel.
+void sample_host_rows_strided(Tensor& ids, Tensor& logits, const SamplingRows& sampling, int64_t first, int64_t step,
+                              SampleRowScratch& scratch);
 
 }  // namespace strata

@@ -128,7 +128,10 @@ TEST_F(SmolLM2Golden, TopOneAndGreedyAgreeWithTransformers) {
 }
 
 // The opt-in int8 activations (llama.cpp's rounding) are coarser: near-tie tokens change.
-// Their agreement is bounded below so that the mode stays usable, and recorded.
+// Their agreement is bounded below so that the mode stays usable, and recorded: 272/277
+// (98.2%) with the AVX2 kernels, 265/277 with the generic one (2026-12-04, Zen 3). Before the
+// offsets of Q4_1 weights met the rounded activations' sums it was 84.1% (AVX2) and 89.9%
+// (AVX-512, an Intel Xeon): the bound tells that bug from the mode's own error.
 class SmolLM2GoldenInt8 : public SmolLM2Golden {
  protected:
   bool int8_activations() const override { return true; }
@@ -138,7 +141,7 @@ TEST_F(SmolLM2GoldenInt8, TopOneAgreesWithTransformersMostly) {
   Agreement a;
   agreement_with_transformers(a);
   EXPECT_GE(a.positions, 256);
-  EXPECT_GE(a.rate(), 0.85);
+  EXPECT_GE(a.rate(), 0.92);
 }
 
 }  // namespace

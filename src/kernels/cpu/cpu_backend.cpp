@@ -159,6 +159,17 @@ void CpuBackend::gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) { c
 
 void CpuBackend::argmax_rows(Tensor& ids, const Tensor& logits) { cpu::argmax_rows(ids, logits); }
 
+void CpuBackend::sample_rows(Tensor& ids, Tensor& logits, const SamplingRows& sampling) {
+  check_host_sampling(ids, logits, sampling);
+  const auto rows = static_cast<int64_t>(sampling.rows.size());
+  if (rows == 0) return;
+  sampling_scratch_.resize(static_cast<size_t>(pool_.size()));
+  // Rows interleaved over the workers: a step's rows mix cheap (greedy, peaked) and costly ones.
+  pool_.run([&](int worker, int workers) {
+    sample_host_rows_strided(ids, logits, sampling, worker, workers, sampling_scratch_[static_cast<size_t>(worker)]);
+  });
+}
+
 void CpuBackend::store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) {
   cpu::store_kv(pool_, kv, layer, k, v, batch);
 }

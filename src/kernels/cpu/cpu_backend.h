@@ -8,6 +8,7 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/rope.h"
+#include "sampling/row_sampling.h"
 
 namespace strata::cpu {
 
@@ -37,6 +38,10 @@ class CpuBackend : public Backend {
   void add(Tensor& y, const Tensor& a, const Tensor& b) override;
   void gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) override;
   void argmax_rows(Tensor& ids, const Tensor& logits) override;
+  // The host reference's sample_row, rows spread over the pool (the same tokens as the
+  // engine's host sampling, one row after another): so the engine hands rows here.
+  void sample_rows(Tensor& ids, Tensor& logits, const SamplingRows& sampling) override;
+  bool prefers_sampling_rows() const override { return true; }
 
   void store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) override;
   void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
@@ -54,6 +59,7 @@ class CpuBackend : public Backend {
   std::vector<std::unique_ptr<RopeTable>> rope_tables_;
   MatmulScratch matmul_scratch_;          // the products' prepared activations
   std::vector<float> attention_scratch_;  // partial softmax results of split contexts
+  std::vector<SampleRowScratch> sampling_scratch_;  // a vocabulary's candidates per worker
 };
 
 }  // namespace strata::cpu
