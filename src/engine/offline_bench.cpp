@@ -34,6 +34,24 @@ GenerationRequest bench_request(const std::string& id, std::vector<int32_t> prom
   return r;
 }
 
+struct TokenArrival {
+  double seconds;  // since the start
+  int64_t tokens;
+};
+
+// The generation rate once every request has its first token: the tokens that arrive after
+// the last first token over the time from then to the end (llama-batched-bench's S_TG,
+// which times the generation steps after all prompts, for requests that all run at once).
+void add_decode_rate(OfflineBenchResult& r, const std::vector<double>& ttft,
+                     const std::vector<std::vector<TokenArrival>>& arrivals) {
+  const double all_started = ttft.empty() ? 0.0 : *std::max_element(ttft.begin(), ttft.end());
+  for (const auto& request : arrivals)
+    for (const TokenArrival& a : request)
+      if (a.seconds > all_started) r.decode_tokens += a.tokens;
+  r.decode_seconds = r.seconds - all_started;
+  r.decode_tokens_per_second = r.decode_seconds > 0 ? r.decode_tokens / r.decode_seconds : 0;
+}
+
 }  // namespace
 
 OfflineWorkload make_chat_workload(int num_requests, int vocab_size, uint64_t seed, int mean_input,
@@ -88,6 +106,7 @@ OfflineBenchResult run_offline_bench(Engine& engine, const OfflineWorkload& work
   const size_t n = workload.requests.size();
   std::vector<double> ttft(n, 0.0);
   std::vector<int64_t> outputs(n, 0), cached(n, 0);
+  std::vector<std::vector<TokenArrival>> arrivals(n);
   std::vector<char> failed(n, 0);
   const auto start = Clock::now();
   std::vector<std::shared_ptr<RequestStream>> streams;
@@ -100,13 +119,17 @@ OfflineBenchResult run_offline_bench(Engine& engine, const OfflineWorkload& work
       while (true) {
         auto out = streams[i]->next(std::chrono::hours(1));
         if (!out) break;
+        const double now = std::chrono::duration<double>(Clock::now() - start).count();
         for (const auto& d : out->deltas) {
-          if (first && !d.token_ids.empty()) {
-            ttft[i] = std::chrono::duration<double>(Clock::now() - start).count();
+          if (d.token_ids.empty()) continue;
+          arrivals[i].push_back({now, static_cast<int64_t>(d.token_ids.size())});
+          if (first) {
+            ttft[i] = now;
             first = false;
           }
-          if (d.finish && *d.finish == FinishReason::Error) failed[i] = 1;
         }
+        for (const auto& d : out->deltas)
+          if (d.finish && *d.finish == FinishReason::Error) failed[i] = 1;
         if (out->finished) {
           outputs[i] = out->completion_tokens;
           cached[i] = out->cached_prompt_tokens;
@@ -132,6 +155,7 @@ OfflineBenchResult run_offline_bench(Engine& engine, const OfflineWorkload& work
   r.input_tokens_per_second = r.seconds > 0 ? r.input_tokens / r.seconds : 0;
   r.output_tokens_per_second = r.seconds > 0 ? r.output_tokens / r.seconds : 0;
   r.mean_ttft_seconds = n ? ttft_sum / static_cast<double>(n) : 0;
+  add_decode_rate(r, ttft, arrivals);
   return r;
 }
 
@@ -139,11 +163,13 @@ std::string format_offline_result(const OfflineBenchResult& r) {
   char line[512];
   std::snprintf(line, sizeof line,
                 "%s: %d requests in %.2f s: %.2f req/s, input %.1f tok/s, output %.1f tok/s, mean TTFT %.3f s, "
-                "prompt tokens %lld (cached %lld), output tokens %lld%s",
+                "prompt tokens %lld (cached %lld), output tokens %lld%s; after the last first token: %lld tokens in "
+                "%.3f s, decode %.1f tok/s",
                 r.workload.c_str(), r.requests, r.seconds, r.requests_per_second, r.input_tokens_per_second,
                 r.output_tokens_per_second, r.mean_ttft_seconds, static_cast<long long>(r.input_tokens),
                 static_cast<long long>(r.cached_prompt_tokens), static_cast<long long>(r.output_tokens),
-                r.failed ? (", " + std::to_string(r.failed) + " FAILED").c_str() : "");
+                r.failed ? (", " + std::to_string(r.failed) + " FAILED").c_str() : "",
+                static_cast<long long>(r.decode_tokens), r.decode_seconds, r.decode_tokens_per_second);
   return line;
 }
 

@@ -44,6 +44,11 @@ struct OfflineBenchResult {
   double input_tokens_per_second = 0;
   double output_tokens_per_second = 0;
   double mean_ttft_seconds = 0;  // from submission to the first token
+  // Generation once every request has its first token (all prompts done, for requests
+  // that fit the engine at once): tokens after the last first token, over that time.
+  int64_t decode_tokens = 0;
+  double decode_seconds = 0;
+  double decode_tokens_per_second = 0;
   int failed = 0;                // requests that ended with an error
 };
 

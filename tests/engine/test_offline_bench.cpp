@@ -70,6 +70,13 @@ TEST(OfflineBench, RunCountsEveryRequestsTokens) {
   EXPECT_GT(r.output_tokens_per_second, 0);
   EXPECT_GT(r.mean_ttft_seconds, 0);
   EXPECT_LE(r.mean_ttft_seconds, r.seconds);
+  // The generation after the last first token: a part of the output (not that first token)
+  // and of the time.
+  EXPECT_GE(r.decode_tokens, 0);
+  EXPECT_LE(r.decode_tokens, r.output_tokens - 1);
+  EXPECT_GE(r.decode_seconds, 0);
+  EXPECT_LE(r.decode_seconds, r.seconds);
+  EXPECT_NE(format_offline_result(r).find("decode"), std::string::npos);
   EXPECT_NE(format_offline_result(r).find("10 requests"), std::string::npos);
 }
 
