@@ -115,6 +115,13 @@ class Backend {
   // Memory.
   virtual Tensor allocate(const Tensor::Shape& shape, DType dtype) = 0;
   virtual Tensor upload(const Tensor& host) = 0;  // CPU: the same tensor, no copy
+  // Uploads weights that multiply the same input (q, k and v; gate and up). A backend may
+  // stack them by rows in one allocation, each then a view of it, so that one product
+  // computes all of them into adjacent output columns. Undefined tensors stay undefined.
+  virtual void upload_stacked(std::span<Tensor* const> weights) {
+    for (Tensor* w : weights)
+      if (w->defined()) *w = upload(*w);
+  }
   virtual Tensor download(const Tensor& t) = 0;   // to a host tensor
   virtual KVStorage allocate_kv(const KVCacheLayout& layout) = 0;
   virtual BatchTensors upload_batch(const class ForwardBatch& batch) = 0;
@@ -163,6 +170,15 @@ class Backend {
                                   const Tensor& w_up) {
     rms_norm(in.normed, in.x, in.weight, in.eps);
     matmul_swiglu(gate, up, in.normed, w_gate, w_up);
+  }
+  // A SwiGLU MLP added to the residual stream: residual (in.x itself) += down(silu(x ·
+  // w_gateᵀ) * (x · w_upᵀ)) with x = the normalized rows; gate and up are scratch, left in
+  // any state. A GPU hands the activation to the down product in half precision, without
+  // an f32 copy in between.
+  virtual void norm_swiglu_mlp(const NormedInput& in, Tensor& residual, Tensor& gate, Tensor& up,
+                               const Tensor& w_gate, const Tensor& w_up, const Tensor& w_down) {
+    norm_matmul_swiglu(in, gate, up, w_gate, w_up);
+    matmul_accumulate(residual, gate, w_down);
   }
   // y = a + b, elementwise (f32). y may alias a.
   virtual void add(Tensor& y, const Tensor& a, const Tensor& b) = 0;

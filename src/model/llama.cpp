@@ -14,9 +14,9 @@ namespace {
 
 Tensor rows_of(const Tensor& t, int64_t rows) { return t.slice(0, 0, rows); }
 
-// The [T, H, head_dim] view of a [T, H * head_dim] activation.
-Tensor heads_of(const Tensor& t, int64_t rows, int heads, int head_dim) {
-  return rows_of(t, rows).reshape({rows, heads, head_dim});
+// Heads [first, first + count) of the first `rows` rows of [T, H * head_dim] activations.
+Tensor heads_of(const Tensor& t, int64_t rows, int first, int count, int head_dim) {
+  return rows_of(t, rows).reshape({rows, t.size(1) / head_dim, head_dim}).slice(1, first, first + count);
 }
 
 size_t tensor_bytes(const Tensor& t) { return t.defined() ? t.nbytes() : 0; }
@@ -38,10 +38,15 @@ void upload_weights(Backend& backend, LlamaWeights& w) {
   w.token_embd = backend.upload(w.token_embd);
   w.output = tied ? w.token_embd : backend.upload(w.output);
   w.output_norm = backend.upload(w.output_norm);
-  for (auto& l : w.layers)
-    for (Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.wo,
-                      &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down})
+  for (auto& l : w.layers) {
+    for (Tensor* t : {&l.attn_norm, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.wo, &l.ffn_norm, &l.w_down})
       *t = upload_if_defined(backend, *t);
+    // The products of one input, stacked where the backend can (one product for each set).
+    Tensor* const qkv[] = {&l.wq, &l.wk, &l.wv};
+    Tensor* const gate_up[] = {&l.w_gate, &l.w_up};
+    backend.upload_stacked(qkv);
+    backend.upload_stacked(gate_up);
+  }
 }
 
 }  // namespace
@@ -63,12 +68,17 @@ void LlamaModel::ensure_scratch(int64_t tokens, int64_t logit_rows) {
     scratch_.rows = tokens;
     scratch_.x = b.allocate({tokens, c.hidden_size}, DType::F32);
     scratch_.normed = b.allocate({tokens, c.hidden_size}, DType::F32);
-    scratch_.q = b.allocate({tokens, q_dim}, DType::F32);
-    scratch_.k = b.allocate({tokens, kv_dim}, DType::F32);
-    scratch_.v = b.allocate({tokens, kv_dim}, DType::F32);
+    // q, k and v side by side in each row, and gate and up: the columns a product of
+    // stacked weights (upload_stacked) writes.
+    scratch_.qkv = b.allocate({tokens, q_dim + 2 * kv_dim}, DType::F32);
+    scratch_.q = scratch_.qkv.slice(1, 0, q_dim);
+    scratch_.k = scratch_.qkv.slice(1, q_dim, q_dim + kv_dim);
+    scratch_.v = scratch_.qkv.slice(1, q_dim + kv_dim, q_dim + 2 * kv_dim);
     scratch_.attn = b.allocate({tokens, q_dim}, DType::F32);
-    scratch_.gate = b.allocate({tokens, c.intermediate_size}, DType::F32);
-    scratch_.up = b.allocate({tokens, c.intermediate_size}, DType::F32);
+    const int64_t inter = c.intermediate_size;
+    scratch_.gate_up = b.allocate({tokens, 2 * inter}, DType::F32);
+    scratch_.gate = scratch_.gate_up.slice(1, 0, inter);
+    scratch_.up = scratch_.gate_up.slice(1, inter, 2 * inter);
   }
   if (logit_rows > logit_scratch_.rows) {
     logit_scratch_.rows = logit_rows;
@@ -86,8 +96,8 @@ size_t LlamaModel::reserve_step_buffers(int64_t max_tokens, int64_t max_logit_ro
   backend_->reserve_products(max_tokens, layer_weights);
   const Tensor* output = &weights_.output;
   size_t bytes = backend_->reserve_products(max_logit_rows, std::span(&output, 1));
-  for (const Tensor* t : {&scratch_.x, &scratch_.normed, &scratch_.q, &scratch_.k, &scratch_.v, &scratch_.attn,
-                          &scratch_.gate, &scratch_.up, &logit_scratch_.hidden, &logit_scratch_.logits})
+  for (const Tensor* t : {&scratch_.x, &scratch_.normed, &scratch_.qkv, &scratch_.attn, &scratch_.gate_up,
+                          &logit_scratch_.hidden, &logit_scratch_.logits})
     bytes += t->defined() ? t->nbytes() : 0;
   return bytes;
 }
@@ -102,9 +112,9 @@ void LlamaModel::attention_block(int layer, int64_t t, const BatchTensors& bt, K
   Backend& b = *backend_;
   Tensor x = rows_of(scratch_.x, t), normed = rows_of(scratch_.normed, t);
   Tensor q = rows_of(scratch_.q, t), k = rows_of(scratch_.k, t), v = rows_of(scratch_.v, t);
-  Tensor qh = heads_of(scratch_.q, t, c.num_heads, c.head_dim);
-  Tensor kh = heads_of(scratch_.k, t, c.num_kv_heads, c.head_dim);
-  Tensor vh = heads_of(scratch_.v, t, c.num_kv_heads, c.head_dim);
+  Tensor qh = heads_of(scratch_.qkv, t, 0, c.num_heads, c.head_dim);
+  Tensor kh = heads_of(scratch_.qkv, t, c.num_heads, c.num_kv_heads, c.head_dim);
+  Tensor vh = heads_of(scratch_.qkv, t, c.num_heads + c.num_kv_heads, c.num_kv_heads, c.head_dim);
   const NormedInput in{x, w.attn_norm, c.rms_norm_eps, normed};
   if (!w.bq.defined() && !w.bk.defined() && !w.bv.defined() && !c.qk_norm) {
     // Nothing between the products and the rotation: one operation for all of it.
@@ -131,8 +141,8 @@ void LlamaModel::mlp_block(int layer, int64_t t) {
   Backend& b = *backend_;
   Tensor x = rows_of(scratch_.x, t), normed = rows_of(scratch_.normed, t);
   Tensor gate = rows_of(scratch_.gate, t), up = rows_of(scratch_.up, t);
-  b.norm_matmul_swiglu(NormedInput{x, w.ffn_norm, config_.rms_norm_eps, normed}, gate, up, w.w_gate, w.w_up);
-  b.matmul_accumulate(x, gate, w.w_down);
+  b.norm_swiglu_mlp(NormedInput{x, w.ffn_norm, config_.rms_norm_eps, normed}, x, gate, up, w.w_gate, w.w_up,
+                    w.w_down);
 }
 
 void LlamaModel::run_layers(int64_t t, int64_t l, const BatchTensors& bt, KVStorage& kv) {

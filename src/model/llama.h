@@ -26,7 +26,8 @@ class LlamaModel : public CausalLM {
   // slices of them, so steady-state decoding allocates nothing.
   struct Scratch {
     int64_t rows = 0;
-    Tensor x, normed, q, k, v, attn, gate, up;
+    Tensor x, normed, qkv, attn, gate_up;
+    Tensor q, k, v, gate, up;  // column views of qkv and gate_up
   };
   struct LogitScratch {
     int64_t rows = 0;

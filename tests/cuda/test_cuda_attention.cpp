@@ -25,6 +25,7 @@ struct AttentionCase {
   int q_heads, kv_heads, head_dim, block_size;
   DType kv_dtype;
   std::vector<SequenceSpec> sequences;
+  bool f16_operands = false;  // a tensor-core kernel's tolerance whatever the lengths
 };
 
 // Fills both caches with the same random keys and values for every token of every
@@ -65,7 +66,8 @@ void check_case(Backend& cpu, Backend& gpu, const AttentionCase& c, uint32_t see
   // kernel, whose f16 operands (scaled Q, softmax weights) bound the error near 1e-3.
   int longest = 0;
   for (const auto& s : c.sequences) longest = std::max(longest, s.fresh);
-  const bool tensor_cores = c.kv_dtype == DType::F16 && (c.head_dim == 64 || c.head_dim == 128) && longest >= 32;
+  const bool tensor_cores =
+      c.f16_operands || (c.kv_dtype == DType::F16 && (c.head_dim == 64 || c.head_dim == 128) && longest >= 32);
   EXPECT_LT(relative_error(gpu.download(out), expect), tensor_cores ? 4e-3 : 1e-5)
       << c.q_heads << "/" << c.kv_heads << " heads, dim " << c.head_dim << ", block " << c.block_size << ", "
       << dtype_name(c.kv_dtype) << ", " << c.sequences.size() << " sequences";
@@ -109,6 +111,23 @@ TEST_F(CudaAttention, TensorCorePrefillMatchesCpu) {
                                                   {32, 8, 128, 16, DType::F16, mixed},
                                                   {4, 4, 128, 32, DType::F16, {{0, 2048}}},
                                                   {8, 1, 64, 16, DType::F16, {{1000, 40}, {0, 300}}}})
+    check_case(*cpu, *gpu, c, seed += 10);
+}
+
+// Decode batches of enough sequences to fill the GPU without key splits (sequences x KV
+// heads past the 132 SMs of an H100/H200) take the tensor-core decode kernel: contexts on
+// and off its 32-key tiles and the cache's blocks, from 1 key to past 4 warps' tiles, GQA
+// groups 1 to 16, both head sizes.
+TEST_F(CudaAttention, ManyDecodeSequencesOnTheTensorCoresMatchCpu) {
+  const int contexts[] = {0, 1, 15, 16, 31, 32, 33, 63, 64, 127, 128, 129, 200, 255, 256, 300, 511, 1000};
+  std::vector<SequenceSpec> decode;
+  for (int i = 0; i < 160; ++i) decode.push_back({contexts[i % std::size(contexts)], 1});
+  uint32_t seed = 1100;
+  for (const auto& c : std::vector<AttentionCase>{{32, 8, 128, 16, DType::F16, decode, true},
+                                                  {9, 3, 64, 16, DType::F16, decode, true},
+                                                  {16, 1, 128, 32, DType::F16, decode, true},
+                                                  {8, 8, 64, 16, DType::F16, decode, true},
+                                                  {28, 4, 128, 16, DType::F16, decode, true}})
     check_case(*cpu, *gpu, c, seed += 10);
 }
 

@@ -212,6 +212,39 @@ TEST_F(CudaMatmul, NormFoldedIntoProductsMatchesNormThenProducts) {
   }
 }
 
+// The MLP block as one operation (norm, gate and up, SwiGLU, down added to the residual)
+// against the CPU backend's: on the GEMV (m <= 8) and on the tensor cores, where the
+// SwiGLU writes the down product's bf16/f16 input directly. Compared on what the block
+// adds to the residual, whose bf16-rounded activations bound the error near 1e-2.
+TEST_F(CudaMatmul, SwigluMlpMatchesTheCpuBackend) {
+  uint32_t seed = 700;
+  const int64_t hidden = 512, inter = 1536;
+  for (DType dtype : {DType::BF16, DType::F16, DType::Q4_0}) {
+    const Tensor w_gate = make_weight(dtype, inter, hidden, seed++).tensor;
+    const Tensor w_up = make_weight(dtype, inter, hidden, seed++).tensor;
+    const Tensor w_down = make_weight(dtype, hidden, inter, seed++).tensor;
+    const Tensor norm_weight = random_host({hidden}, seed++, 0.5f, 1.5f);
+    const Tensor dg = gpu->upload(w_gate), du = gpu->upload(w_up), dd = gpu->upload(w_down), dn = gpu->upload(norm_weight);
+    for (int64_t m : {1, 8, 9, 64}) {
+      const Tensor x = random_host({m, hidden}, seed++, -3.f, 3.f);
+      Tensor cpu_x = host_copy(x), cpu_normed = Tensor::empty({m, hidden}, DType::F32);
+      Tensor cpu_gate = Tensor::empty({m, inter}, DType::F32), cpu_up = Tensor::empty({m, inter}, DType::F32);
+      cpu->norm_swiglu_mlp(NormedInput{cpu_x, norm_weight, 1e-5f, cpu_normed}, cpu_x, cpu_gate, cpu_up, w_gate, w_up,
+                           w_down);
+      Tensor gpu_x = gpu->upload(x), normed = poisoned(*gpu, {m, hidden});
+      Tensor gate = poisoned(*gpu, {m, inter}), up = poisoned(*gpu, {m, inter});
+      gpu->norm_swiglu_mlp(NormedInput{gpu_x, dn, 1e-5f, normed}, gpu_x, gate, up, dg, du, dd);
+      const Tensor got = gpu->download(gpu_x);
+      std::vector<float> got_delta, expect_delta;
+      for (int64_t i = 0; i < m * hidden; ++i) {
+        got_delta.push_back(got.data<float>()[i] - x.data<float>()[i]);
+        expect_delta.push_back(cpu_x.data<float>()[i] - x.data<float>()[i]);
+      }
+      EXPECT_LT(relative_error(got_delta, expect_delta), 1.5e-2) << dtype_name(dtype) << " m=" << m;
+    }
+  }
+}
+
 // The integer GEMV computes the exact product of the int8-rounded activations (up to f32
 // summation order), at every batch size it takes and at widths that leave partial unrolled
 // steps (k = 14336: 448 blocks, 14 per lane) and partial row groups (n % 16 != 0).

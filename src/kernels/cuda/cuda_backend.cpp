@@ -55,8 +55,11 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   fuse_products_ = !switched_off("STRATA_CUDA_FUSE");
   rope_epilogue_ = fuse_products_ && !switched_off("STRATA_CUDA_ROPE_EPILOGUE");
   flash_attention_ = !switched_off("STRATA_CUDA_FLASH_ATTENTION");
+  decode_attention_ = !switched_off("STRATA_CUDA_DECODE_ATTENTION");
+  stack_weights_ = !switched_off("STRATA_CUDA_STACK_WEIGHTS");
+  swiglu_half_input_ = fuse_products_ && !switched_off("STRATA_CUDA_SWIGLU_HALF");
   batch_invariant_ = options.batch_invariant || env_is("STRATA_CUDA_BATCH_INVARIANT", "1");
-  if (batch_invariant_) fuse_products_ = rope_epilogue_ = flash_attention_ = false;
+  if (batch_invariant_) fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = false;
   if (env_is("STRATA_CUDA_STEP_PROFILE", "1")) step_profile_ = std::make_unique<StepProfile>(stream_);
 }
 
@@ -110,6 +113,37 @@ Tensor CudaBackend::upload(const Tensor& host) {
     cuda_check(cudaMemcpyAsync(out.raw_data(), src.raw_data(), bytes, cudaMemcpyHostToDevice, stream_), "upload");
   }
   return out;
+}
+
+void CudaBackend::upload_stacked(std::span<Tensor* const> weights) {
+  const auto stackable = [&] {
+    if (weights.size() < 2) return false;
+    const Tensor& first = *weights[0];
+    for (const Tensor* w : weights) {
+      if (!w->defined() || w->device() != Device::CPU || w->ndim() != 2 || w->dtype() != first.dtype() ||
+          w->size(1) != first.size(1))
+        return false;
+    }
+    const DType t = first.dtype();
+    return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+  };
+  if (!stack_weights_ || !stackable()) {
+    Backend::upload_stacked(weights);
+    return;
+  }
+  int64_t rows = 0;
+  for (const Tensor* w : weights) rows += w->size(0);
+  const Tensor stacked = allocate({rows, weights[0]->size(1)}, weights[0]->dtype());
+  int64_t first = 0;
+  for (Tensor* w : weights) {
+    const Tensor src = w->contiguous();
+    Tensor view = stacked.slice(0, first, first + src.size(0));
+    if (src.nbytes())
+      cuda_check(cudaMemcpyAsync(view.raw_data(), src.raw_data(), src.nbytes(), cudaMemcpyHostToDevice, stream_),
+                 "upload_stacked");
+    first += src.size(0);
+    *w = view;
+  }
 }
 
 Tensor CudaBackend::download(const Tensor& t) {

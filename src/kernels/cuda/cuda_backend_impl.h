@@ -58,6 +58,9 @@ class CudaBackend : public Backend {
   void matmul(Tensor& y, const Tensor& x, const Tensor& w) override;
   void matmul_many(const Tensor& x, std::span<const MatmulTarget> targets) override;
   void norm_matmul_many(const NormedInput& in, std::span<const MatmulTarget> targets) override;
+  // F32/F16/BF16 weights of one input in one allocation (block-quantized ones are repacked
+  // a tensor at a time, so they stay apart).
+  void upload_stacked(std::span<Tensor* const> weights) override;
   void norm_qkv_rope_store(const NormedInput& in, const QkvProducts& p, KVStorage& kv, int layer,
                            const BatchTensors& batch, const RopeConfig& cfg) override;
   void matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w) override;
@@ -67,6 +70,8 @@ class CudaBackend : public Backend {
   void embedding(Tensor& y, const Tensor& table, const Tensor& ids) override;
   void silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) override;
   void matmul_swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) override;
+  void norm_swiglu_mlp(const NormedInput& in, Tensor& residual, Tensor& gate, Tensor& up, const Tensor& w_gate,
+                       const Tensor& w_up, const Tensor& w_down) override;
   void norm_matmul_swiglu(const NormedInput& in, Tensor& gate, Tensor& up, const Tensor& w_gate,
                           const Tensor& w_up) override;
   void add(Tensor& y, const Tensor& a, const Tensor& b) override;
@@ -111,6 +116,12 @@ class CudaBackend : public Backend {
     const void* data = nullptr;
   };
   void matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate, HalfInput& xh);
+  void matmul_tensor_cores(float* y, int64_t y_stride, const Tensor& x, const WeightRef& w, bool accumulate,
+                           HalfInput& xh);
+  // The tensor-core products y_i = x · w_iᵀ of one input, one GEMM for each run of weights
+  // stacked in one allocation whose outputs are adjacent columns of the same rows.
+  void tensor_core_products(const Tensor& x, std::span<const MatmulTarget> targets, std::span<const WeightRef> weights,
+                            HalfInput& xh);
   // The operand type tensor-core products of this weight read (F32: plain SGEMM on x).
   static DType tensor_core_input(const WeightRef& w);
   // rms_norm(in) rounded to the operand type of these weights, for products that all take
@@ -155,9 +166,19 @@ class CudaBackend : public Backend {
   cublasHandle_t cublas_ = nullptr;
   std::shared_ptr<DeviceAllocator> allocator_;
   ScratchBuffer activations_half_, weights_bf16_, attention_partials_, activations_q8_, activations_split_;
+  ScratchBuffer swiglu_half_;  // the down product's half input (norm_swiglu_mlp)
   CudaBackendOptions::QuantizedActivations quantized_activations_ = CudaBackendOptions::QuantizedActivations::Int16;
   bool batch_invariant_ = false;  // CudaBackendOptions::batch_invariant
   bool flash_attention_ = true;  // prefill attention on the tensor cores (STRATA_CUDA_FLASH_ATTENTION=0: off)
+  // Decode batches that fill the GPU without key splits on the tensor cores
+  // (STRATA_CUDA_DECODE_ATTENTION=0: the SIMT kernel).
+  bool decode_attention_ = true;
+  // Weights of one input stacked in one allocation, one product for all of them on the
+  // tensor cores (STRATA_CUDA_STACK_WEIGHTS=0: an allocation and a product each).
+  bool stack_weights_ = true;
+  // The SwiGLU writes the down product's half input (STRATA_CUDA_SWIGLU_HALF=0: silu_mul,
+  // then the conversion of its f32 rows).
+  bool swiglu_half_input_ = true;
   // One GEMV launch for the products of one input and the residual add in the product's
   // store (STRATA_CUDA_FUSE=0: a launch per product and a separate add, for A/B runs).
   bool fuse_products_ = true;

@@ -332,6 +332,13 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
     a.partial_stats = partials + rows * static_cast<size_t>(l.head_dim);
     a.split_counters = split_counters(static_cast<size_t>(base_blocks));
   }
+  // Decode steps that fill the GPU as they are: the tensor cores, every head of a group
+  // from one read of the tile (a rule of the batch's size, as the splits').
+  if (decode_attention_ && batch.max_query_len == 1 && a.splits == 1 && decode_attention_supports(cache, heads) &&
+      q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0) {
+    launch_decode_attention(a, stream_);
+    return;
+  }
   launch_attention(a, stream_);
 }
 

@@ -188,7 +188,7 @@ void CudaBackend::norm_matmul_many(const NormedInput& in, std::span<const Matmul
       Backend::norm_matmul_many(in, targets);
       return;
     }
-    for (size_t i = 0; i < targets.size(); ++i) matmul_tensor_cores(*targets[i].y, in.x, weights[i], false, *xh);
+    tensor_core_products(in.x, targets, std::span(weights, targets.size()), *xh);
     return;
   }
   GemvTarget gemv[kMaxGemvTargets];
@@ -260,8 +260,8 @@ void CudaBackend::swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor
     std::optional<HalfInput> xh;
     if (in) xh = normed_tensor_core_input(*in, weights);
     if (xh) {
-      matmul_tensor_cores(gate, x, g, false, *xh);
-      matmul_tensor_cores(up, x, u, false, *xh);
+      const MatmulTarget targets[] = {{&gate, &w_gate}, {&up, &w_up}};
+      tensor_core_products(x, targets, weights, *xh);
       silu_mul(gate, gate, up);
     } else if (in) {
       Backend::norm_matmul_swiglu(*in, gate, up, w_gate, w_up);
@@ -273,6 +273,30 @@ void CudaBackend::swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor
   const GemvInput input = gemv_input(x, g, norm.value_or(GemvNorm{}));
   launch_gemv_swiglu(gate.data<float>(), gate.stride(0), x.data<float>(), x.stride(0), x.size(0), g, u, stream_,
                      input.norm, input.split_rows());
+}
+
+// On the tensor cores: the gate and up products' f32 rows go through one kernel to the
+// down product's bf16/f16 input (silu_mul and the conversion were two passes and an f32
+// copy); the GEMV path and anything else take the operations one by one.
+void CudaBackend::norm_swiglu_mlp(const NormedInput& in, Tensor& residual, Tensor& gate, Tensor& up,
+                                  const Tensor& w_gate, const Tensor& w_up, const Tensor& w_down) {
+  const WeightRef g = checked_product(gate, in.x, w_gate), u = checked_product(up, in.x, w_up);
+  const WeightRef d = checked_product(residual, gate, w_down);
+  const WeightRef weights[] = {g, u};
+  std::optional<HalfInput> xh;
+  if (swiglu_half_input_ && tensor_core_input(d) == tensor_core_input(g)) xh = normed_tensor_core_input(in, weights);
+  if (!xh) {
+    Backend::norm_swiglu_mlp(in, residual, gate, up, w_gate, w_up, w_down);
+    return;
+  }
+  const MatmulTarget targets[] = {{&gate, &w_gate}, {&up, &w_up}};
+  tensor_core_products(in.x, targets, weights, *xh);
+  const int64_t m = gate.size(0), cols = gate.size(1);
+  void* activation = swiglu_half_.get(*allocator_, static_cast<size_t>(m * cols) * 2);
+  launch_swiglu_rows(gate.data<float>(), gate.stride(0), up.data<float>(), up.stride(0), m, cols, activation, xh->type,
+                     stream_);
+  HalfInput down_input{xh->type, activation};
+  matmul_tensor_cores(residual, gate, d, true, down_input);
 }
 
 QuantizedRows CudaBackend::quantize_input(const Tensor& x) {
@@ -304,14 +328,44 @@ std::optional<CudaBackend::HalfInput> CudaBackend::normed_tensor_core_input(cons
   return HalfInput{type, out};
 }
 
+namespace {
+
+// Whether product b continues product a in both operands: b's weight rows follow a's in
+// one allocation (F32/F16/BF16, stored as given) and b's outputs are the next columns of
+// the same rows, so that one GEMM over both weights writes both.
+bool continues(const WeightRef& a, const Tensor& ya, const WeightRef& b, const Tensor& yb) {
+  if (a.dtype != b.dtype || a.cols != b.cols || is_repacked(a.dtype)) return false;
+  const auto* a_end = static_cast<const char*>(a.data) + a.rows * dtype_row_bytes(a.dtype, a.cols);
+  return a_end == b.data && ya.size(0) == yb.size(0) && ya.stride(0) == yb.stride(0) &&
+         ya.data<float>() + ya.size(1) == yb.data<float>();
+}
+
+}  // namespace
+
+void CudaBackend::tensor_core_products(const Tensor& x, std::span<const MatmulTarget> targets,
+                                       std::span<const WeightRef> weights, HalfInput& xh) {
+  for (size_t first = 0; first < targets.size();) {
+    WeightRef merged = weights[first];
+    size_t end = first + 1;
+    while (end < targets.size() && continues(weights[end - 1], *targets[end - 1].y, weights[end], *targets[end].y))
+      merged.rows += weights[end++].rows;
+    matmul_tensor_cores(targets[first].y->data<float>(), targets[first].y->stride(0), x, merged, false, xh);
+    first = end;
+  }
+}
+
 void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRef& w, bool accumulate,
                                       HalfInput& x_half) {
+  matmul_tensor_cores(y.data<float>(), y.stride(0), x, w, accumulate, x_half);
+}
+
+void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor& x, const WeightRef& w,
+                                      bool accumulate, HalfInput& x_half) {
   const int64_t m = x.size(0), k = w.cols, n = w.rows;
-  float* out = y.data<float>();
   const DType act_type = tensor_core_input(w);
   if (act_type == DType::F32) {
     // f32 weights (tests, tiny models): plain SGEMM, no rounding of either operand.
-    gemm(cublas_, n, m, k, w.data, CUDA_R_32F, x.data<float>(), CUDA_R_32F, x.stride(0), out, y.stride(0), accumulate);
+    gemm(cublas_, n, m, k, w.data, CUDA_R_32F, x.data<float>(), CUDA_R_32F, x.stride(0), out, y_stride, accumulate);
     return;
   }
   if (x_half.type != act_type) {
@@ -322,7 +376,7 @@ void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRe
   const void* xh = x_half.data;
   if (w.dtype == DType::F16 || w.dtype == DType::BF16) {
     const cudaDataType t = w.dtype == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
-    gemm(cublas_, n, m, k, w.data, t, xh, t, k, out, y.stride(0), accumulate);
+    gemm(cublas_, n, m, k, w.data, t, xh, t, k, out, y_stride, accumulate);
     return;
   }
   const int64_t slab_rows = std::max<int64_t>(1, static_cast<int64_t>(kDequantSlabBytes) / (k * 2));
@@ -330,7 +384,7 @@ void CudaBackend::matmul_tensor_cores(Tensor& y, const Tensor& x, const WeightRe
   for (int64_t first = 0; first < n; first += slab_rows) {
     const int64_t rows = std::min(slab_rows, n - first);
     launch_dequantize_rows(w, first, rows, slab, stream_);
-    gemm(cublas_, rows, m, k, slab, CUDA_R_16BF, xh, CUDA_R_16BF, k, out + first, y.stride(0), accumulate);
+    gemm(cublas_, rows, m, k, slab, CUDA_R_16BF, xh, CUDA_R_16BF, k, out + first, y_stride, accumulate);
   }
 }
 

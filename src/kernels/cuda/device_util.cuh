@@ -31,6 +31,19 @@ __device__ __forceinline__ int warp_sum_int(int v) {
   return v;
 }
 
+// 1 / sqrt(mean + eps) of a row whose squares the block's Threads threads have summed in
+// parts (`sum`, one per thread): the warp tree, then the warps' partial sums in order.
+template <int Threads>
+__device__ __forceinline__ float inv_rms_of_sums(float sum, int64_t width, float eps) {
+  __shared__ float partial[Threads / 32];
+  sum = warp_sum(sum);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+  __syncthreads();
+  float total = 0.f;
+  for (int w = 0; w < Threads / 32; ++w) total += partial[w];
+  return rsqrtf(total / static_cast<float>(width) + eps);
+}
+
 // 1 / rms(src[0, width)) + eps under the square root, by a block of Threads threads (all
 // of them must call it): per-thread strided sums of squares, the warp tree, then the warps'
 // partial sums in order. RMSNorm and the norm folded into activation quantization share it,
@@ -39,13 +52,7 @@ template <int Threads>
 __device__ __forceinline__ float block_inv_rms(const float* src, int64_t width, float eps) {
   float sum = 0.f;
   for (int64_t i = threadIdx.x; i < width; i += Threads) sum += src[i] * src[i];
-  __shared__ float partial[Threads / 32];
-  sum = warp_sum(sum);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
-  __syncthreads();
-  float total = 0.f;
-  for (int w = 0; w < Threads / 32; ++w) total += partial[w];
-  return rsqrtf(total / static_cast<float>(width) + eps);
+  return inv_rms_of_sums<Threads>(sum, width, eps);
 }
 
 inline unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }

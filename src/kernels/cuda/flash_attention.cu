@@ -6,8 +6,8 @@
 // softmax of its rows in registers (the accumulator layout of mma is documented, so the
 // rows a thread holds are known), and multiplies P (rounded to f16) by V the same way.
 // Q is rounded to f16 after the softmax scale (times log2 e, so that exp2 gives e^x).
-// Decode (one query a sequence) stays on the SIMT kernel of attention.cu, which is bound
-// by reading the cache rather than by arithmetic.
+// Decode (one query a sequence) has its own kernel (decode_attention.cu): the heads of a
+// GQA group are the rows there.
 #include <cuda_fp16.h>
 
 #include <cmath>
@@ -16,6 +16,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
+#include "kernels/cuda/flash_tile.cuh"
 
 namespace strata::cuda {
 
@@ -25,47 +26,6 @@ constexpr int kRows = 64;     // query tokens of a block (= kFlashQueryTokens)
 constexpr int kKeys = 64;     // key positions of a tile
 constexpr int kWarps = 4;     // 16 query rows each
 constexpr int kPad = 8;       // halves of padding per shared-memory row: ldmatrix rows fall in distinct banks
-
-__device__ __forceinline__ uint32_t smem_address(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_address(p)));
-}
-
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_address(p)));
-}
-
-// d += a (16x16, row major) * b (16x8, column major); f16 operands, f32 accumulators.
-__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
-  const __half2 h = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&h);
-}
-
-// The four lanes of a quad (lane / 4 equal) hold one row's values in the mma layouts.
-__device__ __forceinline__ float quad_max(float v) {
-  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
-  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-}
-
-__device__ __forceinline__ float quad_sum(float v) {
-  v += __shfl_xor_sync(0xffffffffu, v, 1);
-  return v + __shfl_xor_sync(0xffffffffu, v, 2);
-}
 
 template <int D>
 __global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionArgs a) {
@@ -103,10 +63,7 @@ __global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionA
   // Rows this thread holds in the accumulators: r0 = lane / 4 and r0 + 8 of the warp's 16.
   const int r0 = warp * 16 + lane / 4;
   const int pos_lo = first_position + r0, pos_hi = pos_lo + 8;
-  float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.f, l_hi = 0.f;
-  float o[D / 8][4];
-#pragma unroll
-  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  FlashRows<D> rows;
 
   const int32_t* table = a.block_tables + int64_t{item.seq} * a.max_blocks;
   const __half* k_cache = static_cast<const __half*>(a.cache.k);
@@ -131,70 +88,11 @@ __global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionA
     }
     __syncthreads();
     if (tile > first_position + warp * 16 + 15) continue;  // every key is in the future of this warp's rows
-
-    // S = Q Kᵀ: 8 column blocks of 8 keys, 4 accumulators each (rows r0, r0 + 8).
-    float s[kKeys / 8][4];
-#pragma unroll
-    for (int nb = 0; nb < kKeys / 8; ++nb) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.f;
-#pragma unroll
-    for (int ks = 0; ks < D / 16; ++ks)
-#pragma unroll
-      for (int nb = 0; nb < kKeys / 8; nb += 2) {
-        uint32_t b[4];  // b0, b1 of key blocks nb and nb + 1
-        ldmatrix_x4(b, sk + (nb * 8 + lane % 8 + 8 * (lane / 16)) * kStride + ks * 16 + 8 * ((lane / 8) % 2));
-        mma_16816(s[nb], qf[ks], b[0], b[1]);
-        mma_16816(s[nb + 1], qf[ks], b[2], b[3]);
-      }
-    // Causal mask (a key after the row's position, or past the item's keys), then the
-    // online softmax update of both rows.
-    float tile_lo = -INFINITY, tile_hi = -INFINITY;
-#pragma unroll
-    for (int nb = 0; nb < kKeys / 8; ++nb)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int key = tile + nb * 8 + (lane % 4) * 2 + e;
-        if (key > pos_lo || key > last_key) s[nb][e] = -INFINITY;
-        if (key > pos_hi || key > last_key) s[nb][2 + e] = -INFINITY;
-        tile_lo = fmaxf(tile_lo, s[nb][e]);
-        tile_hi = fmaxf(tile_hi, s[nb][2 + e]);
-      }
-    tile_lo = quad_max(tile_lo), tile_hi = quad_max(tile_hi);
-    const float new_lo = fmaxf(m_lo, tile_lo), new_hi = fmaxf(m_hi, tile_hi);
-    // A row with nothing visible yet (padding rows) keeps zeros rather than NaN.
-    const float base_lo = new_lo == -INFINITY ? 0.f : new_lo, base_hi = new_hi == -INFINITY ? 0.f : new_hi;
-    const float corr_lo = exp2f(m_lo - base_lo), corr_hi = exp2f(m_hi - base_hi);
-    m_lo = new_lo, m_hi = new_hi;
-    float sum_lo = 0.f, sum_hi = 0.f;
-#pragma unroll
-    for (int nb = 0; nb < kKeys / 8; ++nb) {
-      s[nb][0] = exp2f(s[nb][0] - base_lo), s[nb][1] = exp2f(s[nb][1] - base_lo);
-      s[nb][2] = exp2f(s[nb][2] - base_hi), s[nb][3] = exp2f(s[nb][3] - base_hi);
-      sum_lo += s[nb][0] + s[nb][1];
-      sum_hi += s[nb][2] + s[nb][3];
-    }
-    l_lo = l_lo * corr_lo + quad_sum(sum_lo);
-    l_hi = l_hi * corr_hi + quad_sum(sum_hi);
-#pragma unroll
-    for (int i = 0; i < D / 8; ++i) o[i][0] *= corr_lo, o[i][1] *= corr_lo, o[i][2] *= corr_hi, o[i][3] *= corr_hi;
-
-    // O += P V: P's accumulators become A fragments of 16 keys each; V through ldmatrix.trans.
-#pragma unroll
-    for (int kb = 0; kb < kKeys / 16; ++kb) {
-      const uint32_t p[4] = {pack_half2(s[2 * kb][0], s[2 * kb][1]), pack_half2(s[2 * kb][2], s[2 * kb][3]),
-                             pack_half2(s[2 * kb + 1][0], s[2 * kb + 1][1]),
-                             pack_half2(s[2 * kb + 1][2], s[2 * kb + 1][3])};
-#pragma unroll
-      for (int db = 0; db < D / 8; db += 2) {
-        uint32_t b[4];  // b0, b1 of dimension blocks db and db + 1
-        ldmatrix_x4_trans(b, sv + (kb * 16 + lane % 8 + 8 * ((lane / 8) % 2)) * kStride + db * 8 + 8 * (lane / 16));
-        mma_16816(o[db], p, b[0], b[1]);
-        mma_16816(o[db + 1], p, b[2], b[3]);
-      }
-    }
+    flash_attend_tile<D, kKeys, kStride>(qf, sk, sv, tile, pos_lo, pos_hi, last_key, lane, rows);
   }
 
   // Normalise and store the rows of real tokens.
-  const float inv_lo = l_lo > 0.f ? 1.f / l_lo : 0.f, inv_hi = l_hi > 0.f ? 1.f / l_hi : 0.f;
+  const float inv_lo = rows.l_lo > 0.f ? 1.f / rows.l_lo : 0.f, inv_hi = rows.l_hi > 0.f ? 1.f / rows.l_hi : 0.f;
   const int dim0 = (lane % 4) * 2;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
@@ -204,7 +102,7 @@ __global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionA
     const float inv = half == 0 ? inv_lo : inv_hi;
 #pragma unroll
     for (int db = 0; db < D / 8; ++db)
-      *reinterpret_cast<float2*>(dst + db * 8) = make_float2(o[db][2 * half] * inv, o[db][2 * half + 1] * inv);
+      *reinterpret_cast<float2*>(dst + db * 8) = make_float2(rows.o[db][2 * half] * inv, rows.o[db][2 * half + 1] * inv);
   }
 }
 

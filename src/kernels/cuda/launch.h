@@ -72,6 +72,10 @@ void launch_convert_rows(const float* x, int64_t x_stride, int64_t rows, int64_t
 // input of tensor-core products that follow a norm.
 void launch_rms_norm_rows(const float* x, int64_t x_stride, int64_t rows, int64_t cols, const float* weight, float eps,
                           void* out, DType out_type, cudaStream_t stream);
+// out[rows, cols] (dense, f16 or bf16) = silu(gate) * up of f32 rows (strided), rounded
+// once: the down product's input on the tensor cores.
+void launch_swiglu_rows(const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, int64_t rows,
+                        int64_t cols, void* out, DType out_type, cudaStream_t stream);
 // Rows [first_row, first_row + rows) of a weight -> dense bf16.
 void launch_dequantize_rows(WeightRef w, int64_t first_row, int64_t rows, void* out_bf16, cudaStream_t stream);
 
@@ -248,5 +252,11 @@ constexpr int kFlashQueryTokens = 64;
 constexpr int kFlashMinQueryLen = 32;  // batches with a shorter longest query stay on the SIMT kernel
 bool flash_attention_supports(const KVLayer& cache);
 void launch_flash_attention(const AttentionArgs& args, cudaStream_t stream);
+
+// Decode on the tensor cores (decode_attention.cu): items of one token, no key splits, a
+// block per (sequence, KV head) with the group's query heads as the mma rows; f16
+// operands as the prefill kernel's. f16 cache, head_dim 64 or 128, groups up to 16.
+bool decode_attention_supports(const KVLayer& cache, int num_heads);
+void launch_decode_attention(const AttentionArgs& args, cudaStream_t stream);
 
 }  // namespace strata::cuda
