@@ -31,6 +31,14 @@ class CudaTest : public ::testing::Test {
   std::unique_ptr<Backend> gpu, cpu;
 };
 
+// A backend with the kernels that had not yet run on a GPU when written
+// (CudaBackendOptions::unverified_kernels), for the tests that check them.
+inline std::unique_ptr<Backend> unverified_backend() {
+  CudaBackendOptions options;
+  options.unverified_kernels = true;
+  return make_cuda_backend(options);
+}
+
 inline Tensor random_host(const Tensor::Shape& shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
   Tensor t = Tensor::empty(shape, DType::F32);
   std::mt19937 rng(seed);

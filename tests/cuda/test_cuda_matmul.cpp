@@ -214,33 +214,85 @@ TEST_F(CudaMatmul, NormFoldedIntoProductsMatchesNormThenProducts) {
 
 // The MLP block as one operation (norm, gate and up, SwiGLU, down added to the residual)
 // against the CPU backend's: on the GEMV (m <= 8) and on the tensor cores, where the
-// SwiGLU writes the down product's bf16/f16 input directly. Compared on what the block
-// adds to the residual, whose bf16-rounded activations bound the error near 1e-2.
+// unverified kernels' SwiGLU writes the down product's bf16/f16 input directly and the
+// norm reads float4 vectors. Compared on what the block adds to the residual, whose
+// bf16-rounded activations bound the error near 1e-2.
 TEST_F(CudaMatmul, SwigluMlpMatchesTheCpuBackend) {
+  const std::unique_ptr<Backend> fused = unverified_backend();
   uint32_t seed = 700;
   const int64_t hidden = 512, inter = 1536;
-  for (DType dtype : {DType::BF16, DType::F16, DType::Q4_0}) {
-    const Tensor w_gate = make_weight(dtype, inter, hidden, seed++).tensor;
-    const Tensor w_up = make_weight(dtype, inter, hidden, seed++).tensor;
-    const Tensor w_down = make_weight(dtype, hidden, inter, seed++).tensor;
-    const Tensor norm_weight = random_host({hidden}, seed++, 0.5f, 1.5f);
-    const Tensor dg = gpu->upload(w_gate), du = gpu->upload(w_up), dd = gpu->upload(w_down), dn = gpu->upload(norm_weight);
-    for (int64_t m : {1, 8, 9, 64}) {
-      const Tensor x = random_host({m, hidden}, seed++, -3.f, 3.f);
-      Tensor cpu_x = host_copy(x), cpu_normed = Tensor::empty({m, hidden}, DType::F32);
-      Tensor cpu_gate = Tensor::empty({m, inter}, DType::F32), cpu_up = Tensor::empty({m, inter}, DType::F32);
-      cpu->norm_swiglu_mlp(NormedInput{cpu_x, norm_weight, 1e-5f, cpu_normed}, cpu_x, cpu_gate, cpu_up, w_gate, w_up,
-                           w_down);
-      Tensor gpu_x = gpu->upload(x), normed = poisoned(*gpu, {m, hidden});
-      Tensor gate = poisoned(*gpu, {m, inter}), up = poisoned(*gpu, {m, inter});
-      gpu->norm_swiglu_mlp(NormedInput{gpu_x, dn, 1e-5f, normed}, gpu_x, gate, up, dg, du, dd);
-      const Tensor got = gpu->download(gpu_x);
-      std::vector<float> got_delta, expect_delta;
-      for (int64_t i = 0; i < m * hidden; ++i) {
-        got_delta.push_back(got.data<float>()[i] - x.data<float>()[i]);
-        expect_delta.push_back(cpu_x.data<float>()[i] - x.data<float>()[i]);
+  for (Backend* device : {gpu.get(), fused.get()}) {
+    for (DType dtype : {DType::BF16, DType::F16, DType::Q4_0}) {
+      const Tensor w_gate = make_weight(dtype, inter, hidden, seed++).tensor;
+      const Tensor w_up = make_weight(dtype, inter, hidden, seed++).tensor;
+      const Tensor w_down = make_weight(dtype, hidden, inter, seed++).tensor;
+      const Tensor norm_weight = random_host({hidden}, seed++, 0.5f, 1.5f);
+      const Tensor dg = device->upload(w_gate), du = device->upload(w_up), dd = device->upload(w_down);
+      const Tensor dn = device->upload(norm_weight);
+      for (int64_t m : {1, 8, 9, 64}) {
+        const Tensor x = random_host({m, hidden}, seed++, -3.f, 3.f);
+        Tensor cpu_x = host_copy(x), cpu_normed = Tensor::empty({m, hidden}, DType::F32);
+        Tensor cpu_gate = Tensor::empty({m, inter}, DType::F32), cpu_up = Tensor::empty({m, inter}, DType::F32);
+        cpu->norm_swiglu_mlp(NormedInput{cpu_x, norm_weight, 1e-5f, cpu_normed}, cpu_x, cpu_gate, cpu_up, w_gate, w_up,
+                             w_down);
+        Tensor gpu_x = device->upload(x), normed = poisoned(*device, {m, hidden});
+        Tensor gate = poisoned(*device, {m, inter}), up = poisoned(*device, {m, inter});
+        device->norm_swiglu_mlp(NormedInput{gpu_x, dn, 1e-5f, normed}, gpu_x, gate, up, dg, du, dd);
+        const Tensor got = device->download(gpu_x);
+        std::vector<float> got_delta, expect_delta;
+        for (int64_t i = 0; i < m * hidden; ++i) {
+          got_delta.push_back(got.data<float>()[i] - x.data<float>()[i]);
+          expect_delta.push_back(cpu_x.data<float>()[i] - x.data<float>()[i]);
+        }
+        EXPECT_LT(relative_error(got_delta, expect_delta), 1.5e-2)
+            << dtype_name(dtype) << " m=" << m << (device == fused.get() ? " unverified kernels" : "");
       }
-      EXPECT_LT(relative_error(got_delta, expect_delta), 1.5e-2) << dtype_name(dtype) << " m=" << m;
+    }
+  }
+}
+
+// Weights uploaded stacked (q, k and v in one allocation) with their outputs adjacent
+// columns of one tensor, as the model lays them out: one tensor-core product for the
+// three where the weights are F32/F16/BF16, against each weight uploaded and multiplied
+// alone; quantized weights stay apart and must still work.
+TEST_F(CudaMatmul, StackedWeightsGiveTheProductsOfEachAlone) {
+  const std::unique_ptr<Backend> stacking = unverified_backend();
+  uint32_t seed = 800;
+  const int64_t k = 512;
+  for (DType dtype : {DType::F32, DType::BF16, DType::F16, DType::Q4_0}) {
+    std::vector<Tensor> host, stacked;
+    for (int64_t n : {256, 64, 64}) host.push_back(make_weight(dtype, n, k, seed++).tensor);
+    stacked = host;
+    Tensor* const pointers[] = {&stacked[0], &stacked[1], &stacked[2]};
+    stacking->upload_stacked(pointers);
+    if (dtype != DType::Q4_0) {  // one allocation, the rows of each after the one before
+      EXPECT_EQ(stacked[1].raw_data(), static_cast<const char*>(stacked[0].raw_data()) + stacked[0].nbytes())
+          << dtype_name(dtype);
+    }
+    const Tensor norm_weight = random_host({k}, seed++, 0.5f, 1.5f);
+    const Tensor dn = stacking->upload(norm_weight), dn_alone = gpu->upload(norm_weight);
+    for (int64_t m : {1, 8, 9, 64}) {
+      const Tensor x = random_host({m, k}, seed++, -2.f, 2.f);
+      const Tensor dx = stacking->upload(x), dx_alone = gpu->upload(x);
+      Tensor out = poisoned(*stacking, {m, 384 + 4});  // a padding column past the three
+      Tensor ys[] = {out.slice(1, 0, 256), out.slice(1, 256, 320), out.slice(1, 320, 384)};
+      const MatmulTarget targets[] = {{&ys[0], &stacked[0]}, {&ys[1], &stacked[1]}, {&ys[2], &stacked[2]}};
+      Tensor normed = poisoned(*stacking, {m, k});
+      stacking->norm_matmul_many(NormedInput{dx, dn, 1e-5f, normed}, targets);
+      const Tensor got = stacking->download(out);
+      for (int i = 0; i < 3; ++i) {
+        const Tensor w = gpu->upload(host[static_cast<size_t>(i)]);
+        Tensor alone = poisoned(*gpu, {m, w.size(0)}), alone_normed = poisoned(*gpu, {m, k});
+        const MatmulTarget target[] = {{&alone, &w}};
+        gpu->norm_matmul_many(NormedInput{dx_alone, dn_alone, 1e-5f, alone_normed}, target);
+        const Tensor expect = gpu->download(alone);
+        std::vector<float> got_rows;
+        const int64_t first = i == 0 ? 0 : 256 + 64 * (i - 1);
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t c = 0; c < w.size(0); ++c) got_rows.push_back(got.data<float>()[r * (384 + 4) + first + c]);
+        EXPECT_LT(relative_error(got_rows, dense_rows(expect)), 1e-4) << dtype_name(dtype) << " m=" << m << " " << i;
+      }
+      EXPECT_TRUE(std::isnan(got.data<float>()[384])) << "a product wrote past its columns";
     }
   }
 }

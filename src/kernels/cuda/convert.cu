@@ -162,13 +162,13 @@ bool launch_rms_norm_rows_vec(const float* x, int64_t x_stride, int64_t rows, in
 }  // namespace
 
 void launch_rms_norm_rows(const float* x, int64_t x_stride, int64_t rows, int64_t cols, const float* weight, float eps,
-                          void* out, DType out_type, cudaStream_t stream) {
+                          void* out, DType out_type, bool vectorized, cudaStream_t stream) {
   if (rows * cols == 0) return;
   if (rows > int64_t{1} << 31) throw Error("rms_norm_rows: too many rows");
-  if (out_type == DType::F16 &&
+  if (vectorized && out_type == DType::F16 &&
       launch_rms_norm_rows_vec(x, x_stride, rows, cols, weight, eps, static_cast<__half*>(out), stream))
     return;
-  if (out_type == DType::BF16 &&
+  if (vectorized && out_type == DType::BF16 &&
       launch_rms_norm_rows_vec(x, x_stride, rows, cols, weight, eps, static_cast<__nv_bfloat16*>(out), stream))
     return;
   const unsigned grid = static_cast<unsigned>(rows);

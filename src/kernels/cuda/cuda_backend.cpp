@@ -55,9 +55,11 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   fuse_products_ = !switched_off("STRATA_CUDA_FUSE");
   rope_epilogue_ = fuse_products_ && !switched_off("STRATA_CUDA_ROPE_EPILOGUE");
   flash_attention_ = !switched_off("STRATA_CUDA_FLASH_ATTENTION");
-  decode_attention_ = !switched_off("STRATA_CUDA_DECODE_ATTENTION");
-  stack_weights_ = !switched_off("STRATA_CUDA_STACK_WEIGHTS");
-  swiglu_half_input_ = fuse_products_ && !switched_off("STRATA_CUDA_SWIGLU_HALF");
+  const bool unverified = options.unverified_kernels || env_is("STRATA_CUDA_UNVERIFIED", "1");
+  decode_attention_ = unverified && !switched_off("STRATA_CUDA_DECODE_ATTENTION");
+  stack_weights_ = unverified && !switched_off("STRATA_CUDA_STACK_WEIGHTS");
+  swiglu_half_input_ = unverified && fuse_products_ && !switched_off("STRATA_CUDA_SWIGLU_HALF");
+  vector_norm_ = unverified && !switched_off("STRATA_CUDA_VECTOR_NORM");
   batch_invariant_ = options.batch_invariant || env_is("STRATA_CUDA_BATCH_INVARIANT", "1");
   if (batch_invariant_) fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = false;
   if (env_is("STRATA_CUDA_STEP_PROFILE", "1")) step_profile_ = std::make_unique<StepProfile>(stream_);

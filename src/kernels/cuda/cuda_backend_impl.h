@@ -170,15 +170,19 @@ class CudaBackend : public Backend {
   CudaBackendOptions::QuantizedActivations quantized_activations_ = CudaBackendOptions::QuantizedActivations::Int16;
   bool batch_invariant_ = false;  // CudaBackendOptions::batch_invariant
   bool flash_attention_ = true;  // prefill attention on the tensor cores (STRATA_CUDA_FLASH_ATTENTION=0: off)
+  // Not yet run on a GPU, so only with CudaBackendOptions::unverified_kernels:
   // Decode batches that fill the GPU without key splits on the tensor cores
   // (STRATA_CUDA_DECODE_ATTENTION=0: the SIMT kernel).
-  bool decode_attention_ = true;
+  bool decode_attention_ = false;
   // Weights of one input stacked in one allocation, one product for all of them on the
   // tensor cores (STRATA_CUDA_STACK_WEIGHTS=0: an allocation and a product each).
-  bool stack_weights_ = true;
+  bool stack_weights_ = false;
   // The SwiGLU writes the down product's half input (STRATA_CUDA_SWIGLU_HALF=0: silu_mul,
   // then the conversion of its f32 rows).
-  bool swiglu_half_input_ = true;
+  bool swiglu_half_input_ = false;
+  // The norm before tensor-core products reads each row once, in float4 vectors
+  // (STRATA_CUDA_VECTOR_NORM=0: the scalar kernel).
+  bool vector_norm_ = false;
   // One GEMV launch for the products of one input and the residual add in the product's
   // store (STRATA_CUDA_FUSE=0: a launch per product and a separate add, for A/B runs).
   bool fuse_products_ = true;

@@ -324,7 +324,7 @@ std::optional<CudaBackend::HalfInput> CudaBackend::normed_tensor_core_input(cons
     if (tensor_core_input(w) != type || w.cols != cols) return std::nullopt;
   void* out = activations_half_.get(*allocator_, static_cast<size_t>(m * cols) * 2);
   launch_rms_norm_rows(x.data<float>(), x.stride(0), m, cols, dense_f32(in.weight, cols, "rms_norm", "weight"), in.eps,
-                       out, type, stream_);
+                       out, type, vector_norm_, stream_);
   return HalfInput{type, out};
 }
 

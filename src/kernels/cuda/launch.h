@@ -69,9 +69,10 @@ void launch_rope(float* x, int64_t token_stride, int64_t head_stride, int64_t to
 void launch_convert_rows(const float* x, int64_t x_stride, int64_t rows, int64_t cols, void* out, DType out_type,
                          cudaStream_t stream);
 // out[rows, cols] (dense, out_type f16 or bf16) = rms_norm(x) * weight, rounded once: the
-// input of tensor-core products that follow a norm.
+// input of tensor-core products that follow a norm. `vectorized`: rows of up to 8,192
+// aligned floats read once in float4 vectors (CudaBackendOptions::unverified_kernels).
 void launch_rms_norm_rows(const float* x, int64_t x_stride, int64_t rows, int64_t cols, const float* weight, float eps,
-                          void* out, DType out_type, cudaStream_t stream);
+                          void* out, DType out_type, bool vectorized, cudaStream_t stream);
 // out[rows, cols] (dense, f16 or bf16) = silu(gate) * up of f32 rows (strided), rounded
 // once: the down product's input on the tensor cores.
 void launch_swiglu_rows(const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, int64_t rows,
