@@ -24,6 +24,7 @@ std::optional<int32_t> BlockAllocator::allocate() {
   const int32_t block = free_list_.back();
   free_list_.pop_back();
   ref_counts_[static_cast<size_t>(block)] = 1;
+  changed(block, 0, 1);
   return block;
 }
 
@@ -31,16 +32,18 @@ void BlockAllocator::add_ref(int32_t block) {
   check(block);
   auto& count = ref_counts_[static_cast<size_t>(block)];
   if (count == 0) throw Error("add_ref on free KV block " + std::to_string(block));
-  ++count;
+  const int after = ++count;
+  changed(block, after - 1, after);
 }
 
 bool BlockAllocator::release(int32_t block) {
   check(block);
   auto& count = ref_counts_[static_cast<size_t>(block)];
   if (count == 0) throw Error("release of free KV block " + std::to_string(block));
-  if (--count > 0) return false;
-  free_list_.push_back(block);
-  return true;
+  const int after = --count;
+  if (after == 0) free_list_.push_back(block);
+  changed(block, after + 1, after);
+  return after == 0;
 }
 
 int BlockAllocator::ref_count(int32_t block) const {

@@ -10,9 +10,22 @@
 
 namespace strata {
 
+// Told of every change of a block's reference count: the prefix cache follows which of
+// its blocks sequences hold, so that it keeps its evictable blocks without rescanning.
+class BlockRefObserver {
+ public:
+  virtual void ref_count_changed(int32_t block, int before, int after) = 0;
+
+ protected:
+  ~BlockRefObserver() = default;
+};
+
 class BlockAllocator {
  public:
   explicit BlockAllocator(int num_blocks);
+
+  // At most one observer; nullptr removes it.
+  void set_observer(BlockRefObserver* observer) { observer_ = observer; }
 
   int num_blocks() const { return static_cast<int>(ref_counts_.size()); }
   int num_free() const { return static_cast<int>(free_list_.size()); }
@@ -28,7 +41,11 @@ class BlockAllocator {
 
  private:
   void check(int32_t block) const;
+  void changed(int32_t block, int before, int after) {
+    if (observer_) observer_->ref_count_changed(block, before, after);
+  }
 
+  BlockRefObserver* observer_ = nullptr;
   std::vector<int32_t> ref_counts_;
   // Lowest ids are handed out first (popped from the back), which keeps tests readable.
   std::vector<int32_t> free_list_;

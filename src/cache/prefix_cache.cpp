@@ -1,18 +1,23 @@
 #include "cache/prefix_cache.h"
 
-#include <queue>
-#include <tuple>
+#include <algorithm>
+#include <string>
 
 #include "core/error.h"
 
 namespace strata {
 
 PrefixCache::PrefixCache(BlockAllocator& allocator, int block_size)
-    : allocator_(allocator), block_size_(block_size) {
+    : allocator_(allocator), block_size_(block_size),
+      node_of_block_(static_cast<size_t>(allocator.num_blocks()), nullptr) {
   if (block_size <= 0) throw InvalidArgument("block_size", "block size must be positive");
+  allocator_.set_observer(this);
 }
 
-PrefixCache::~PrefixCache() { clear(); }
+PrefixCache::~PrefixCache() {
+  clear();
+  allocator_.set_observer(nullptr);
+}
 
 PrefixCache::Key PrefixCache::block_key(std::span<const int32_t> tokens, int index,
                                         uint64_t salt) const {
@@ -30,8 +35,8 @@ PrefixMatch PrefixCache::match(std::span<const int32_t> tokens, int max_blocks, 
     auto it = node->children.find(block_key(tokens, i, salt));
     if (it == node->children.end()) break;
     node = it->second.get();
-    node->last_used = clock_;
-    allocator_.add_ref(node->block);
+    touch(node);
+    allocator_.add_ref(node->block);  // blocks it (ref_count_changed)
     result.blocks.push_back(node->block);
   }
   result.num_cached_tokens = static_cast<int>(result.blocks.size()) * block_size_;
@@ -55,68 +60,90 @@ void PrefixCache::insert(std::span<const int32_t> tokens, std::span<const int32_
     auto it = node->children.find(key);
     if (it == node->children.end()) {
       const int32_t block = blocks[static_cast<size_t>(i)];
-      if (node_of_block_.count(block)) return;  // recorded elsewhere: its data differs from here
+      if (holds(block)) return;  // recorded elsewhere: its data differs from here
       auto child = std::make_unique<Node>();
       child->block = block;
       child->parent = node;
-      allocator_.add_ref(block);
+      child->last_used = clock_;
       it = node->children.emplace(std::move(key), std::move(child)).first;
-      it->second->key = &it->first;
-      node_of_block_[block] = it->second.get();
+      Node* added = it->second.get();
+      added->key = &it->first;
+      node_of_block_[static_cast<size_t>(block)] = added;
       ++num_nodes_;
+      ++num_unblocked_;  // a new node starts unblocked; refresh() below sets it right
+      if (node != &root_) update_lru(node);  // no longer a leaf
+      allocator_.add_ref(block);
+      refresh(added);
+      node = added;
+      continue;
     }
     node = it->second.get();
-    node->last_used = clock_;
+    touch(node);
   }
 }
 
-bool PrefixCache::evictable_subtree(const Node& node, int& count) const {
-  bool all = true;
-  for (const auto& [key, child] : node.children) all = evictable_subtree(*child, count) && all;
-  if (&node == &root_) return false;
-  if (all && allocator_.ref_count(node.block) == 1) {
-    ++count;
-    return true;
-  }
-  return false;
+void PrefixCache::ref_count_changed(int32_t block, int before, int after) {
+  if (block < 0 || static_cast<size_t>(block) >= node_of_block_.size()) return;
+  Node* node = node_of_block_[static_cast<size_t>(block)];
+  // The cache's own reference is one: a second one is a sequence's.
+  if (node && (before > 1) != (after > 1)) refresh(node);
 }
 
-int PrefixCache::num_evictable() const {
-  int count = 0;
-  evictable_subtree(root_, count);
-  return count;
+void PrefixCache::refresh(Node* node) {
+  while (node != &root_) {
+    const bool blocked = allocator_.ref_count(node->block) > 1 || node->blocked_children > 0;
+    const bool changed = blocked != node->blocked;
+    node->blocked = blocked;
+    update_lru(node);
+    if (!changed) return;
+    num_unblocked_ += blocked ? -1 : 1;
+    node = node->parent;
+    if (node != &root_) node->blocked_children += blocked ? 1 : -1;
+  }
 }
+
+void PrefixCache::update_lru(Node* node) {
+  const bool want = !node->blocked && node->children.empty();
+  if (want == node->in_lru) return;
+  if (want) evictable_leaves_.emplace(node->last_used, node->block);
+  else evictable_leaves_.erase({node->last_used, node->block});
+  node->in_lru = want;
+}
+
+void PrefixCache::touch(Node* node) {
+  if (node->in_lru) evictable_leaves_.erase({node->last_used, node->block});
+  node->last_used = clock_;
+  if (node->in_lru) evictable_leaves_.emplace(node->last_used, node->block);
+}
+
+int PrefixCache::num_evictable() const { return num_unblocked_; }
 
 void PrefixCache::remove_leaf(Node* leaf) {
   Node* parent = leaf->parent;
-  node_of_block_.erase(leaf->block);
-  allocator_.release(leaf->block);
+  const int32_t block = leaf->block;
+  evictable_leaves_.erase({leaf->last_used, block});
+  node_of_block_[static_cast<size_t>(block)] = nullptr;
+  --num_unblocked_;
   --num_nodes_;
   parent->children.erase(*leaf->key);  // destroys leaf
+  allocator_.release(block);
+  if (parent != &root_) update_lru(parent);  // perhaps an evictable leaf now
 }
 
 int PrefixCache::evict(int n) {
-  using Entry = std::tuple<uint64_t, int32_t, Node*>;  // (last used, block, node): oldest first
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<>> leaves;
-  auto consider = [&](Node* node) {
-    if (node != &root_ && node->children.empty() && allocator_.ref_count(node->block) == 1)
-      leaves.emplace(node->last_used, node->block, node);
-  };
-  for (auto& [block, node] : node_of_block_) consider(node);
   int freed = 0;
-  while (freed < n && !leaves.empty()) {
-    Node* leaf = std::get<2>(leaves.top());
-    leaves.pop();
-    Node* parent = leaf->parent;
-    remove_leaf(leaf);
+  while (freed < n && !evictable_leaves_.empty()) {
+    remove_leaf(node_of_block_[static_cast<size_t>(evictable_leaves_.begin()->second)]);
     ++freed;
     ++stats_.evictions;
-    consider(parent);
   }
   return freed;
 }
 
-bool PrefixCache::holds(int32_t block) const { return node_of_block_.count(block) > 0; }
+bool PrefixCache::holds(int32_t block) const {
+  return block >= 0 && static_cast<size_t>(block) < node_of_block_.size() &&
+         node_of_block_[static_cast<size_t>(block)] != nullptr;
+}
 
 void PrefixCache::release_subtree(Node& node) {
   for (auto& [key, child] : node.children) {
@@ -127,9 +154,41 @@ void PrefixCache::release_subtree(Node& node) {
 }
 
 void PrefixCache::clear() {
+  // Forget the nodes first, so that the releases below are not followed.
+  std::fill(node_of_block_.begin(), node_of_block_.end(), nullptr);
   release_subtree(root_);
-  node_of_block_.clear();
+  evictable_leaves_.clear();
   num_nodes_ = 0;
+  num_unblocked_ = 0;
+}
+
+bool PrefixCache::walk_blocked(const Node& node, int& unblocked, int& lru_nodes) const {
+  int blocked_children = 0;
+  for (const auto& [key, child] : node.children) blocked_children += walk_blocked(*child, unblocked, lru_nodes);
+  if (&node == &root_) return true;
+  const auto fail = [&](const std::string& what) {
+    throw Error("prefix cache: block " + std::to_string(node.block) + ": " + what);
+  };
+  const bool blocked = allocator_.ref_count(node.block) > 1 || blocked_children > 0;
+  if (blocked != node.blocked) fail(std::string("kept as ") + (node.blocked ? "blocked" : "evictable"));
+  if (blocked_children != node.blocked_children) fail("wrong count of blocked children");
+  const bool leaf = !blocked && node.children.empty();
+  if (leaf != node.in_lru || leaf != (evictable_leaves_.count({node.last_used, node.block}) == 1))
+    fail("evictable-leaf set out of date");
+  if (node_of_block_[static_cast<size_t>(node.block)] != &node) fail("not found by its block id");
+  unblocked += !blocked;
+  lru_nodes += leaf;
+  return blocked;
+}
+
+void PrefixCache::check_consistency() const {
+  int unblocked = 0, lru_nodes = 0;
+  walk_blocked(root_, unblocked, lru_nodes);
+  if (unblocked != num_unblocked_)
+    throw Error("prefix cache: " + std::to_string(num_unblocked_) + " evictable blocks kept, " +
+                std::to_string(unblocked) + " in the tree");
+  if (lru_nodes != static_cast<int>(evictable_leaves_.size()))
+    throw Error("prefix cache: the evictable-leaf set has blocks the tree does not");
 }
 
 }  // namespace strata

@@ -5,10 +5,19 @@
 // adapter, image hashes later). The cache holds its own reference on every block it
 // records; blocks no sequence uses any more stay cached until space is needed, then the
 // least recently used leaves are evicted.
+//
+// What may be evicted is kept up to date as references change (the allocator tells the
+// cache, BlockRefObserver), not found by walking the tree: a node is blocked when a
+// sequence holds its block or any block below it, the evictable leaves are kept ordered
+// by last use, and a change propagates up only as far as it changes an ancestor's state.
+// A full cache of a long-running server evicts on every new block, and a walk of its
+// tens of thousands of nodes per eviction cost milliseconds a step.
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "cache/block_allocator.h"
@@ -28,7 +37,7 @@ struct PrefixCacheStats {
   int64_t evictions = 0;       // blocks evicted
 };
 
-class PrefixCache {
+class PrefixCache : private BlockRefObserver {
  public:
   PrefixCache(BlockAllocator& allocator, int block_size);
   ~PrefixCache();
@@ -56,6 +65,9 @@ class PrefixCache {
   bool holds(int32_t block) const;
   // Releases every block the cache holds (e.g. at shutdown).
   void clear();
+  // Recounts what is evictable by walking the tree (the definition above) and throws Error
+  // if the kept state differs: for tests.
+  void check_consistency() const;
 
   PrefixCacheStats stats() const { return stats_; }
 
@@ -71,10 +83,20 @@ class PrefixCache {
     const Key* key = nullptr;  // this node's key in parent->children
     uint64_t last_used = 0;
     std::map<Key, std::unique_ptr<Node>> children;
+    bool blocked = false;      // held by a sequence, itself or below (not evictable)
+    int blocked_children = 0;  // children that are blocked
+    bool in_lru = false;       // in evictable_leaves_
   };
 
   Key block_key(std::span<const int32_t> tokens, int index, uint64_t salt) const;
-  bool evictable_subtree(const Node& node, int& count) const;
+  void ref_count_changed(int32_t block, int before, int after) override;
+  // Re-derives `node`'s blocked state from its block's references and its children, and
+  // carries a change up through the ancestors it changes.
+  void refresh(Node* node);
+  // Puts `node` in evictable_leaves_ or takes it out, as it is an unblocked leaf or not.
+  void update_lru(Node* node);
+  void touch(Node* node);  // last used now (re-keys it in evictable_leaves_)
+  bool walk_blocked(const Node& node, int& unblocked, int& lru_nodes) const;  // check_consistency
   void remove_leaf(Node* leaf);
   void release_subtree(Node& node);
 
@@ -83,7 +105,9 @@ class PrefixCache {
   Node root_;
   int num_nodes_ = 0;
   uint64_t clock_ = 0;
-  std::map<int32_t, Node*> node_of_block_;
+  std::vector<Node*> node_of_block_;  // by block id; null where the cache holds none
+  int num_unblocked_ = 0;             // nodes not blocked: what evictions could free
+  std::set<std::pair<uint64_t, int32_t>> evictable_leaves_;  // (last used, block), oldest first
   PrefixCacheStats stats_;
 };
 

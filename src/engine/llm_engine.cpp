@@ -305,15 +305,17 @@ void LLMEngine::end_request(const std::string& request_id, FinishReason reason, 
 }
 
 void LLMEngine::deliver() {
+  // The ids of requests about to send their last output are free first, so that a
+  // client may reuse one as soon as it has read that output.
   std::vector<std::string> done;
   for (auto& [id, request] : requests_)
-    if (request->deliver()) done.push_back(id);
-  if (done.empty()) return;
-  std::lock_guard lock(inbox_->mutex);
-  for (const auto& id : done) {
-    requests_.erase(id);
-    inbox_->live_ids.erase(id);
+    if (request->all_finished()) done.push_back(id);
+  if (!done.empty()) {
+    std::lock_guard lock(inbox_->mutex);
+    for (const auto& id : done) inbox_->live_ids.erase(id);
   }
+  for (auto& [id, request] : requests_) request->deliver();
+  for (const auto& id : done) requests_.erase(id);
 }
 
 void LLMEngine::publish_waiting() {

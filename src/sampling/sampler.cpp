@@ -14,13 +14,16 @@ SequenceSampler::SequenceSampler(const SamplingParams& params, uint64_t seed,
   for (int32_t t : prompt_) mark_seen(t);
 }
 
+// What the penalties read is kept only for the penalties a request sets (a hash insert per
+// token otherwise, for every sequence of every step).
 void SequenceSampler::mark_seen(int32_t token) {
+  if (params_.repetition_penalty == 1.0f) return;
   if (seen_set_.insert(token).second) seen_.push_back(token);
 }
 
 void SequenceSampler::accept(int32_t token) {
   output_.push_back(token);
-  ++output_counts_[token];
+  if (params_.frequency_penalty != 0.0f || params_.presence_penalty != 0.0f) ++output_counts_[token];
   mark_seen(token);
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <random>
 
 #include "cache/kv_cache_manager.h"
 
@@ -94,6 +95,55 @@ TEST(PrefixCache, EvictionOrderFollowsLastUse) {
   release_table(allocator, again_held);
   EXPECT_EQ(cache.evict(10), 1);
   EXPECT_EQ(allocator.num_free(), 8);
+}
+
+// Seeded random admissions (prompts sharing prefixes, the same prompt computed twice at
+// once, as concurrent requests do), forks, releases and evictions: after each, the kept
+// evictable state equals a walk of the tree (check_consistency), and an eviction frees
+// what num_evictable() promised.
+TEST(PrefixCache, KeptEvictableStateMatchesTheTreeUnderRandomUse) {
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937 rng(seed);
+    const int block_size = 2, num_blocks = 48;
+    BlockAllocator allocator(num_blocks);
+    PrefixCache cache(allocator, block_size);
+    std::vector<BlockTable> live;
+    const auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+    for (int op = 0; op < 400; ++op) {
+      const int kind = pick(10);
+      if (kind < 4) {  // admit: a prompt of 1..8 blocks over a 3-token alphabet (many shared prefixes)
+        std::vector<int32_t> tokens(static_cast<size_t>(block_size * (1 + pick(8))));
+        for (auto& t : tokens) t = pick(3);
+        PrefixMatch m = cache.match(tokens, 100);
+        BlockTable table{m.blocks};
+        const int needed = static_cast<int>(tokens.size()) / block_size - table.size();
+        if (needed > allocator.num_free()) cache.evict(needed - allocator.num_free());
+        bool ok = true;
+        for (int i = 0; i < needed && ok; ++i) {
+          if (auto b = allocator.allocate()) table.blocks.push_back(*b);
+          else ok = false;
+        }
+        if (ok) cache.insert(tokens, table.blocks);
+        live.push_back(std::move(table));
+      } else if (kind < 5 && !live.empty()) {
+        live.push_back(fork_table(allocator, live[static_cast<size_t>(pick(static_cast<int>(live.size())))]));
+      } else if (kind < 8 && !live.empty()) {
+        const size_t i = static_cast<size_t>(pick(static_cast<int>(live.size())));
+        release_table(allocator, live[i]);
+        live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        const int before = cache.num_evictable(), n = pick(6);
+        ASSERT_EQ(cache.evict(n), std::min(n, before)) << "seed " << seed << " op " << op;
+      }
+      ASSERT_NO_THROW(cache.check_consistency()) << "seed " << seed << " op " << op;
+    }
+    for (auto& t : live) release_table(allocator, t);
+    ASSERT_NO_THROW(cache.check_consistency());
+    const int cached = cache.num_cached_blocks();
+    EXPECT_EQ(cache.num_evictable(), cached) << "seed " << seed;
+    EXPECT_EQ(cache.evict(num_blocks), cached) << "seed " << seed;
+    EXPECT_EQ(allocator.num_free(), num_blocks) << "seed " << seed;
+  }
 }
 
 TEST(KVCacheManager, GrowEvictsCachedBlocksWhenFreeOnesRunOut) {

@@ -259,6 +259,20 @@ TEST(EngineFake, MaxTokensEndsWithLength) {
   EXPECT_EQ(result.choices[0].finish, FinishReason::Length);
 }
 
+// A client may reuse a request id as soon as it has read that request's last output:
+// the id is free before the output is delivered (it used to be freed after, and a quick
+// resubmission was refused as "already in use" now and then).
+TEST(EngineFake, RequestIdIsFreeOnceTheLastOutputArrives) {
+  auto engine = fake_engine(small_config());
+  for (int i = 0; i < 300; ++i) {
+    auto r = make_request("same", {4, 4, 4}, 2, 1.0f, 3);
+    r.stop.ignore_eos = true;
+    std::shared_ptr<RequestStream> stream;
+    ASSERT_NO_THROW(stream = engine->submit(r)) << "round " << i;
+    EXPECT_EQ(collect(*stream).choices[0].tokens.size(), 2u);
+  }
+}
+
 TEST(EngineFake, RejectsWhatCanNeverRun) {
   EngineConfig config = small_config();
   config.num_kv_blocks = 8;  // 32 tokens
