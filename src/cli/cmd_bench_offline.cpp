@@ -129,13 +129,20 @@ int bench_offline_command(int argc, char** argv) {
     std::printf("sampling: temperature %g, top-p %g, top-k %d, on the %s\n", a.temperature, a.top_p, a.top_k,
                 on_backend ? "backend" : "host");
   std::fflush(stdout);
+  const EngineStats before = engine->stats();
   const OfflineBenchResult result = run_offline_bench(*engine, workload);
   std::printf("%s\n", format_offline_result(result).c_str());
+  engine->shutdown(std::chrono::seconds(1));  // idle: the last step's times are published
   const EngineStats stats = engine->stats();
-  std::printf("engine steps %lld, preemptions %lld, prefix-cache hit tokens %lld of %lld\n",
-              static_cast<long long>(stats.steps), static_cast<long long>(stats.preemptions),
-              static_cast<long long>(stats.prefix_cache_hits), static_cast<long long>(stats.prefix_cache_queries));
-  engine->shutdown(std::chrono::seconds(1));
+  const int64_t steps = stats.steps - before.steps;
+  const double per_step = steps ? 1e3 / static_cast<double>(steps) : 0;
+  std::printf("engine steps %lld (%.3f ms a step: %.3f in the model, %.3f in the engine), preemptions %lld, "
+              "prefix-cache hit tokens %lld of %lld\n",
+              static_cast<long long>(steps), (stats.step_seconds - before.step_seconds) * per_step,
+              (stats.model_seconds - before.model_seconds) * per_step,
+              (stats.step_seconds - stats.model_seconds - before.step_seconds + before.model_seconds) * per_step,
+              static_cast<long long>(stats.preemptions), static_cast<long long>(stats.prefix_cache_hits),
+              static_cast<long long>(stats.prefix_cache_queries));
   return result.failed ? 1 : 0;
 }
 

@@ -41,6 +41,10 @@ struct EngineStats {
   int64_t prompt_tokens_total = 0;
   int64_t generation_tokens_total = 0;
   int64_t steps = 0;
+  // Time in steps (schedule, the forward pass, sampling, detokenization, delivery) and, of
+  // it, in the model's forward pass: the rest is the engine's own cost, which a GPU waits on.
+  double step_seconds = 0;
+  double model_seconds = 0;
 };
 
 class Engine {

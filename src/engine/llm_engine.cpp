@@ -175,7 +175,16 @@ void LLMEngine::admit(Submission submission) {
   requests_[req.request_id] = std::move(request);
 }
 
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
 void LLMEngine::step() {
+  const auto start = std::chrono::steady_clock::now();
   BatchPlan plan = scheduler_->schedule();
   if (plan.empty()) {
     // Nothing fits this step (cannot last: running sequences finish and free blocks).
@@ -199,9 +208,12 @@ void LLMEngine::step() {
     }
   }
   if (!any_backend_row) logits_.sampling.clear();  // argmax only: the backend's cheaper kernel
+  const auto model_start = std::chrono::steady_clock::now();
   try {
     runner_->execute(plan, logits_);
+    model_seconds_ += seconds_since(model_start);
   } catch (const std::exception& e) {
+    model_seconds_ += seconds_since(model_start);
     // A failed forward pass fails the requests it carried; the engine keeps serving.
     std::set<std::string> failed;
     for (const auto& s : plan.sequences)
@@ -210,6 +222,7 @@ void LLMEngine::step() {
     for (const auto& id : failed) end_request(id, FinishReason::Error, e.what());
     publish_stats();
     deliver();
+    step_seconds_ += seconds_since(start);
     return;
   }
   scheduler_->complete(plan);
@@ -221,6 +234,7 @@ void LLMEngine::step() {
   }
   publish_stats();
   deliver();
+  step_seconds_ += seconds_since(start);  // published with the next step's stats (or when idle)
 }
 
 bool samples_on_backend(const EngineConfig& config, const Backend& backend) {
@@ -341,6 +355,8 @@ void LLMEngine::publish_stats() {
   s.prompt_tokens_total = prompt_tokens_total_;
   s.generation_tokens_total = generation_tokens_total_;
   s.steps = steps_;
+  s.step_seconds = step_seconds_;
+  s.model_seconds = model_seconds_;
   {
     std::lock_guard lock(stats_mutex_);
     stats_ = s;

@@ -94,6 +94,7 @@ class LLMEngine final : public Engine {
   int64_t prompt_tokens_total_ = 0;
   int64_t generation_tokens_total_ = 0;
   int64_t steps_ = 0;
+  double step_seconds_ = 0, model_seconds_ = 0;
 
   std::shared_ptr<Inbox> inbox_;
   mutable std::mutex stats_mutex_;

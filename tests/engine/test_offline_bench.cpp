@@ -77,6 +77,12 @@ TEST(OfflineBench, RunCountsEveryRequestsTokens) {
   EXPECT_GE(r.decode_seconds, 0);
   EXPECT_LE(r.decode_seconds, r.seconds);
   EXPECT_NE(format_offline_result(r).find("decode"), std::string::npos);
+  // The engine times its steps and the model's part of them.
+  const EngineStats stats = engine->stats();
+  EXPECT_GT(stats.steps, 0);
+  EXPECT_GT(stats.step_seconds, 0);
+  EXPECT_GE(stats.model_seconds, 0);
+  EXPECT_LE(stats.model_seconds, stats.step_seconds);
   EXPECT_NE(format_offline_result(r).find("10 requests"), std::string::npos);
 }
 
