@@ -117,6 +117,7 @@ void LLMEngine::shutdown(std::chrono::milliseconds timeout) {
   }
   inbox_->wake.notify_all();
   thread_.join();
+  delivery_.flush();  // every stream has its last output when shutdown returns
 }
 
 void LLMEngine::loop() {
@@ -320,7 +321,8 @@ void LLMEngine::end_request(const std::string& request_id, FinishReason reason, 
 
 void LLMEngine::deliver() {
   // The ids of requests about to send their last output are free first, so that a
-  // client may reuse one as soon as it has read that output.
+  // client may reuse one as soon as it has read that output. The outputs go to the
+  // delivery thread, which wakes the readers while this thread runs the next step.
   std::vector<std::string> done;
   for (auto& [id, request] : requests_)
     if (request->all_finished()) done.push_back(id);
@@ -328,7 +330,9 @@ void LLMEngine::deliver() {
     std::lock_guard lock(inbox_->mutex);
     for (const auto& id : done) inbox_->live_ids.erase(id);
   }
-  for (auto& [id, request] : requests_) request->deliver();
+  std::vector<PendingOutput> outputs;
+  for (auto& [id, request] : requests_) request->deliver(outputs);
+  delivery_.send(std::move(outputs));
   for (const auto& id : done) requests_.erase(id);
 }
 

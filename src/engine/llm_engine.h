@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "engine/engine_config.h"
 #include "engine/model_runner.h"
+#include "engine/output_delivery.h"
 #include "engine/request_state.h"
 #include "model/model.h"
 #include "scheduler/scheduler.h"
@@ -99,6 +100,7 @@ class LLMEngine final : public Engine {
   std::shared_ptr<Inbox> inbox_;
   mutable std::mutex stats_mutex_;
   EngineStats stats_;
+  OutputDelivery delivery_;  // before thread_: the loop sends to it until it ends
   std::thread thread_;
 };
 

@@ -60,7 +60,7 @@ bool ActiveRequest::all_finished() const {
   return std::all_of(choices_.begin(), choices_.end(), [](const auto& c) { return c->finished; });
 }
 
-bool ActiveRequest::deliver() {
+bool ActiveRequest::deliver(std::vector<PendingOutput>& pending) {
   if (finished_sent_) return true;
   const bool finished = all_finished();
   if (output_.deltas.empty() && !finished) return false;
@@ -69,7 +69,7 @@ bool ActiveRequest::deliver() {
   std::sort(out.deltas.begin(), out.deltas.end(),
             [](const ChoiceDelta& a, const ChoiceDelta& b) { return a.index < b.index; });
   output_.deltas.clear();
-  stream_->push(std::move(out));
+  pending.push_back(PendingOutput{stream_, std::move(out)});
   finished_sent_ = finished;
   return finished;
 }

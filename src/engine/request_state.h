@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/output_delivery.h"
 #include "engine/request.h"
 #include "engine/request_stream.h"
 #include "engine/stop_checker.h"
@@ -47,9 +48,9 @@ class ActiveRequest {
   void end_choice(int index, FinishReason reason, const std::string& error = {});
   bool all_finished() const;
 
-  // Sends what this step gathered, if anything, to the stream. Returns true when the
-  // request's last output (finished) was sent.
-  bool deliver();
+  // Adds what this step gathered, if anything, for the stream to `out`. Returns true when
+  // that was the request's last output (finished).
+  bool deliver(std::vector<PendingOutput>& out);
 
  private:
   ChoiceDelta& delta(int index);
