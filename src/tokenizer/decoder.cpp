@@ -18,6 +18,13 @@ class SequenceDecoder : public Decoder {
   void decode(std::vector<std::string>& tokens) const override {
     for (const auto& s : steps_) s->decode(tokens);
   }
+  // Every step per token, and nothing after a Fuse (which hands later steps the whole
+  // text as one token: a Strip after it strips the first token's space only).
+  bool per_token() const override {
+    for (size_t i = 0; i < steps_.size(); ++i)
+      if (!steps_[i]->per_token() || (steps_[i]->fuses() && i + 1 < steps_.size())) return false;
+    return true;
+  }
 
  private:
   std::vector<DecoderPtr> steps_;
@@ -25,6 +32,7 @@ class SequenceDecoder : public Decoder {
 
 class ByteLevelDecoder : public Decoder {
  public:
+  bool per_token() const override { return true; }
   void decode(std::vector<std::string>& tokens) const override {
     for (auto& t : tokens) {
       // A token made only of byte-level characters maps back to bytes; any other token
@@ -43,6 +51,7 @@ class ByteLevelDecoder : public Decoder {
 
 class ReplaceDecoder : public Decoder {
  public:
+  bool per_token() const override { return true; }
   ReplaceDecoder(std::string pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
   void decode(std::vector<std::string>& tokens) const override {
     for (auto& t : tokens) replace_all(t, pattern_, content_);
@@ -54,6 +63,7 @@ class ReplaceDecoder : public Decoder {
 
 class ByteFallbackDecoder : public Decoder {
  public:
+  bool per_token() const override { return true; }
   void decode(std::vector<std::string>& tokens) const override {
     for (auto& t : tokens) {
       if (t.size() == 6 && t.rfind("<0x", 0) == 0 && t[5] == '>') {
@@ -67,6 +77,8 @@ class ByteFallbackDecoder : public Decoder {
 
 class FuseDecoder : public Decoder {
  public:
+  bool per_token() const override { return true; }
+  bool fuses() const override { return true; }
   void decode(std::vector<std::string>& tokens) const override {
     std::string all;
     for (const auto& t : tokens) all += t;
@@ -76,6 +88,7 @@ class FuseDecoder : public Decoder {
 
 class StripDecoder : public Decoder {
  public:
+  bool per_token() const override { return true; }
   StripDecoder(std::string content, size_t start, size_t stop) : content_(std::move(content)), start_(start), stop_(stop) {}
   void decode(std::vector<std::string>& tokens) const override {
     if (content_.empty()) return;
@@ -95,6 +108,7 @@ class StripDecoder : public Decoder {
 
 class MetaspaceDecoder : public Decoder {
  public:
+  bool per_token() const override { return !strip_first_space_; }
   MetaspaceDecoder(std::string replacement, bool strip_first_space)
       : replacement_(std::move(replacement)), strip_first_space_(strip_first_space) {}
   void decode(std::vector<std::string>& tokens) const override {

@@ -13,6 +13,10 @@ class Decoder {
  public:
   virtual ~Decoder() = default;
   virtual void decode(std::vector<std::string>& tokens) const = 0;
+  // Whether decode() rewrites each token by itself (the concatenation of decoding tokens
+  // one at a time is the same): no first-token rule, no step that reads across tokens.
+  virtual bool per_token() const { return false; }
+  virtual bool fuses() const { return false; }  // joins all tokens into one
 };
 
 using DecoderPtr = std::unique_ptr<Decoder>;

@@ -40,6 +40,7 @@ class PipelineTokenizer : public Tokenizer {
   std::string token_text(int32_t id) const override;
   bool is_special(int32_t id) const override;
   std::optional<int32_t> token_id(std::string_view text) const override;
+  bool decodes_per_token() const override { return !parts_.decoder || parts_.decoder->per_token(); }
 
  private:
   void encode_segment(std::string_view text, bool at_text_start, bool parse_special,

@@ -46,7 +46,7 @@ std::string IncrementalDetokenizer::push(int32_t id) {
   // Decoders treat the first token apart (SentencePiece strips its leading space), so a
   // later token is decoded after its predecessor and only the difference is taken.
   std::string piece;
-  if (!previous_id_) {
+  if (!previous_id_ || tokenizer_.decodes_per_token()) {
     const int32_t ids[] = {id};
     piece = tokenizer_.decode_bytes(ids, skip_special_);
   } else {

@@ -44,6 +44,10 @@ class Tokenizer {
   // Concatenated bytes of the tokens (may end in an incomplete UTF-8 sequence; invalid
   // sequences become U+FFFD only in decode()).
   virtual std::string decode_bytes(std::span<const int32_t> ids, bool skip_special) const = 0;
+  // Whether decoding a list equals decoding each token alone and joining the bytes (no
+  // step treats the first token apart or looks across tokens): then a stream decodes
+  // each new token alone.
+  virtual bool decodes_per_token() const { return false; }
   std::string decode(std::span<const int32_t> ids, bool skip_special) const;
 
   virtual int32_t vocab_size() const = 0;

@@ -105,6 +105,20 @@ void expect_incremental_matches(const Tokenizer& tok, const std::string& golden_
 TEST(IncrementalDetokenizerTest, ByteLevelStreamEqualsDecode) { expect_incremental_matches(qwen3(), "qwen3"); }
 TEST(IncrementalDetokenizerTest, SentencePieceStreamEqualsDecode) { expect_incremental_matches(llama2(), "llama2"); }
 
+// A byte-level decoder rewrites each token alone, so a stream decodes each new token by
+// itself; SentencePiece's decoder strips the first token's space after fusing, so it does
+// not. Where decodes_per_token() holds, decoding a list is joining its tokens' decodings
+// (checked over the golden corpus, whose expected decodings come from Hugging Face).
+TEST(IncrementalDetokenizerTest, PerTokenDecodingOnlyWhereTheDecoderAllowsIt) {
+  EXPECT_TRUE(qwen3().decodes_per_token());
+  EXPECT_FALSE(llama2().decodes_per_token());
+  for (const auto& c : test::load_golden("qwen3")) {
+    std::string joined;
+    for (int32_t id : c.ids) joined += qwen3().decode_bytes(std::span(&id, 1), false);
+    EXPECT_EQ(joined, qwen3().decode_bytes(c.ids, false)) << test::escaped(c.input);
+  }
+}
+
 TEST(IncrementalDetokenizerTest, HoldsPartialCharacterUntilComplete) {
   const auto& tok = llama2();
   const auto ids = tok.encode("🦙", false, false);  // four byte-fallback tokens in Llama 2
