@@ -5,6 +5,7 @@
 // bench offline` has. On a GPU this host work sits between steps (bench/RESULTS.md: 0.74
 // ms after the logits of a 64-sequence step of the 8B shape), so it bounds what the host
 // costs aggregate decode there.
+// Arguments: sequences, KV blocks (0: 20 a sequence).
 // Needs a GGUF whose tokenizer to use: STRATA_BENCH_TOKENIZER, else the default model
 // (scripts/fetch-model puts it in ~/.cache/strata/models).
 #include <benchmark/benchmark.h>
@@ -86,7 +87,9 @@ void EngineStep(benchmark::State& state) {
   const int vocab = tokenizer->vocab_size();
   EngineConfig config;
   config.max_num_seqs = seqs;
-  config.num_kv_blocks = seqs * 20;  // 256 + 64 tokens each, blocks of 16
+  // Either 20 blocks a sequence (256 + 64 tokens, blocks of 16: the prefix cache fills and
+  // every new block evicts) or the given number, as many as a GPU's cache has.
+  config.num_kv_blocks = state.range(1) > 0 ? static_cast<int>(state.range(1)) : seqs * 20;
   config.log_startup = false;
   auto engine = make_engine(std::make_unique<NullModel>(vocab), std::move(tokenizer), config);
   uint64_t seed = 1;
@@ -107,7 +110,14 @@ void EngineStep(benchmark::State& state) {
   state.counters["output_tok_per_s"] = seconds > 0 ? static_cast<double>(tokens) / seconds : 0;
 }
 
-BENCHMARK(EngineStep)->Arg(16)->Arg(64)->Arg(128)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(EngineStep)
+    ->Args({16, 0})
+    ->Args({64, 0})
+    ->Args({128, 0})
+    ->Args({64, 50000})  // an 8B model's cache on an H200 is ~50,000 blocks of 16 tokens
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 }  // namespace
 }  // namespace strata

@@ -105,11 +105,8 @@ void KVCacheManager::begin_step() {
 }
 
 int KVCacheManager::num_blocks_in_use() const {
-  int cached_only = 0;
-  if (prefix_cache_)
-    for (int32_t b = 0; b < device_.num_blocks(); ++b)
-      if (device_.ref_count(b) == 1 && prefix_cache_->holds(b)) ++cached_only;
-  return device_.num_used() - cached_only;
+  // Counted as references change, not by a pass over every block (the engine asks each step).
+  return device_.num_used() - (prefix_cache_ ? prefix_cache_->num_held_by_cache_alone() : 0);
 }
 
 bool KVCacheManager::all_blocks_released() const {

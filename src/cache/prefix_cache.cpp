@@ -68,11 +68,12 @@ void PrefixCache::insert(std::span<const int32_t> tokens, std::span<const int32_
       it = node->children.emplace(std::move(key), std::move(child)).first;
       Node* added = it->second.get();
       added->key = &it->first;
+      allocator_.add_ref(block);  // before the node is known: the observer ignores it
       node_of_block_[static_cast<size_t>(block)] = added;
       ++num_nodes_;
       ++num_unblocked_;  // a new node starts unblocked; refresh() below sets it right
+      if (allocator_.ref_count(block) == 1) ++num_cache_only_;
       if (node != &root_) update_lru(node);  // no longer a leaf
-      allocator_.add_ref(block);
       refresh(added);
       node = added;
       continue;
@@ -86,7 +87,9 @@ void PrefixCache::ref_count_changed(int32_t block, int before, int after) {
   if (block < 0 || static_cast<size_t>(block) >= node_of_block_.size()) return;
   Node* node = node_of_block_[static_cast<size_t>(block)];
   // The cache's own reference is one: a second one is a sequence's.
-  if (node && (before > 1) != (after > 1)) refresh(node);
+  if (!node || (before > 1) == (after > 1)) return;
+  num_cache_only_ += after == 1 ? 1 : before == 1 ? -1 : 0;
+  refresh(node);
 }
 
 void PrefixCache::refresh(Node* node) {
@@ -124,6 +127,7 @@ void PrefixCache::remove_leaf(Node* leaf) {
   evictable_leaves_.erase({leaf->last_used, block});
   node_of_block_[static_cast<size_t>(block)] = nullptr;
   --num_unblocked_;
+  --num_cache_only_;  // an evictable leaf: the cache held it alone
   --num_nodes_;
   parent->children.erase(*leaf->key);  // destroys leaf
   allocator_.release(block);
@@ -160,11 +164,13 @@ void PrefixCache::clear() {
   evictable_leaves_.clear();
   num_nodes_ = 0;
   num_unblocked_ = 0;
+  num_cache_only_ = 0;
 }
 
-bool PrefixCache::walk_blocked(const Node& node, int& unblocked, int& lru_nodes) const {
+bool PrefixCache::walk_blocked(const Node& node, int& unblocked, int& lru_nodes, int& cache_only) const {
   int blocked_children = 0;
-  for (const auto& [key, child] : node.children) blocked_children += walk_blocked(*child, unblocked, lru_nodes);
+  for (const auto& [key, child] : node.children)
+    blocked_children += walk_blocked(*child, unblocked, lru_nodes, cache_only);
   if (&node == &root_) return true;
   const auto fail = [&](const std::string& what) {
     throw Error("prefix cache: block " + std::to_string(node.block) + ": " + what);
@@ -178,15 +184,19 @@ bool PrefixCache::walk_blocked(const Node& node, int& unblocked, int& lru_nodes)
   if (node_of_block_[static_cast<size_t>(node.block)] != &node) fail("not found by its block id");
   unblocked += !blocked;
   lru_nodes += leaf;
+  cache_only += allocator_.ref_count(node.block) == 1;
   return blocked;
 }
 
 void PrefixCache::check_consistency() const {
-  int unblocked = 0, lru_nodes = 0;
-  walk_blocked(root_, unblocked, lru_nodes);
+  int unblocked = 0, lru_nodes = 0, cache_only = 0;
+  walk_blocked(root_, unblocked, lru_nodes, cache_only);
   if (unblocked != num_unblocked_)
     throw Error("prefix cache: " + std::to_string(num_unblocked_) + " evictable blocks kept, " +
                 std::to_string(unblocked) + " in the tree");
+  if (cache_only != num_cache_only_)
+    throw Error("prefix cache: " + std::to_string(num_cache_only_) + " blocks kept as held by the cache alone, " +
+                std::to_string(cache_only) + " in the tree");
   if (lru_nodes != static_cast<int>(evictable_leaves_.size()))
     throw Error("prefix cache: the evictable-leaf set has blocks the tree does not");
 }

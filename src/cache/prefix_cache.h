@@ -62,6 +62,8 @@ class PrefixCache : private BlockRefObserver {
   // descendant also held by the cache alone).
   int num_evictable() const;
   int num_cached_blocks() const { return num_nodes_; }
+  // Cached blocks no sequence holds (the cache's reference is their only one).
+  int num_held_by_cache_alone() const { return num_cache_only_; }
   bool holds(int32_t block) const;
   // Releases every block the cache holds (e.g. at shutdown).
   void clear();
@@ -96,7 +98,7 @@ class PrefixCache : private BlockRefObserver {
   // Puts `node` in evictable_leaves_ or takes it out, as it is an unblocked leaf or not.
   void update_lru(Node* node);
   void touch(Node* node);  // last used now (re-keys it in evictable_leaves_)
-  bool walk_blocked(const Node& node, int& unblocked, int& lru_nodes) const;  // check_consistency
+  bool walk_blocked(const Node& node, int& unblocked, int& lru_nodes, int& cache_only) const;  // check_consistency
   void remove_leaf(Node* leaf);
   void release_subtree(Node& node);
 
@@ -107,6 +109,7 @@ class PrefixCache : private BlockRefObserver {
   uint64_t clock_ = 0;
   std::vector<Node*> node_of_block_;  // by block id; null where the cache holds none
   int num_unblocked_ = 0;             // nodes not blocked: what evictions could free
+  int num_cache_only_ = 0;            // nodes whose block has only the cache's reference
   std::set<std::pair<uint64_t, int32_t>> evictable_leaves_;  // (last used, block), oldest first
   PrefixCacheStats stats_;
 };
