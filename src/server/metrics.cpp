@@ -111,6 +111,10 @@ std::string ServerMetrics::render(const EngineStats& engine) const {
   write_metric(out, "strata_num_preemptions_total", "counter", "Requests preempted",
                double(engine.preemptions));
   write_metric(out, "strata_engine_steps_total", "counter", "Engine steps run", double(engine.steps));
+  write_metric(out, "strata_engine_step_seconds_total", "counter",
+               "Time in engine steps (scheduling, the forward pass, sampling, detokenization)", engine.step_seconds);
+  write_metric(out, "strata_engine_model_seconds_total", "counter", "Time of engine steps in the forward pass",
+               engine.model_seconds);
   return out;
 }
 

@@ -211,7 +211,7 @@ TEST_F(ServerTest, MetricsReportTheEngineGauges) {
   FakeEngineOptions options;
   options.stats = EngineStats{.running = 3, .waiting = 5, .swapped = 1, .kv_blocks_total = 200,
                               .kv_blocks_used = 50, .prefix_cache_hits = 30, .prefix_cache_queries = 120,
-                              .preemptions = 7, .steps = 11};
+                              .preemptions = 7, .steps = 11, .step_seconds = 2.5, .model_seconds = 2};
   start(test_server_config(), options);
   Reply r = get("/metrics");
   ASSERT_EQ(r.status, 200);
@@ -220,7 +220,8 @@ TEST_F(ServerTest, MetricsReportTheEngineGauges) {
         "\nstrata_num_requests_swapped 1\n", "\nstrata_kv_cache_usage_ratio 0.25\n",
         "\nstrata_kv_cache_blocks_used 50\n", "\nstrata_prefix_cache_hit_rate 0.25\n",
         "\nstrata_prefix_cache_hits_total 30\n", "\nstrata_prefix_cache_queries_total 120\n",
-        "\nstrata_num_preemptions_total 7\n", "# TYPE strata_num_requests_running gauge\n",
+        "\nstrata_num_preemptions_total 7\n", "\nstrata_engine_step_seconds_total 2.5\n",
+        "\nstrata_engine_model_seconds_total 2\n", "# TYPE strata_num_requests_running gauge\n",
         "# TYPE strata_num_preemptions_total counter\n",
         "# TYPE strata_inter_token_latency_seconds histogram\n"}) {
     EXPECT_NE(r.body.find(needle), std::string::npos) << needle << "\n" << r.body;
