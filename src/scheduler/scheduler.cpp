@@ -1,7 +1,8 @@
 #include "scheduler/scheduler.h"
 
 #include <algorithm>
-#include <set>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 
@@ -11,7 +12,7 @@ struct Scheduler::StepState {
   BatchPlan plan;
   int budget = 0;
   bool preempted = false;
-  std::set<SequenceId> scheduled;
+  std::vector<SequenceId> scheduled;  // looked through only when preempting
 };
 
 Scheduler::Scheduler(const SchedulerConfig& config, KVCacheManager& kv) : config_(config), kv_(kv) {
@@ -41,10 +42,16 @@ Sequence& Scheduler::sequence(SequenceId id) {
 }
 
 std::vector<SequenceId> Scheduler::sorted(const std::vector<SequenceId>& ids) const {
-  std::vector<SequenceId> out = ids;
-  std::sort(out.begin(), out.end(), [&](SequenceId a, SequenceId b) {
-    return sequences_.at(a).order_key() < sequences_.at(b).order_key();
-  });
+  // Each key looked up once, then sorted (not two map lookups per comparison); keys end
+  // with the id, so no two are equal.
+  using Key = decltype(std::declval<const Sequence&>().order_key());
+  std::vector<std::pair<Key, SequenceId>> keyed;
+  keyed.reserve(ids.size());
+  for (SequenceId id : ids) keyed.emplace_back(sequences_.at(id).order_key(), id);
+  std::sort(keyed.begin(), keyed.end());
+  std::vector<SequenceId> out;
+  out.reserve(ids.size());
+  for (const auto& entry : keyed) out.push_back(entry.second);
   return out;
 }
 
@@ -101,7 +108,7 @@ void Scheduler::add_to_plan(Sequence& seq, int n, StepState& step) {
   step.plan.sequences.push_back(std::move(s));
   step.plan.num_tokens += n;
   step.budget -= n;
-  step.scheduled.insert(seq.id);
+  step.scheduled.push_back(seq.id);
 }
 
 void Scheduler::schedule_running(StepState& step) {
@@ -124,7 +131,8 @@ void Scheduler::schedule_running(StepState& step) {
       }
       std::vector<SequenceId> candidates;
       for (size_t j = i; j < order.size(); ++j)
-        if (sequences_.at(order[j]).status == SequenceStatus::Running && !step.scheduled.count(order[j]))
+        if (sequences_.at(order[j]).status == SequenceStatus::Running &&
+            std::find(step.scheduled.begin(), step.scheduled.end(), order[j]) == step.scheduled.end())
           candidates.push_back(order[j]);
       if (preempt_least_important(candidates, step) == seq.id) break;
     }
