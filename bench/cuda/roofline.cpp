@@ -12,21 +12,11 @@
 #include <random>
 #include <vector>
 
+#include "cuda_bench_check.h"
+
 namespace {
 
-void check(cudaError_t status, const char* what) {
-  if (status != cudaSuccess) {
-    std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(status));
-    std::exit(1);
-  }
-}
-
-void check(cublasStatus_t status, const char* what) {
-  if (status != CUBLAS_STATUS_SUCCESS) {
-    std::fprintf(stderr, "%s: cuBLAS status %d\n", what, static_cast<int>(status));
-    std::exit(1);
-  }
-}
+using strata::bench::check;
 
 template <typename Fn>
 double median_ms(int repetitions, Fn&& fn) {

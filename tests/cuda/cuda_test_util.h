@@ -31,11 +31,11 @@ class CudaTest : public ::testing::Test {
   std::unique_ptr<Backend> gpu, cpu;
 };
 
-// A backend with the kernels that had not yet run on a GPU when written
-// (CudaBackendOptions::unverified_kernels), for the tests that check them.
-inline std::unique_ptr<Backend> unverified_backend() {
+// A backend without the decode-batch kernels (CudaBackendOptions::plain_kernels), for the
+// tests that compare the two.
+inline std::unique_ptr<Backend> plain_backend() {
   CudaBackendOptions options;
-  options.unverified_kernels = true;
+  options.plain_kernels = true;
   return make_cuda_backend(options);
 }
 

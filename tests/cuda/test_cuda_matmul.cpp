@@ -214,14 +214,15 @@ TEST_F(CudaMatmul, NormFoldedIntoProductsMatchesNormThenProducts) {
 
 // The MLP block as one operation (norm, gate and up, SwiGLU, down added to the residual)
 // against the CPU backend's: on the GEMV (m <= 8) and on the tensor cores, where the
-// unverified kernels' SwiGLU writes the down product's bf16/f16 input directly and the
-// norm reads float4 vectors. Compared on what the block adds to the residual, whose
-// bf16-rounded activations bound the error near 1e-2.
+// default kernels' SwiGLU writes the down product's bf16/f16 input directly and the norm
+// reads float4 vectors (the plain kernels: silu_mul, a conversion, the scalar norm).
+// Compared on what the block adds to the residual, whose bf16-rounded activations bound
+// the error near 1e-2.
 TEST_F(CudaMatmul, SwigluMlpMatchesTheCpuBackend) {
-  const std::unique_ptr<Backend> fused = unverified_backend();
+  const std::unique_ptr<Backend> plain = plain_backend();
   uint32_t seed = 700;
   const int64_t hidden = 512, inter = 1536;
-  for (Backend* device : {gpu.get(), fused.get()}) {
+  for (Backend* device : {plain.get(), gpu.get()}) {
     for (DType dtype : {DType::BF16, DType::F16, DType::Q4_0}) {
       const Tensor w_gate = make_weight(dtype, inter, hidden, seed++).tensor;
       const Tensor w_up = make_weight(dtype, inter, hidden, seed++).tensor;
@@ -245,7 +246,7 @@ TEST_F(CudaMatmul, SwigluMlpMatchesTheCpuBackend) {
           expect_delta.push_back(cpu_x.data<float>()[i] - x.data<float>()[i]);
         }
         EXPECT_LT(relative_error(got_delta, expect_delta), 1.5e-2)
-            << dtype_name(dtype) << " m=" << m << (device == fused.get() ? " unverified kernels" : "");
+            << dtype_name(dtype) << " m=" << m << (device == plain.get() ? " plain kernels" : "");
       }
     }
   }
@@ -254,9 +255,10 @@ TEST_F(CudaMatmul, SwigluMlpMatchesTheCpuBackend) {
 // Weights uploaded stacked (q, k and v in one allocation) with their outputs adjacent
 // columns of one tensor, as the model lays them out: one tensor-core product for the
 // three where the weights are F32/F16/BF16, against each weight uploaded and multiplied
-// alone; quantized weights stay apart and must still work.
+// alone by the plain kernels; quantized weights stay apart and must still work.
 TEST_F(CudaMatmul, StackedWeightsGiveTheProductsOfEachAlone) {
-  const std::unique_ptr<Backend> stacking = unverified_backend();
+  Backend* const stacking = gpu.get();
+  const std::unique_ptr<Backend> plain = plain_backend();  // weights apart, cuBLAS
   uint32_t seed = 800;
   const int64_t k = 512;
   for (DType dtype : {DType::F32, DType::BF16, DType::F16, DType::Q4_0}) {
@@ -270,10 +272,10 @@ TEST_F(CudaMatmul, StackedWeightsGiveTheProductsOfEachAlone) {
           << dtype_name(dtype);
     }
     const Tensor norm_weight = random_host({k}, seed++, 0.5f, 1.5f);
-    const Tensor dn = stacking->upload(norm_weight), dn_alone = gpu->upload(norm_weight);
+    const Tensor dn = stacking->upload(norm_weight), dn_alone = plain->upload(norm_weight);
     for (int64_t m : {1, 8, 9, 64}) {
       const Tensor x = random_host({m, k}, seed++, -2.f, 2.f);
-      const Tensor dx = stacking->upload(x), dx_alone = gpu->upload(x);
+      const Tensor dx = stacking->upload(x), dx_alone = plain->upload(x);
       Tensor out = poisoned(*stacking, {m, 384 + 4});  // a padding column past the three
       Tensor ys[] = {out.slice(1, 0, 256), out.slice(1, 256, 320), out.slice(1, 320, 384)};
       const MatmulTarget targets[] = {{&ys[0], &stacked[0]}, {&ys[1], &stacked[1]}, {&ys[2], &stacked[2]}};
@@ -281,11 +283,11 @@ TEST_F(CudaMatmul, StackedWeightsGiveTheProductsOfEachAlone) {
       stacking->norm_matmul_many(NormedInput{dx, dn, 1e-5f, normed}, targets);
       const Tensor got = stacking->download(out);
       for (int i = 0; i < 3; ++i) {
-        const Tensor w = gpu->upload(host[static_cast<size_t>(i)]);
-        Tensor alone = poisoned(*gpu, {m, w.size(0)}), alone_normed = poisoned(*gpu, {m, k});
+        const Tensor w = plain->upload(host[static_cast<size_t>(i)]);
+        Tensor alone = poisoned(*plain, {m, w.size(0)}), alone_normed = poisoned(*plain, {m, k});
         const MatmulTarget target[] = {{&alone, &w}};
-        gpu->norm_matmul_many(NormedInput{dx_alone, dn_alone, 1e-5f, alone_normed}, target);
-        const Tensor expect = gpu->download(alone);
+        plain->norm_matmul_many(NormedInput{dx_alone, dn_alone, 1e-5f, alone_normed}, target);
+        const Tensor expect = plain->download(alone);
         std::vector<float> got_rows;
         const int64_t first = i == 0 ? 0 : 256 + 64 * (i - 1);
         for (int64_t r = 0; r < m; ++r)

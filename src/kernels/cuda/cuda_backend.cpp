@@ -26,6 +26,15 @@ void* ScratchBuffer::get(DeviceAllocator& allocator, size_t bytes) {
   return storage_->data;
 }
 
+int* ZeroedCounters::get(DeviceAllocator& allocator, size_t count, cudaStream_t stream) {
+  void* counters = buffer_.get(allocator, count * sizeof(int));
+  if (counters != zeroed_) {
+    cuda_check(cudaMemsetAsync(counters, 0, std::max<size_t>(count * sizeof(int), 256), stream), "zeroed counters");
+    zeroed_ = counters;
+  }
+  return static_cast<int*>(counters);
+}
+
 CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.device) {
   int count = 0;
   if (const cudaError_t status = cudaGetDeviceCount(&count); status != cudaSuccess)
@@ -55,13 +64,15 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   fuse_products_ = !switched_off("STRATA_CUDA_FUSE");
   rope_epilogue_ = fuse_products_ && !switched_off("STRATA_CUDA_ROPE_EPILOGUE");
   flash_attention_ = !switched_off("STRATA_CUDA_FLASH_ATTENTION");
-  const bool unverified = options.unverified_kernels || env_is("STRATA_CUDA_UNVERIFIED", "1");
-  decode_attention_ = unverified && !switched_off("STRATA_CUDA_DECODE_ATTENTION");
-  stack_weights_ = unverified && !switched_off("STRATA_CUDA_STACK_WEIGHTS");
-  swiglu_half_input_ = unverified && fuse_products_ && !switched_off("STRATA_CUDA_SWIGLU_HALF");
-  vector_norm_ = unverified && !switched_off("STRATA_CUDA_VECTOR_NORM");
+  const bool plain = options.plain_kernels;
+  decode_attention_ = !plain && !switched_off("STRATA_CUDA_DECODE_ATTENTION");
+  stack_weights_ = !plain && !switched_off("STRATA_CUDA_STACK_WEIGHTS");
+  swiglu_half_input_ = !plain && fuse_products_ && !switched_off("STRATA_CUDA_SWIGLU_HALF");
+  vector_norm_ = !plain && !switched_off("STRATA_CUDA_VECTOR_NORM");
+  skinny_gemm_ = !plain && !switched_off("STRATA_CUDA_SKINNY_GEMM");
   batch_invariant_ = options.batch_invariant || env_is("STRATA_CUDA_BATCH_INVARIANT", "1");
-  if (batch_invariant_) fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = false;
+  if (batch_invariant_)
+    fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = skinny_gemm_ = false;
   if (env_is("STRATA_CUDA_STEP_PROFILE", "1")) step_profile_ = std::make_unique<StepProfile>(stream_);
 }
 

@@ -26,13 +26,13 @@ struct CudaBackendOptions {
   // A greedy request then gives the same tokens alone and in any batch, at a cost: prefill
   // reads the weights once per eight tokens. STRATA_CUDA_BATCH_INVARIANT=1 also sets it.
   bool batch_invariant = false;
-  // Kernels written and compiled but not yet run on a GPU, off until a device run passes
-  // their tests (bench/cuda/NOTES.md, session 13): decode attention on the tensor cores,
-  // stacked q/k/v and gate/up weights with one product each, the SwiGLU writing the down
-  // product's half input, the norm before tensor-core products in float4 vectors.
-  // STRATA_CUDA_UNVERIFIED=1 also sets it; each then has its own
-  // switch (STRATA_CUDA_DECODE_ATTENTION, _STACK_WEIGHTS, _SWIGLU_HALF, _VECTOR_NORM =0: off).
-  bool unverified_kernels = false;
+  // The kernels before the decode-batch ones (tests compare the two): the SIMT decode
+  // attention instead of the tensor-core one, weights uploaded apart instead of stacked
+  // (one product each), silu_mul then a conversion instead of the SwiGLU writing the down
+  // product's half input, the scalar norm instead of float4 rows, and cuBLAS instead of the
+  // skinny GEMM for 9 to 128 rows. Each also has its own switch, =0 for off:
+  // STRATA_CUDA_DECODE_ATTENTION, _STACK_WEIGHTS, _SWIGLU_HALF, _VECTOR_NORM, _SKINNY_GEMM.
+  bool plain_kernels = false;
 };
 
 // Throws Error when the build has no CUDA or the device cannot be opened.

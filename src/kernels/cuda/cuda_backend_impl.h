@@ -29,6 +29,17 @@ class ScratchBuffer {
   std::vector<std::shared_ptr<Storage>> retired_;
 };
 
+// Integer tickets that kernels leave at zero when they are done with them (split-KV
+// attention, split-K products): zeroed on the stream when (re)allocated.
+class ZeroedCounters {
+ public:
+  int* get(DeviceAllocator& allocator, size_t count, cudaStream_t stream);
+
+ private:
+  ScratchBuffer buffer_;
+  const void* zeroed_ = nullptr;
+};
+
 // What a captured decode step depends on besides the values in its buffers.
 struct StepShape {
   int seqs = 0, table_width = 0, logit_rows = 0;
@@ -151,8 +162,6 @@ class CudaBackend : public Backend {
               const NormedInput* norm);
   // x quantized to int8 blocks (in activations_q8_) for the integer GEMV.
   QuantizedRows quantize_input(const Tensor& x);
-  // `count` zeroed split-KV tickets (attention_counters_).
-  int* split_counters(size_t count);
   // The decode items of a batch (one token per sequence), written beside its index arrays.
   void remember_decode_items(const BatchTensors& batch, std::shared_ptr<Storage> storage,
                              const AttentionItem* items);
@@ -170,19 +179,23 @@ class CudaBackend : public Backend {
   CudaBackendOptions::QuantizedActivations quantized_activations_ = CudaBackendOptions::QuantizedActivations::Int16;
   bool batch_invariant_ = false;  // CudaBackendOptions::batch_invariant
   bool flash_attention_ = true;  // prefill attention on the tensor cores (STRATA_CUDA_FLASH_ATTENTION=0: off)
-  // Not yet run on a GPU, so only with CudaBackendOptions::unverified_kernels:
   // Decode batches that fill the GPU without key splits on the tensor cores
   // (STRATA_CUDA_DECODE_ATTENTION=0: the SIMT kernel).
-  bool decode_attention_ = false;
+  bool decode_attention_ = true;
   // Weights of one input stacked in one allocation, one product for all of them on the
   // tensor cores (STRATA_CUDA_STACK_WEIGHTS=0: an allocation and a product each).
-  bool stack_weights_ = false;
+  bool stack_weights_ = true;
   // The SwiGLU writes the down product's half input (STRATA_CUDA_SWIGLU_HALF=0: silu_mul,
   // then the conversion of its f32 rows).
-  bool swiglu_half_input_ = false;
+  bool swiglu_half_input_ = true;
   // The norm before tensor-core products reads each row once, in float4 vectors
   // (STRATA_CUDA_VECTOR_NORM=0: the scalar kernel).
-  bool vector_norm_ = false;
+  bool vector_norm_ = true;
+  // Half-weight products of 9 to 128 rows through skinny_gemm.cu rather than cuBLAS
+  // (STRATA_CUDA_SKINNY_GEMM=0: cuBLAS).
+  bool skinny_gemm_ = true;
+  ScratchBuffer skinny_partials_;
+  ZeroedCounters skinny_counters_;
   // One GEMV launch for the products of one input and the residual add in the product's
   // store (STRATA_CUDA_FUSE=0: a launch per product and a separate add, for A/B runs).
   bool fuse_products_ = true;
@@ -190,10 +203,8 @@ class CudaBackend : public Backend {
   // the separate rope + store kernel).
   bool rope_epilogue_ = true;
   ScratchBuffer unfused_product_;
-  // The split-KV attention's tickets (AttentionArgs::split_counters), and which buffer of
-  // them has been zeroed.
-  ScratchBuffer attention_counters_;
-  const void* zeroed_counters_ = nullptr;
+  // The split-KV attention's tickets (AttentionArgs::split_counters).
+  ZeroedCounters attention_counters_;
 
   struct RopeFrequencies {
     RopeConfig cfg;

@@ -219,16 +219,6 @@ void CudaBackend::rope_store_kv(Tensor& q, Tensor& k, const Tensor& v, KVStorage
   launch_rope_store_kv(args, batch.num_tokens, stream_);
 }
 
-int* CudaBackend::split_counters(size_t count) {
-  // Zeroed when (re)allocated; the attention kernel leaves every counter at zero again.
-  void* counters = attention_counters_.get(*allocator_, count * sizeof(int));
-  if (counters != zeroed_counters_) {
-    cuda_check(cudaMemsetAsync(counters, 0, std::max<size_t>(count * sizeof(int), 256), stream_), "split counters");
-    zeroed_counters_ = counters;
-  }
-  return static_cast<int*>(counters);
-}
-
 const AttentionItem* CudaBackend::attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items) {
   auto& cache = items_cache_;
   if (cache.batch != batch.token_ids.storage() || cache.tokens_per_item != tokens_per_item) {
@@ -330,7 +320,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
         attention_partials_.get(*allocator_, rows * (static_cast<size_t>(l.head_dim) + 2) * sizeof(float)));
     a.partial_acc = partials;
     a.partial_stats = partials + rows * static_cast<size_t>(l.head_dim);
-    a.split_counters = split_counters(static_cast<size_t>(base_blocks));
+    a.split_counters = attention_counters_.get(*allocator_, static_cast<size_t>(base_blocks), stream_);
   }
   // Decode steps that fill the GPU as they are: the tensor cores, every head of a group
   // from one read of the tile (a rule of the batch's size, as the splits').
