@@ -1,11 +1,10 @@
-// The products of a decode batch (9 to 128 rows) of the Llama-3.1-8B shape with bf16
-// weights, each way Strata could run them: cublasGemmEx's default choice (the backend's
-// path before the skinny GEMM), every algorithm cuBLASLt's heuristic offers (the best of
-// them is what autotuning would reach), and the skinny GEMM (skinny_gemm.cu) with the
-// backend's split rule and with each split count. Weight bytes over the median time
-// (CUDA events, one product a timing, 25 timings, weights rotated over copies past the L2
-// cache, random operands) against the copy rate cuda_roofline measures. The skinny GEMM's
-// result is checked against cuBLAS's on the same operands.
+// The products of a decode batch (16 to 128 rows) of the Llama-3.1-8B shape with bf16
+// weights: cublasGemmEx's default choice (the backend's path) against every algorithm
+// cuBLASLt's heuristic offers for the same product (the best of them is what autotuning
+// would reach). Weight bytes over the median time (CUDA events, one product a timing, 25
+// timings, weights rotated over copies past the L2 cache, random operands), to set against
+// the copy rate cuda_roofline measures. (Session 14's skinny GEMM was compared here too;
+// its figures are in bench/RESULTS.md.)
 // Usage: cuda_gemm_bench [M...]   (default 16 32 64 128)
 #include <cublasLt.h>
 #include <cublas_v2.h>
@@ -21,7 +20,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cuda/launch.h"
 #include "cuda_bench_check.h"
 
 namespace {
@@ -74,16 +72,6 @@ void* device_copy(const std::vector<uint16_t>& host) {
   return p;
 }
 
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double diff = 0, ref = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(a[i])) return INFINITY;
-    diff += (double{a[i]} - b[i]) * (double{a[i]} - b[i]);
-    ref += double{b[i]} * b[i];
-  }
-  return std::sqrt(diff / std::max(ref, 1e-300));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,7 +80,6 @@ int main(int argc, char** argv) {
   if (ms.empty()) ms = {16, 32, 64, 128};
   cudaDeviceProp props{};
   check(cudaGetDeviceProperties(&props, 0), "cudaGetDeviceProperties");
-  const int wave = 2 * props.multiProcessorCount;
   std::printf("gpu: %s, %d SMs\n", props.name, props.multiProcessorCount);
   const Shape shapes[] = {{"qkv", 6144, 4096, false},
                           {"wo", 4096, 4096, true},
@@ -107,13 +94,9 @@ int main(int argc, char** argv) {
   void* workspace = nullptr;
   check(cudaMalloc(&workspace, workspace_bytes), "cudaMalloc");
   check(cublasSetWorkspace(handle, workspace, workspace_bytes), "cublasSetWorkspace");
-  int* counters = nullptr;
-  check(cudaMalloc(&counters, 1 << 20), "cudaMalloc");
-  check(cudaMemset(counters, 0, 1 << 20), "cudaMemset");
 
-  std::printf("| product | m | weight MB | cublasGemmEx us (GB/s) | cuBLASLt first us | cuBLASLt best us (GB/s, of) | "
-              "skinny us (GB/s, splits) | skinny best us (splits) | skinny vs cuBLAS |\n");
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| product | m | weight MB | cublasGemmEx us (GB/s) | cuBLASLt first us | cuBLASLt best us (GB/s, of) |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- |\n");
   uint32_t seed = 1;
   for (const Shape& s : shapes) {
     const size_t weight_elems = static_cast<size_t>(s.n * s.k);
@@ -127,8 +110,6 @@ int main(int argc, char** argv) {
       float* y = nullptr;
       check(cudaMalloc(&y, static_cast<size_t>(m * s.n) * 4), "cudaMalloc");
       check(cudaMemset(y, 0, static_cast<size_t>(m * s.n) * 4), "cudaMemset");
-      float* partials = nullptr;
-      check(cudaMalloc(&partials, strata::cuda::skinny_gemm_partials_bytes(m, s.n, 16) + 256), "cudaMalloc");
       const float alpha = 1.f, beta = s.accumulate ? 1.f : 0.f;
       const auto gemm_ex = [&](int i) {
         check(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(s.n), static_cast<int>(m),
@@ -174,53 +155,13 @@ int main(int argc, char** argv) {
       cublasLtMatrixLayoutDestroy(lc);
       cublasLtMatmulDescDestroy(op);
 
-      // The skinny GEMM.
-      strata::cuda::SkinnyGemmArgs a;
-      a.y = y;
-      a.y_stride = s.n;
-      a.x = x;
-      a.x_stride = s.k;
-      a.m = m;
-      a.accumulate = s.accumulate;
-      a.partials = partials;
-      a.counters = counters;
-      const auto skinny = [&](int splits) {
-        a.splits = splits;
-        return median_us([&](int i) {
-          a.w = strata::cuda::WeightRef{weights[static_cast<size_t>(i % copies)], strata::DType::BF16, s.n, s.k};
-          strata::cuda::launch_skinny_gemm(a, nullptr);
-        });
-      };
-      const int auto_splits = strata::cuda::skinny_gemm_splits(s.n, s.k, wave);
-      const double skinny_us = skinny(auto_splits);
-      double best_us = INFINITY;
-      int best_splits = 0;
-      for (int splits : {1, 2, 3, 4, 6, 8, 12, 16}) {
-        if (splits > s.k / 64) continue;
-        const double us = skinny(splits);
-        if (us < best_us) best_us = us, best_splits = splits;
-      }
-
-      // Correctness: both from y = 0 with the first weight copy (accumulating onto zeros).
-      std::vector<float> from_cublas(static_cast<size_t>(m * s.n)), from_skinny(from_cublas.size());
-      check(cudaMemset(y, 0, from_cublas.size() * 4), "cudaMemset");
-      gemm_ex(0);
-      check(cudaMemcpy(from_cublas.data(), y, from_cublas.size() * 4, cudaMemcpyDeviceToHost), "cudaMemcpy");
-      check(cudaMemset(y, 0, from_cublas.size() * 4), "cudaMemset");
-      a.splits = auto_splits;
-      a.w = strata::cuda::WeightRef{weights[0], strata::DType::BF16, s.n, s.k};
-      strata::cuda::launch_skinny_gemm(a, nullptr);
-      check(cudaMemcpy(from_skinny.data(), y, from_skinny.size() * 4, cudaMemcpyDeviceToHost), "cudaMemcpy");
-
       const auto gbs = [&](double us) { return weight_bytes / (us * 1e-6) / 1e9; };
-      std::printf("| %s | %lld | %.1f | %.1f (%.0f) | %.1f | %.1f (%.0f, #%d of %d) | %.1f (%.0f, %d) | %.1f (%d) | %.1e |\n",
-                  s.name, static_cast<long long>(m), weight_bytes / 1e6, cublas_us, gbs(cublas_us), lt_first, lt_best,
-                  gbs(lt_best), lt_best_index, found, skinny_us, gbs(skinny_us), auto_splits, best_us, best_splits,
-                  relative_error(from_skinny, from_cublas));
+      std::printf("| %s | %lld | %.1f | %.1f (%.0f) | %.1f | %.1f (%.0f, #%d of %d) |\n", s.name,
+                  static_cast<long long>(m), weight_bytes / 1e6, cublas_us, gbs(cublas_us), lt_first, lt_best,
+                  gbs(lt_best), lt_best_index, found);
       std::fflush(stdout);
       cudaFree(x);
       cudaFree(y);
-      cudaFree(partials);
     }
     for (void* w : weights) cudaFree(w);
   }

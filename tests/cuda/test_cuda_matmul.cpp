@@ -258,7 +258,7 @@ TEST_F(CudaMatmul, SwigluMlpMatchesTheCpuBackend) {
 // alone by the plain kernels; quantized weights stay apart and must still work.
 TEST_F(CudaMatmul, StackedWeightsGiveTheProductsOfEachAlone) {
   Backend* const stacking = gpu.get();
-  const std::unique_ptr<Backend> plain = plain_backend();  // weights apart, cuBLAS
+  const std::unique_ptr<Backend> plain = plain_backend();  // weights apart
   uint32_t seed = 800;
   const int64_t k = 512;
   for (DType dtype : {DType::F32, DType::BF16, DType::F16, DType::Q4_0}) {

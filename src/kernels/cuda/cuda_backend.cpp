@@ -69,10 +69,8 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   stack_weights_ = !plain && !switched_off("STRATA_CUDA_STACK_WEIGHTS");
   swiglu_half_input_ = !plain && fuse_products_ && !switched_off("STRATA_CUDA_SWIGLU_HALF");
   vector_norm_ = !plain && !switched_off("STRATA_CUDA_VECTOR_NORM");
-  skinny_gemm_ = !plain && !switched_off("STRATA_CUDA_SKINNY_GEMM");
   batch_invariant_ = options.batch_invariant || env_is("STRATA_CUDA_BATCH_INVARIANT", "1");
-  if (batch_invariant_)
-    fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = skinny_gemm_ = false;
+  if (batch_invariant_) fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = false;
   if (env_is("STRATA_CUDA_STEP_PROFILE", "1")) step_profile_ = std::make_unique<StepProfile>(stream_);
 }
 

@@ -29,9 +29,8 @@ struct CudaBackendOptions {
   // The kernels before the decode-batch ones (tests compare the two): the SIMT decode
   // attention instead of the tensor-core one, weights uploaded apart instead of stacked
   // (one product each), silu_mul then a conversion instead of the SwiGLU writing the down
-  // product's half input, the scalar norm instead of float4 rows, and cuBLAS instead of the
-  // skinny GEMM for 9 to 128 rows. Each also has its own switch, =0 for off:
-  // STRATA_CUDA_DECODE_ATTENTION, _STACK_WEIGHTS, _SWIGLU_HALF, _VECTOR_NORM, _SKINNY_GEMM.
+  // product's half input, and the scalar norm instead of float4 rows. Each also has its own
+  // switch, =0 for off: STRATA_CUDA_DECODE_ATTENTION, _STACK_WEIGHTS, _SWIGLU_HALF, _VECTOR_NORM.
   bool plain_kernels = false;
 };
 

@@ -30,7 +30,7 @@ class ScratchBuffer {
 };
 
 // Integer tickets that kernels leave at zero when they are done with them (split-KV
-// attention, split-K products): zeroed on the stream when (re)allocated.
+// attention): zeroed on the stream when (re)allocated.
 class ZeroedCounters {
  public:
   int* get(DeviceAllocator& allocator, size_t count, cudaStream_t stream);
@@ -191,11 +191,6 @@ class CudaBackend : public Backend {
   // The norm before tensor-core products reads each row once, in float4 vectors
   // (STRATA_CUDA_VECTOR_NORM=0: the scalar kernel).
   bool vector_norm_ = true;
-  // Half-weight products of 9 to 128 rows through skinny_gemm.cu rather than cuBLAS
-  // (STRATA_CUDA_SKINNY_GEMM=0: cuBLAS).
-  bool skinny_gemm_ = true;
-  ScratchBuffer skinny_partials_;
-  ZeroedCounters skinny_counters_;
   // One GEMV launch for the products of one input and the residual add in the product's
   // store (STRATA_CUDA_FUSE=0: a launch per product and a separate add, for A/B runs).
   bool fuse_products_ = true;

@@ -374,23 +374,6 @@ void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor
     x_half = HalfInput{act_type, buffer};
   }
   const void* xh = x_half.data;
-  if (skinny_gemm_ && skinny_gemm_supports(w, m)) {
-    SkinnyGemmArgs s;
-    s.y = out;
-    s.y_stride = y_stride;
-    s.x = xh;
-    s.x_stride = k;
-    s.m = m;
-    s.w = w;
-    s.accumulate = accumulate;
-    s.splits = skinny_gemm_splits(n, k, 2 * props_.multiProcessorCount);
-    if (s.splits > 1) {
-      s.partials = static_cast<float*>(skinny_partials_.get(*allocator_, skinny_gemm_partials_bytes(m, n, s.splits)));
-      s.counters = skinny_counters_.get(*allocator_, static_cast<size_t>(skinny_gemm_row_tiles(n)), stream_);
-    }
-    launch_skinny_gemm(s, stream_);
-    return;
-  }
   if (w.dtype == DType::F16 || w.dtype == DType::BF16) {
     const cudaDataType t = w.dtype == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
     gemm(cublas_, n, m, k, w.data, t, xh, t, k, out, y_stride, accumulate);

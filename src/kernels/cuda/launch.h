@@ -143,31 +143,6 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
                         WeightRef up, cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr);
 
-// Products of a few activation rows on the tensor cores (skinny_gemm.cu): y[m, n] (+)=
-// x[m, k] · w[n, k]ᵀ for f16/bf16 weights (k % 64 == 0) and x rounded to the weights' type,
-// 1 <= m <= kMaxSkinnyRows, f32 y. Each weight row is read once; `splits` (>= 1) divide k,
-// their partial sums added by the last block of each 128-row tile in split order.
-constexpr int64_t kMaxSkinnyRows = 128;
-struct SkinnyGemmArgs {
-  float* y = nullptr;  // [m, n], row stride y_stride
-  int64_t y_stride = 0;
-  const void* x = nullptr;  // [m, k] f16/bf16 as w, row stride x_stride (a multiple of 8)
-  int64_t x_stride = 0;
-  int64_t m = 0;
-  WeightRef w;
-  bool accumulate = false;  // y += x · wᵀ
-  int splits = 1;
-  float* partials = nullptr;  // splits > 1: skinny_gemm_partials_bytes
-  int* counters = nullptr;    // splits > 1: skinny_gemm_row_tiles(n) ints, zero (the kernel leaves them zero)
-};
-bool skinny_gemm_supports(const WeightRef& w, int64_t m);
-int64_t skinny_gemm_row_tiles(int64_t n);
-// Splits of k for a product of n rows and k columns on a GPU that runs `blocks_per_wave`
-// blocks at once (two an SM): enough to fill one wave without starting a second.
-int skinny_gemm_splits(int64_t n, int64_t k, int blocks_per_wave);
-size_t skinny_gemm_partials_bytes(int64_t m, int64_t n, int splits);
-void launch_skinny_gemm(const SkinnyGemmArgs& args, cudaStream_t stream);
-
 // Activation rows quantized to int8 blocks of 32 (the integer GEMV's input): `quants`
 // [rows, cols] dense, `scales` [rows, cols / 32] of (d, d * sum of the block's quants),
 // value ~= d * quant. One buffer of quantized_rows_bytes() holds both.
