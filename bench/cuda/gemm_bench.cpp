@@ -15,12 +15,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <random>
-#include <string>
 #include <vector>
 
-#include "cuda_bench_check.h"
+#include "cuda_bench_util.h"
 
 namespace {
 
@@ -32,26 +30,10 @@ struct Shape {
   bool accumulate;  // the residual products (wo, down) add to y
 };
 
-// Median of 25 timed calls after 3 warm-up calls; `fn(i)` runs call i.
-double median_us(const std::function<void(int)>& fn) {
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "cudaEventCreate");
-  check(cudaEventCreate(&stop), "cudaEventCreate");
-  for (int i = 0; i < 3; ++i) fn(i);
-  std::vector<double> times;
-  for (int i = 0; i < 25; ++i) {
-    check(cudaEventRecord(start), "cudaEventRecord");
-    fn(i);
-    check(cudaEventRecord(stop), "cudaEventRecord");
-    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    times.push_back(ms * 1e3);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+// Median of 25 timed calls fn(i) in microseconds.
+template <typename Fn>
+double median_us(Fn&& fn) {
+  return 1e3 * strata::bench::median_ms(25, fn);
 }
 
 std::vector<uint16_t> random_bf16(size_t count, uint32_t seed) {

@@ -12,31 +12,12 @@
 #include <random>
 #include <vector>
 
-#include "cuda_bench_check.h"
+#include "cuda_bench_util.h"
 
 namespace {
 
 using strata::bench::check;
-
-template <typename Fn>
-double median_ms(int repetitions, Fn&& fn) {
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "cudaEventCreate");
-  check(cudaEventCreate(&stop), "cudaEventCreate");
-  for (int i = 0; i < 3; ++i) fn();  // warm-up
-  std::vector<double> times;
-  for (int i = 0; i < repetitions; ++i) {
-    check(cudaEventRecord(start), "cudaEventRecord");
-    fn();
-    check(cudaEventRecord(stop), "cudaEventRecord");
-    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    times.push_back(ms);
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
+using strata::bench::median_ms;
 
 double copy_bandwidth_gbs() {
   const size_t bytes = size_t{4} << 30;  // 4 GiB each way: far beyond L2
@@ -44,7 +25,8 @@ double copy_bandwidth_gbs() {
   check(cudaMalloc(&a, bytes), "cudaMalloc");
   check(cudaMalloc(&b, bytes), "cudaMalloc");
   check(cudaMemset(a, 0x5a, bytes), "cudaMemset");
-  const double ms = median_ms(10, [&] { check(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy"); });
+  const double ms =
+      median_ms(10, [&](int) { check(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy"); });
   cudaFree(a);
   cudaFree(b);
   return 2.0 * static_cast<double>(bytes) / (ms * 1e-3) / 1e9;
@@ -68,7 +50,7 @@ double bf16_gemm_tflops() {
   cublasHandle_t handle;
   check(cublasCreate(&handle), "cublasCreate");
   const float alpha = 1.f, beta = 0.f;
-  const double ms = median_ms(20, [&] {
+  const double ms = median_ms(20, [&](int) {
     check(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &alpha, a, CUDA_R_16BF, n, b, CUDA_R_16BF, n, &beta,
                        c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
           "cublasGemmEx");
