@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Per-kernel GPU time from an Nsight Compute CSV (`ncu --csv --page raw --metrics
-gpu__time_duration.sum`), grouped by kernel name: where a decode step's time goes.
+gpu__time_duration.sum[,dram__bytes_read.sum]`), grouped by kernel name: where a decode step's
+time goes, and (with the second metric) each kernel's DRAM read rate.
 Usage: ncu_summary.py FILE.csv --per N   (N: tokens or steps the profiled launches cover)
 """
 import argparse
@@ -22,7 +23,9 @@ def main() -> None:
     with open(args.csv, newline="") as f:
         lines = [l for l in f if l.startswith('"')]  # ncu's own messages are not quoted
     rows = list(csv.DictReader(lines))
-    total_ns, count = defaultdict(float), defaultdict(int)
+    total_ns, count, read = defaultdict(float), defaultdict(int), defaultdict(float)
+    units = rows[0] if rows else {}
+    scale = {"byte": 1, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9}.get(units.get("dram__bytes_read.sum", ""), 1)
     for r in rows:
         value = r.get("gpu__time_duration.sum", "")
         try:
@@ -32,14 +35,19 @@ def main() -> None:
         name = short_name(r.get("Kernel Name", "?"))
         total_ns[name] += ns
         count[name] += 1
+        try:
+            read[name] += float(r.get("dram__bytes_read.sum", "").replace(",", "")) * scale
+        except ValueError:
+            pass
     grand = sum(total_ns.values())
     print(f"{sum(count.values())} kernels, {grand / 1e3:.1f} us in all, {grand / 1e3 / args.per:.1f} us per unit "
           f"({args.per:g} units)")
-    print("| kernel | launches per unit | us per unit | mean us | share |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| kernel | launches per unit | us per unit | mean us | share | DRAM read GB/s |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for name, ns in sorted(total_ns.items(), key=lambda kv: -kv[1]):
+        rate = f"{read[name] / ns:,.0f}" if read else ""  # bytes per ns = GB/s
         print(f"| {name} | {count[name] / args.per:.1f} | {ns / 1e3 / args.per:.1f} | {ns / 1e3 / count[name]:.2f} "
-              f"| {100 * ns / grand:.1f}% |")
+              f"| {100 * ns / grand:.1f}% | {rate} |")
 
 
 if __name__ == "__main__":
