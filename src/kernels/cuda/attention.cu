@@ -10,6 +10,7 @@
 // last block of each item and head group to finish merges the partial results.
 #include <cuda_fp16.h>
 
+#include <climits>
 #include <cmath>
 #include <type_traits>
 
@@ -111,11 +112,13 @@ struct TileRows {
     }
   }
 
-  __device__ __forceinline__ void load(const TileSource& s, int tile, int warp, int warps, int lane) {
+  // The rows of positions in [from, to) (all by default: the two phases of early_kv).
+  __device__ __forceinline__ void load(const TileSource& s, int tile, int warp, int warps, int lane, int from = 0,
+                                       int to = INT_MAX) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       const int j = warp + warps * r;
-      if (j < kTile) load_row(s, tile + j, lane, k[r], v[r]);
+      if (j < kTile && tile + j >= from && tile + j < to) load_row(s, tile + j, lane, k[r], v[r]);
     }
   }
 
@@ -140,7 +143,9 @@ constexpr int kMaxAttentionThreads = 512;
 
 template <int MaxD, bool F16>
 __global__ void __launch_bounds__(kMaxAttentionThreads) attention_kernel(AttentionArgs a, Layout layout) {
-  wait_for_previous_kernel();
+  // Without early_kv the kernel waits before its first read; with it, after the reads
+  // AttentionArgs::early_kv allows (the items, positions, block table and older rows).
+  if (!a.early_kv) wait_for_previous_kernel();
   extern __shared__ float4 smem4[];
   float* smem = reinterpret_cast<float*>(smem4);
   const int dim = a.cache.head_dim;
@@ -164,6 +169,17 @@ __global__ void __launch_bounds__(kMaxAttentionThreads) attention_kernel(Attenti
   const int key_begin = blockIdx.z * per_split;
   const int key_end = min(item_keys, key_begin + per_split);
 
+  // Rows from the token's own position on were written by the previous kernel (decode:
+  // only its own; otherwise no row is read before the wait).
+  const int older = a.early_kv ? position : 0;
+  const int32_t* table = a.block_tables + int64_t{item.seq} * a.max_blocks;
+  TileRows<MaxD, F16> rows;
+  const TileSource src{a.cache, table, int64_t{a.cache.kv_heads} * dim, kv_head, dim / 4, key_end};
+  if (a.early_kv) {
+    if (key_begin < key_end) rows.load(src, key_begin, warp, warps, lane, 0, older);
+    wait_for_previous_kernel();
+  }
+
   float* q = q_rows + warp * dim;
   if (active)
     for (int d = lane; d < dim; d += 32) q[d] = a.q[token * a.q_token_stride + head * a.q_head_stride + d] * a.scale;
@@ -175,11 +191,8 @@ __global__ void __launch_bounds__(kMaxAttentionThreads) attention_kernel(Attenti
   for (int g = 0; g < kGroups; ++g) acc[g] = make_float4(0.f, 0.f, 0.f, 0.f);
   float running_max = -INFINITY, running_sum = 0.f;
 
-  const int32_t* table = a.block_tables + int64_t{item.seq} * a.max_blocks;
-  TileRows<MaxD, F16> rows;
-  const TileSource src{a.cache, table, int64_t{a.cache.kv_heads} * dim, kv_head, dim / 4, key_end};
   const int vecs = dim / 4;
-  if (key_begin < key_end) rows.load(src, key_begin, warp, warps, lane);
+  if (key_begin < key_end) rows.load(src, key_begin, warp, warps, lane, older);
   for (int tile = key_begin; tile < key_end; tile += kTile) {
     __syncthreads();  // the previous tile is no longer read
     rows.store(src, tile, k_tile, v_tile, warp, warps, lane);

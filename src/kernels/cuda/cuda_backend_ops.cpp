@@ -9,6 +9,7 @@
 #include "kernels/cpu/rope.h"
 #include "kernels/cuda/cuda_backend_impl.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/tensor_args.h"
 
 namespace strata::cuda {
@@ -162,6 +163,12 @@ const double* CudaBackend::rope_frequencies(const RopeConfig& cfg) {
 
 namespace {
 
+// STRATA_CUDA_ATTENTION_EARLY_KV=1 (AttentionArgs::early_kv); read once.
+bool attention_early_kv_enabled() {
+  static const bool enabled = env_is("STRATA_CUDA_ATTENTION_EARLY_KV", "1");
+  return enabled;
+}
+
 // Rope's input: f32 [T, H, head_dim] with dense head rows, one position per token.
 void check_rope_input(const Tensor& x, const BatchTensors& batch, const RopeConfig& cfg, const char* op) {
   require_device(x, op);
@@ -314,6 +321,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
     if (batch.max_query_len == 1) a.splits = static_cast<int>(std::min<int64_t>(want, 16));
     else if (a.max_keys >= 512) a.splits = static_cast<int>(std::min<int64_t>({want, (a.max_keys + 255) / 256, 32}));
   }
+  a.early_kv = batch.max_query_len == 1 && attention_early_kv_enabled();
   if (a.splits > 1) {
     const size_t rows = static_cast<size_t>(a.splits) * static_cast<size_t>(tokens) * static_cast<size_t>(heads);
     auto* partials = static_cast<float*>(

@@ -239,6 +239,12 @@ struct AttentionArgs {
   float* partial_stats = nullptr;
   // Splits only: [items, head groups] tickets, zero between launches (each resets its own).
   int* split_counters = nullptr;
+  // Decode batches (one query token a sequence) only: the first tile's cache rows of
+  // positions before the token's own were written by earlier steps, and the items,
+  // positions and block tables are the step's inputs, so the kernel reads them before
+  // waiting for the previous kernel (which wrote q and the token's own key and value).
+  // STRATA_CUDA_ATTENTION_EARLY_KV=1; off until a device run has tested and measured it.
+  bool early_kv = false;
 };
 
 // Query heads of one KV head handled together by a thread block; head_dim <= 256.
