@@ -37,6 +37,23 @@ std::string random_model(const std::string& arch, const std::string& shape, DTyp
   return path.string();
 }
 
+// The tiny llama shape with heads of 128 (the 8B shape's), four query heads on one KV head.
+std::string random_model_heads_of_128(DType dtype) {
+  const auto path = scratch_dir() / ("llama-tiny-128-" + std::string(dtype_name(dtype)) + ".gguf");
+  if (!fs::exists(path)) {
+    ModelConfig config = random_model_config("llama", "tiny");
+    config.hidden_size = 512;
+    config.num_heads = 4;
+    config.num_kv_heads = 1;
+    config.head_dim = 128;
+    RandomModelOptions options;
+    options.dtype = dtype;
+    options.seed = 5;
+    write_random_gguf(config, options, path.string());
+  }
+  return path.string();
+}
+
 std::string smollm2_file() {
   const char* cache = std::getenv("STRATA_CACHE_DIR");
   const char* home = std::getenv("HOME");
@@ -204,6 +221,69 @@ TEST_F(CudaModel, IntegerGemvsAgreeWithF32Gemv) {
                   mode, fs::path(path).filename().c_str(), r.agree, r.positions, 100.0 * r.agree / r.positions,
                   r.near_ties, r.worst_error);
     }
+}
+
+// The step program (STRATA_CUDA_STEP_PROGRAM=1: a batch-1 decode step's products and
+// attention in one persistent kernel) against the kernels it replaces, on the same GPU,
+// both fed the kernels' greedy tokens: prompts of one token (a recorded step too), of 17,
+// and of 300 (past 32 keys, from where the program's attention splits the keys over
+// blocks), f16 and f32 caches, heads of 64 and of 128, and qwen3 (its q/k norms between the
+// recorded operations). Only the
+// order of the sums differs, so the logits nearly agree; and where the program's attention
+// runs they must differ somewhere, or the program never ran (qwen3's products at these
+// widths add up in the kernels' order, and its attention, after the q/k norms' kernels,
+// stays on the attention kernel: its logits may agree to the bit, H100, 2026-12-06).
+TEST_F(CudaModel, StepProgramMatchesKernels) {
+  struct Case {
+    std::string arch, shape;
+    DType dtype, kv;
+    bool must_differ;
+  };
+  const std::vector<Case> cases = {{"llama", "tiny", DType::F16, DType::F16, true},
+                                   {"llama", "smollm2-135m", DType::BF16, DType::F16, true},
+                                   {"llama", "tiny", DType::BF16, DType::F32, true},
+                                   {"qwen3", "tiny", DType::BF16, DType::F16, false},
+                                   {"llama", "tiny-128", DType::BF16, DType::F16, true}};
+  std::mt19937 rng(23);
+  for (const auto& c : cases) {
+    const std::string path =
+        c.shape == "tiny-128" ? random_model_heads_of_128(c.dtype) : random_model(c.arch, c.shape, c.dtype);
+    LoadOptions options;
+    options.device = Device::CUDA;
+    ::unsetenv("STRATA_CUDA_STEP_PROGRAM");
+    auto kernels = load_model(path, options);
+    ::setenv("STRATA_CUDA_STEP_PROGRAM", "1", 1);  // read when the backend is made
+    auto program = load_model(path, options);
+    ::unsetenv("STRATA_CUDA_STEP_PROGRAM");
+    std::uniform_int_distribution<int32_t> token(1, kernels->config().vocab_size - 1);
+    double worst = 0;
+    int positions = 0, agree = 0, near_ties = 0;
+    for (int len : {1, 17, 300}) {
+      std::vector<int32_t> prompt(static_cast<size_t>(len));
+      for (auto& t : prompt) t = token(rng);
+      SequenceRunner on_kernels(*kernels, 512, c.kv), on_program(*program, 512, c.kv);
+      auto a = on_kernels.prefill(prompt);
+      auto b = on_program.prefill(prompt);
+      for (int step = 0; step <= 48; ++step) {
+        worst = std::max(worst, relative_error(std::vector<float>(b.begin(), b.end()),
+                                               std::vector<float>(a.begin(), a.end())));
+        const int32_t next = argmax(a), other = argmax(b);
+        ++positions;
+        if (next == other) ++agree;
+        else near_ties += near_tie(a, next, other);
+        if (step == 48) break;
+        a = on_kernels.decode(next);
+        b = on_program.decode(next);
+      }
+    }
+    const std::string what = c.arch + " " + c.shape + " " + std::string(dtype_name(c.dtype)) + ", " +
+                             std::string(dtype_name(c.kv)) + " cache";
+    EXPECT_LT(worst, 2e-3) << what;
+    if (c.must_differ) EXPECT_GT(worst, 0.0) << what << ": the step program never ran";
+    EXPECT_EQ(agree + near_ties, positions) << what;
+    std::printf("step program vs kernels, %-32s worst logit error %.2e, top-1 agreement %d/%d (%d near ties)\n",
+                what.c_str(), worst, agree, positions, near_ties);
+  }
 }
 
 TEST_F(CudaModel, SmolLM2MatchesCpu) {

@@ -50,7 +50,8 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   // A fixed workspace makes cuBLAS safe to capture in a graph (it allocates nothing then).
   constexpr size_t kCublasWorkspace = size_t{32} << 20;
   cublas_workspace_storage_ = allocator_->allocate(kCublasWorkspace);
-  cublas_check(cublas_api().set_workspace(cublas_, cublas_workspace_storage_->data, kCublasWorkspace), "cublasSetWorkspace");
+  cublas_check(cublas_api().set_workspace(cublas_, cublas_workspace_storage_->data, kCublasWorkspace),
+               "cublasSetWorkspace");
   graphs_enabled_ = !switched_off("STRATA_CUDA_GRAPHS");
   using Activations = CudaBackendOptions::QuantizedActivations;
   quantized_activations_ = options.quantized_activations;
@@ -70,8 +71,21 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   swiglu_half_input_ = !plain && fuse_products_ && !switched_off("STRATA_CUDA_SWIGLU_HALF");
   vector_norm_ = !plain && !switched_off("STRATA_CUDA_VECTOR_NORM");
   batch_invariant_ = options.batch_invariant || env_is("STRATA_CUDA_BATCH_INVARIANT", "1");
-  if (batch_invariant_) fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = false;
+  if (batch_invariant_)
+    fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = false;
   if (env_is("STRATA_CUDA_STEP_PROFILE", "1")) step_profile_ = std::make_unique<StepProfile>(stream_);
+  // The step program (STRATA_CUDA_STEP_PROGRAM=1; opt-in: faster on the 1B shape, slower on
+  // SmolLM2's, step_program.h); never in batch-invariant mode (a batch-1 step would round
+  // otherwise than a larger one).
+  if (env_is("STRATA_CUDA_STEP_PROGRAM", "1") && fuse_products_ && !batch_invariant_) {
+    program_blocks_ = program_blocks(props_.multiProcessorCount);
+    if (program_blocks_ > 0) {
+      program_ = std::make_unique<StepProgram>();
+      program_counters_ = allocator_->allocate(kProgramCounters * sizeof(unsigned));
+      cuda_check(cudaMemsetAsync(program_counters_->data, 0, kProgramCounters * sizeof(unsigned), stream_),
+                 "step program counters");
+    }
+  }
 }
 
 CudaBackend::~CudaBackend() {
@@ -109,7 +123,7 @@ Tensor CudaBackend::upload(const Tensor& host) {
     const int64_t cols = src.ndim() ? src.size(-1) : 1;
     const std::vector<uint16_t> bf16 = convert_to_bf16(dtype, src.raw_data(), src.numel() / cols, cols);
     Tensor out = allocate(src.shape(), DType::BF16);
-    cuda_check(cudaMemcpyAsync(out.raw_data(), bf16.data(), bf16.size() * 2, cudaMemcpyHostToDevice, stream_),
+    cuda_check(cudaMemcpyAsync(out.raw_data(), bf16.data(), bf16.size() * 2, cudaMemcpyHostToDevice, launch_stream()),
                "upload (bf16)");
     return out;
   }
@@ -118,10 +132,11 @@ Tensor CudaBackend::upload(const Tensor& host) {
   if (is_repacked(dtype)) {
     std::vector<uint8_t> packed(bytes);
     repack_blocks(dtype, static_cast<const uint8_t*>(src.raw_data()), src.numel() / 32, packed.data());
-    cuda_check(cudaMemcpyAsync(out.raw_data(), packed.data(), bytes, cudaMemcpyHostToDevice, stream_),
+    cuda_check(cudaMemcpyAsync(out.raw_data(), packed.data(), bytes, cudaMemcpyHostToDevice, launch_stream()),
                "upload (repacked)");
   } else if (bytes) {
-    cuda_check(cudaMemcpyAsync(out.raw_data(), src.raw_data(), bytes, cudaMemcpyHostToDevice, stream_), "upload");
+    cuda_check(cudaMemcpyAsync(out.raw_data(), src.raw_data(), bytes, cudaMemcpyHostToDevice, launch_stream()),
+               "upload");
   }
   return out;
 }
@@ -150,8 +165,9 @@ void CudaBackend::upload_stacked(std::span<Tensor* const> weights) {
     const Tensor src = w->contiguous();
     Tensor view = stacked.slice(0, first, first + src.size(0));
     if (src.nbytes())
-      cuda_check(cudaMemcpyAsync(view.raw_data(), src.raw_data(), src.nbytes(), cudaMemcpyHostToDevice, stream_),
-                 "upload_stacked");
+      cuda_check(
+          cudaMemcpyAsync(view.raw_data(), src.raw_data(), src.nbytes(), cudaMemcpyHostToDevice, launch_stream()),
+          "upload_stacked");
     first += src.size(0);
     *w = view;
   }
@@ -163,18 +179,18 @@ Tensor CudaBackend::download(const Tensor& t) {
   if (t.numel() == 0) return host;
   if (step_profile_) step_profile_->download_begins();
   if (t.is_contiguous()) {
-    cuda_check(cudaMemcpyAsync(host.raw_data(), t.raw_data(), host.nbytes(), cudaMemcpyDeviceToHost, stream_),
+    cuda_check(cudaMemcpyAsync(host.raw_data(), t.raw_data(), host.nbytes(), cudaMemcpyDeviceToHost, launch_stream()),
                "download");
   } else if (t.ndim() == 2 && t.stride(1) == 1 && !dtype_info(t.dtype()).quantized) {
     const size_t elem = static_cast<size_t>(dtype_row_bytes(t.dtype(), 1));
     cuda_check(cudaMemcpy2DAsync(host.raw_data(), static_cast<size_t>(t.size(1)) * elem, t.raw_data(),
                                  static_cast<size_t>(t.stride(0)) * elem, static_cast<size_t>(t.size(1)) * elem,
-                                 static_cast<size_t>(t.size(0)), cudaMemcpyDeviceToHost, stream_),
+                                 static_cast<size_t>(t.size(0)), cudaMemcpyDeviceToHost, launch_stream()),
                "download (strided)");
   } else {
     throw Error("download: " + t.describe() + " is neither dense nor a 2-D view of dense rows");
   }
-  cuda_check(cudaStreamSynchronize(stream_), "download (synchronize)");
+  cuda_check(cudaStreamSynchronize(launch_stream()), "download (synchronize)");
   if (step_profile_) step_profile_->download_done();
   if (is_repacked(t.dtype())) {
     std::vector<uint8_t> packed(host.nbytes());
@@ -193,7 +209,7 @@ KVStorage CudaBackend::allocate_kv(const KVCacheLayout& layout) {
     for (auto* list : {&kv.k, &kv.v}) {
       Tensor t = allocate(shape, layout.dtype);
       // Zeroed like the CPU cache, so that no read of an unwritten slot sees garbage.
-      cuda_check(cudaMemsetAsync(t.raw_data(), 0, t.nbytes(), stream_), "allocate_kv (memset)");
+      cuda_check(cudaMemsetAsync(t.raw_data(), 0, t.nbytes(), launch_stream()), "allocate_kv (memset)");
       list->push_back(std::move(t));
     }
   }
@@ -258,7 +274,8 @@ BatchTensors CudaBackend::upload_batch(const ForwardBatch& batch) {
   // same shape; the engine runs one step at a time).
   const bool decode = out.max_query_len == 1 && out.num_tokens == out.num_seqs && out.num_seqs > 0;
   if (decode)
-    out.max_blocks_per_seq = static_cast<int>(std::bit_ceil(static_cast<unsigned>(std::max(out.max_blocks_per_seq, 8))));
+    out.max_blocks_per_seq =
+        static_cast<int>(std::bit_ceil(static_cast<unsigned>(std::max(out.max_blocks_per_seq, 8))));
 
   const PackedBatch packed = pack_batch(batch, out.max_blocks_per_seq, decode);
   std::shared_ptr<Storage> storage;
@@ -271,7 +288,7 @@ BatchTensors CudaBackend::upload_batch(const ForwardBatch& batch) {
   } else {
     storage = device_storage(bytes);
   }
-  cuda_check(cudaMemcpyAsync(storage->data, packed.words.data(), bytes, cudaMemcpyHostToDevice, stream_),
+  cuda_check(cudaMemcpyAsync(storage->data, packed.words.data(), bytes, cudaMemcpyHostToDevice, launch_stream()),
              "upload_batch");
   // No wait: a copy from pageable memory is staged before cudaMemcpyAsync returns, so the
   // host buffer may die now, and the host runs on to queue the layers. A reused step
@@ -307,23 +324,25 @@ void CudaBackend::copy_blocks(KVStorage& dst, const KVStorage& src,
       throw Error("copy_blocks: block pair (" + std::to_string(from) + ", " + std::to_string(to) + ") out of range");
     for (size_t layer = 0; layer < static_cast<size_t>(a.num_layers); ++layer) {
       // cudaMemcpyDefault: either side may be host memory (swap) or device memory.
-      cuda_check(cudaMemcpyAsync(static_cast<char*>(dst.k[layer].raw_data()) + static_cast<size_t>(to) * block_bytes,
-                                 static_cast<const char*>(src.k[layer].raw_data()) + static_cast<size_t>(from) * block_bytes,
-                                 block_bytes, cudaMemcpyDefault, stream_),
-                 "copy_blocks (k)");
-      cuda_check(cudaMemcpyAsync(static_cast<char*>(dst.v[layer].raw_data()) + static_cast<size_t>(to) * block_bytes,
-                                 static_cast<const char*>(src.v[layer].raw_data()) + static_cast<size_t>(from) * block_bytes,
-                                 block_bytes, cudaMemcpyDefault, stream_),
-                 "copy_blocks (v)");
+      cuda_check(
+          cudaMemcpyAsync(static_cast<char*>(dst.k[layer].raw_data()) + static_cast<size_t>(to) * block_bytes,
+                          static_cast<const char*>(src.k[layer].raw_data()) + static_cast<size_t>(from) * block_bytes,
+                          block_bytes, cudaMemcpyDefault, launch_stream()),
+          "copy_blocks (k)");
+      cuda_check(
+          cudaMemcpyAsync(static_cast<char*>(dst.v[layer].raw_data()) + static_cast<size_t>(to) * block_bytes,
+                          static_cast<const char*>(src.v[layer].raw_data()) + static_cast<size_t>(from) * block_bytes,
+                          block_bytes, cudaMemcpyDefault, launch_stream()),
+          "copy_blocks (v)");
     }
   }
   // Host-side storage may be read or reused by the caller right after the call.
   if (!src_dst.empty() && (src.k.front().device() == Device::CPU || dst.k.front().device() == Device::CPU))
-    cuda_check(cudaStreamSynchronize(stream_), "copy_blocks (synchronize)");
+    cuda_check(cudaStreamSynchronize(launch_stream()), "copy_blocks (synchronize)");
 }
 
 void CudaBackend::synchronize() {
-  cuda_check(cudaStreamSynchronize(stream_), "synchronize");
+  cuda_check(cudaStreamSynchronize(launch_stream()), "synchronize");
 }
 
 }  // namespace cuda

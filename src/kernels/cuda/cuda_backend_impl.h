@@ -15,6 +15,7 @@
 #include "kernels/cuda/device_allocator.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/step_profile.h"
+#include "kernels/cuda/step_program.h"
 
 namespace strata::cuda {
 
@@ -109,7 +110,6 @@ class CudaBackend : public Backend {
   void end_step() override;
   void drop_steps() override;
 
-  cudaStream_t stream() const { return stream_; }
   DeviceAllocator& allocator() { return *allocator_; }
 
  private:
@@ -168,6 +168,21 @@ class CudaBackend : public Backend {
   // The key of a step that may be captured, if this batch is a decode step.
   std::optional<StepKey> step_key(const BatchTensors& batch, const KVStorage& kv) const;
   void abandon_capture();
+  // The step program (step_program.h, STRATA_CUDA_STEP_PROGRAM=1): while a batch-1 decode
+  // step runs, its products and attention are recorded (record_* returns false for
+  // anything the program does not take, which the caller then launches as before).
+  bool record_gemv(const GemvTarget* targets, int count, const Tensor& x, const GemvNorm& norm,
+                   const SplitRows* split, const GemvRope* rope = nullptr, const WeightRef* up = nullptr);
+  bool record_attention(Tensor& out, const Tensor& q, const KVLayer& cache, const BatchTensors& batch,
+                        float scale);
+  ProgramOp& next_program_op();
+  void flush_program();
+  // The stream for work queued by anything but the step program's recording: the
+  // pending program goes out first, so the stream keeps the operations' order.
+  cudaStream_t launch_stream() {
+    flush_program();
+    return stream_;
+  }
 
   int device_ = 0;
   cudaDeviceProp props_{};
@@ -225,6 +240,15 @@ class CudaBackend : public Backend {
   std::optional<StepKey> capturing_;
   std::shared_ptr<Storage> cublas_workspace_storage_;
   std::unique_ptr<StepProfile> step_profile_;  // STRATA_CUDA_STEP_PROFILE=1
+  // The step program: blocks a launch (0: off), the operations not yet launched, whether
+  // this step records, the largest shared memory of its operations, its counters and the
+  // attention partials.
+  int program_blocks_ = 0;
+  std::unique_ptr<StepProgram> program_;
+  bool recording_ = false;
+  size_t program_shared_ = 0;
+  std::shared_ptr<Storage> program_counters_;
+  ScratchBuffer program_partials_;
   std::shared_ptr<Storage> sampling_storage_;  // the last sample_rows' parameters and lists
 };
 

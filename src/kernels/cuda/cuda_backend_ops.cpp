@@ -16,27 +16,27 @@ namespace strata::cuda {
 
 void CudaBackend::add_bias(Tensor& y, const Tensor& bias) {
   const RowsF32 rows = rows_f32(y, "add_bias");
-  launch_add_bias(rows, dense_f32(bias, rows.width, "add_bias", "bias"), stream_);
+  launch_add_bias(rows, dense_f32(bias, rows.width, "add_bias", "bias"), launch_stream());
 }
 
 void CudaBackend::rms_norm(Tensor& y, const Tensor& x, const Tensor& weight, float eps) {
   const RowsF32 out = rows_f32(y, "rms_norm"), in = rows_f32(x, "rms_norm");
   check_same_rows(out, in, "rms_norm", y, x);
-  launch_rms_norm(out, in, dense_f32(weight, in.width, "rms_norm", "weight"), eps, stream_);
+  launch_rms_norm(out, in, dense_f32(weight, in.width, "rms_norm", "weight"), eps, launch_stream());
 }
 
 void CudaBackend::silu_mul(Tensor& y, const Tensor& gate, const Tensor& up) {
   const RowsF32 out = rows_f32(y, "silu_mul"), g = rows_f32(gate, "silu_mul"), u = rows_f32(up, "silu_mul");
   check_same_rows(out, g, "silu_mul", y, gate);
   check_same_rows(out, u, "silu_mul", y, up);
-  launch_silu_mul(out, g, u, stream_);
+  launch_silu_mul(out, g, u, launch_stream());
 }
 
 void CudaBackend::add(Tensor& y, const Tensor& a, const Tensor& b) {
   const RowsF32 out = rows_f32(y, "add"), ra = rows_f32(a, "add"), rb = rows_f32(b, "add");
   check_same_rows(out, ra, "add", y, a);
   check_same_rows(out, rb, "add", y, b);
-  launch_add(out, ra, rb, stream_);
+  launch_add(out, ra, rb, launch_stream());
 }
 
 void CudaBackend::gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) {
@@ -45,7 +45,7 @@ void CudaBackend::gather_rows(Tensor& y, const Tensor& x, const Tensor& rows) {
   if (y.ndim() != 2 || x.ndim() != 2 || out.count != rows.size(0) || out.width != in.width)
     throw Error("gather_rows: " + y.describe() + " from " + x.describe() + " by " + rows.describe());
   launch_gather_rows(out.base, out.outer_stride, in.base, in.outer_stride, in.count, index, out.count, out.width,
-                     stream_);
+                     launch_stream());
 }
 
 void CudaBackend::argmax_rows(Tensor& ids, const Tensor& logits) {
@@ -54,7 +54,7 @@ void CudaBackend::argmax_rows(Tensor& ids, const Tensor& logits) {
       (ids.size(0) > 1 && ids.stride(0) != 1))
     throw Error("argmax_rows: " + ids.describe() + " from " + logits.describe());
   require_device(ids, "argmax_rows");
-  launch_argmax_rows(ids.data<int32_t>(), in.base, in.outer_stride, in.count, in.width, stream_);
+  launch_argmax_rows(ids.data<int32_t>(), in.base, in.outer_stride, in.count, in.width, launch_stream());
 }
 
 namespace {
@@ -122,7 +122,7 @@ void CudaBackend::sample_rows(Tensor& ids, Tensor& logits, const SamplingRows& s
   // Held until the next call: the copy and the kernel read it in stream order.
   sampling_storage_ = device_storage(packed.bytes.size());
   auto* base = static_cast<unsigned char*>(sampling_storage_->data);
-  cuda_check(cudaMemcpyAsync(base, packed.bytes.data(), packed.bytes.size(), cudaMemcpyHostToDevice, stream_),
+  cuda_check(cudaMemcpyAsync(base, packed.bytes.data(), packed.bytes.size(), cudaMemcpyHostToDevice, launch_stream()),
              "sample_rows");
   const DeviceSamplingLists lists{reinterpret_cast<const int32_t*>(base + packed.seen),
                                   reinterpret_cast<const int32_t*>(base + packed.count_tokens),
@@ -130,7 +130,7 @@ void CudaBackend::sample_rows(Tensor& ids, Tensor& logits, const SamplingRows& s
                                   reinterpret_cast<const int32_t*>(base + packed.bias_tokens),
                                   reinterpret_cast<const float*>(base + packed.bias)};
   launch_sample_rows(ids.data<int32_t>(), in.base, in.outer_stride, rows, in.width,
-                     reinterpret_cast<const DeviceRowSampling*>(base + packed.params), lists, stream_);
+                     reinterpret_cast<const DeviceRowSampling*>(base + packed.params), lists, launch_stream());
 }
 
 void CudaBackend::embedding(Tensor& y, const Tensor& table, const Tensor& ids) {
@@ -138,7 +138,7 @@ void CudaBackend::embedding(Tensor& y, const Tensor& table, const Tensor& ids) {
   const int32_t* index = index_vector(ids, "embedding");
   if (y.ndim() != 2 || table.ndim() != 2 || out.count != ids.size(0) || out.width != table.size(1))
     throw Error("embedding: " + y.describe() + " from table " + table.describe() + " by " + ids.describe());
-  launch_embedding(out.base, out.outer_stride, weight_ref(table, "embedding"), index, out.count, stream_);
+  launch_embedding(out.base, out.outer_stride, weight_ref(table, "embedding"), index, out.count, launch_stream());
 }
 
 const double* CudaBackend::rope_frequencies(const RopeConfig& cfg) {
@@ -155,7 +155,7 @@ const double* CudaBackend::rope_frequencies(const RopeConfig& cfg) {
   const std::vector<double> wide(inv_freq.begin(), inv_freq.end());
   auto storage = device_storage(wide.size() * sizeof(double));
   cuda_check(cudaMemcpyAsync(storage->data, wide.data(), wide.size() * sizeof(double), cudaMemcpyHostToDevice,
-                             stream_),
+                             launch_stream()),
              "rope frequencies");
   rope_frequencies_.push_back({cfg, storage});
   return static_cast<const double*>(storage->data);
@@ -163,9 +163,9 @@ const double* CudaBackend::rope_frequencies(const RopeConfig& cfg) {
 
 namespace {
 
-// STRATA_CUDA_ATTENTION_EARLY_KV=1 (AttentionArgs::early_kv); read once.
+// AttentionArgs::early_kv, on unless STRATA_CUDA_ATTENTION_EARLY_KV=0 (for A/B runs); read once.
 bool attention_early_kv_enabled() {
-  static const bool enabled = env_is("STRATA_CUDA_ATTENTION_EARLY_KV", "1");
+  static const bool enabled = !switched_off("STRATA_CUDA_ATTENTION_EARLY_KV");
   return enabled;
 }
 
@@ -188,7 +188,7 @@ HeadsF32 heads_f32(Tensor& x) {
 void CudaBackend::rope(Tensor& x, const BatchTensors& batch, const RopeConfig& cfg) {
   check_rope_input(x, batch, cfg, "rope");
   launch_rope(x.data<float>(), x.stride(0), x.stride(1), x.size(0), x.size(1), batch.positions.data<int32_t>(),
-              rope_frequencies(cfg), rotary_pairs(cfg), cfg.neox, stream_);
+              rope_frequencies(cfg), rotary_pairs(cfg), cfg.neox, launch_stream());
 }
 
 void CudaBackend::store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) {
@@ -197,7 +197,7 @@ void CudaBackend::store_kv(KVStorage& kv, int layer, const Tensor& k, const Tens
   check_heads(k, batch.num_tokens, l.num_kv_heads, l.head_dim, "store_kv", "k");
   check_heads(v, batch.num_tokens, l.num_kv_heads, l.head_dim, "store_kv", "v");
   launch_store_kv(cache, k.data<float>(), k.stride(0), k.stride(1), v.data<float>(), v.stride(0), v.stride(1),
-                  batch.slot_mapping.data<int32_t>(), batch.num_tokens, stream_);
+                  batch.slot_mapping.data<int32_t>(), batch.num_tokens, launch_stream());
 }
 
 void CudaBackend::rope_store_kv(Tensor& q, Tensor& k, const Tensor& v, KVStorage& kv, int layer,
@@ -223,7 +223,7 @@ void CudaBackend::rope_store_kv(Tensor& q, Tensor& k, const Tensor& v, KVStorage
   args.inv_freq = rope_frequencies(cfg);
   args.half = rotary_pairs(cfg);
   args.neox = cfg.neox;
-  launch_rope_store_kv(args, batch.num_tokens, stream_);
+  launch_rope_store_kv(args, batch.num_tokens, launch_stream());
 }
 
 const AttentionItem* CudaBackend::attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items) {
@@ -241,7 +241,7 @@ const AttentionItem* CudaBackend::attention_items(const BatchTensors& batch, int
     }
     cache.holder = device_storage(std::max<size_t>(items.size(), 1) * sizeof(AttentionItem));
     cuda_check(cudaMemcpyAsync(cache.holder->data, items.data(), items.size() * sizeof(AttentionItem),
-                               cudaMemcpyHostToDevice, stream_),
+                               cudaMemcpyHostToDevice, launch_stream()),
                "attention items");  // staged from pageable memory: `items` may go
     cache.items = static_cast<const AttentionItem*>(cache.holder->data);
     cache.batch = batch.token_ids.storage();
@@ -267,7 +267,8 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
   const auto& l = kv.layout;
   const int64_t tokens = batch.num_tokens;
   if (q.ndim() != 3 || q.size(1) % l.num_kv_heads != 0)
-    throw Error("attention: query heads of " + q.describe() + " are not a multiple of " + std::to_string(l.num_kv_heads));
+    throw Error("attention: query heads of " + q.describe() + " are not a multiple of " +
+                std::to_string(l.num_kv_heads));
   const int heads = static_cast<int>(q.size(1));
   check_heads(q, tokens, heads, l.head_dim, "attention", "q");
   require_device(out, "attention");
@@ -283,6 +284,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
     if (blocks > batch.max_blocks_per_seq)
       throw Error("attention: sequence " + std::to_string(s) + " needs " + std::to_string(blocks) + " blocks");
   }
+  if (record_attention(out, q, cache, batch, scale)) return;
 
   const int per_block = attention_heads_per_block(heads / l.num_kv_heads);
   // Long prompts go to the tensor cores in items of 64 tokens; otherwise several tokens of
@@ -308,7 +310,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
   a.max_keys = batch.max_context_len;
   a.scale = scale;
   if (flash) {
-    launch_flash_attention(a, stream_);
+    launch_flash_attention(a, launch_stream());
     return;
   }
   // Too few blocks to fill the GPU: split the keys and merge. Decode steps split by a rule
@@ -328,16 +330,16 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
         attention_partials_.get(*allocator_, rows * (static_cast<size_t>(l.head_dim) + 2) * sizeof(float)));
     a.partial_acc = partials;
     a.partial_stats = partials + rows * static_cast<size_t>(l.head_dim);
-    a.split_counters = attention_counters_.get(*allocator_, static_cast<size_t>(base_blocks), stream_);
+    a.split_counters = attention_counters_.get(*allocator_, static_cast<size_t>(base_blocks), launch_stream());
   }
   // Decode steps that fill the GPU as they are: the tensor cores, every head of a group
   // from one read of the tile (a rule of the batch's size, as the splits').
   if (decode_attention_ && batch.max_query_len == 1 && a.splits == 1 && decode_attention_supports(cache, heads) &&
       q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0) {
-    launch_decode_attention(a, stream_);
+    launch_decode_attention(a, launch_stream());
     return;
   }
-  launch_attention(a, stream_);
+  launch_attention(a, launch_stream());
 }
 
 }  // namespace strata::cuda

@@ -29,11 +29,13 @@ bool CudaBackend::replay_step(const BatchTensors& batch, const KVStorage& kv) {
   if (!key) return false;
   const auto it = graphs_.find(*key);
   if (it == graphs_.end()) return false;
-  cuda_check(cudaGraphLaunch(it->second, stream_), "cudaGraphLaunch");
+  cuda_check(cudaGraphLaunch(it->second, launch_stream()), "cudaGraphLaunch");
   return true;
 }
 
 void CudaBackend::begin_step(const BatchTensors& batch, const KVStorage& kv) {
+  flush_program();
+  recording_ = program_ && batch.num_tokens == 1 && batch.num_seqs == 1 && batch.max_query_len == 1;
   const auto key = step_key(batch, kv);
   if (!key) return;
   // The first run of a shape is eager: it sizes scratch buffers and makes one-time uploads
@@ -44,6 +46,8 @@ void CudaBackend::begin_step(const BatchTensors& batch, const KVStorage& kv) {
 }
 
 void CudaBackend::end_step() {
+  flush_program();
+  recording_ = false;
   if (!capturing_) return;
   cudaGraph_t graph = nullptr;
   const StepKey key = *capturing_;
@@ -58,6 +62,8 @@ void CudaBackend::end_step() {
 }
 
 void CudaBackend::abandon_capture() {
+  recording_ = false;
+  if (program_) program_->count = 0;  // the failed step's operations
   if (!capturing_) return;
   capturing_.reset();
   cudaGraph_t graph = nullptr;

@@ -95,8 +95,12 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
   int num_pending = 0;
   const auto flush = [&] {
     if (num_pending == 0) return;
+    if (record_gemv(pending, num_pending, x, GemvNorm{}, nullptr)) {
+      num_pending = 0;
+      return;
+    }
     if (takes_split_gemv(pending[0].w) && !x_split) x_split = split_input(x, pending[0].w.dtype, GemvNorm{});
-    launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), stream_, GemvNorm{},
+    launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), launch_stream(), GemvNorm{},
                      takes_split_gemv(pending[0].w) ? &*x_split : nullptr);
     num_pending = 0;
   };
@@ -107,9 +111,11 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
     const bool small = gemv_fits(x, wr.cols);
     if (small && takes_integer_gemv(wr) && !accumulate) {
       if (!x_q8) x_q8 = quantize_input(x);
-      launch_gemv_q8(y.data<float>(), y.stride(0), *x_q8, wr, stream_);
+      launch_gemv_q8(y.data<float>(), y.stride(0), *x_q8, wr, launch_stream());
     } else if (small) {
-      if (num_pending == kMaxGemvTargets || !fuse_products_ || (num_pending > 0 && (pending[0].w.dtype != wr.dtype || pending[0].w.cols != wr.cols))) flush();
+      if (num_pending == kMaxGemvTargets || !fuse_products_ ||
+          (num_pending > 0 && (pending[0].w.dtype != wr.dtype || pending[0].w.cols != wr.cols)))
+        flush();
       pending[num_pending++] = GemvTarget{y.data<float>(), y.stride(0), wr, accumulate};
     } else {
       matmul_tensor_cores(y, x, wr, accumulate, x_half);
@@ -149,7 +155,7 @@ SplitRows CudaBackend::split_input(const Tensor& x, DType weights, const GemvNor
   const int64_t rows = x.size(0), cols = x.size(1);
   const SplitRows out = split_rows_view(activations_split_.get(*allocator_, split_rows_bytes(rows, cols)), rows, cols);
   // The CPU backend's rounding, so that both backends' quantized products see the same integers.
-  launch_split_rows(x.data<float>(), x.stride(0), norm, cpu::activation_levels(weights), out, stream_);
+  launch_split_rows(x.data<float>(), x.stride(0), norm, cpu::activation_levels(weights), out, launch_stream());
   return out;
 }
 
@@ -194,9 +200,10 @@ void CudaBackend::norm_matmul_many(const NormedInput& in, std::span<const Matmul
   GemvTarget gemv[kMaxGemvTargets];
   for (size_t i = 0; i < targets.size(); ++i)
     gemv[i] = GemvTarget{targets[i].y->data<float>(), targets[i].y->stride(0), weights[i], false};
+  if (record_gemv(gemv, static_cast<int>(targets.size()), in.x, *norm, nullptr)) return;
   const GemvInput input = gemv_input(in.x, weights[0], *norm);
-  launch_gemv_many(gemv, static_cast<int>(targets.size()), in.x.data<float>(), in.x.stride(0), in.x.size(0), stream_,
-                   input.norm, input.split_rows());
+  launch_gemv_many(gemv, static_cast<int>(targets.size()), in.x.data<float>(), in.x.stride(0), in.x.size(0),
+                   launch_stream(), input.norm, input.split_rows());
 }
 
 void CudaBackend::norm_qkv_rope_store(const NormedInput& in, const QkvProducts& p, KVStorage& kv, int layer,
@@ -225,8 +232,9 @@ void CudaBackend::norm_qkv_rope_store(const NormedInput& in, const QkvProducts& 
       rope.inv_freq = rope_frequencies(cfg);
       GemvTarget gemv[3];
       for (int i = 0; i < 3; ++i) gemv[i] = GemvTarget{ys[i]->data<float>(), ys[i]->stride(0), weights[i], false};
+      if (record_gemv(gemv, 3, in.x, *norm, nullptr, &rope)) return;
       const GemvInput input = gemv_input(in.x, weights[0], *norm);
-      launch_gemv_many(gemv, 3, in.x.data<float>(), in.x.stride(0), in.x.size(0), stream_, input.norm,
+      launch_gemv_many(gemv, 3, in.x.data<float>(), in.x.stride(0), in.x.size(0), launch_stream(), input.norm,
                        input.split_rows(), &rope);
       return;
     }
@@ -270,8 +278,10 @@ void CudaBackend::swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor
     }
     return;
   }
+  const GemvTarget gate_target{gate.data<float>(), gate.stride(0), g, false};
+  if (record_gemv(&gate_target, 1, x, norm.value_or(GemvNorm{}), nullptr, nullptr, &u)) return;
   const GemvInput input = gemv_input(x, g, norm.value_or(GemvNorm{}));
-  launch_gemv_swiglu(gate.data<float>(), gate.stride(0), x.data<float>(), x.stride(0), x.size(0), g, u, stream_,
+  launch_gemv_swiglu(gate.data<float>(), gate.stride(0), x.data<float>(), x.stride(0), x.size(0), g, u, launch_stream(),
                      input.norm, input.split_rows());
 }
 
@@ -294,7 +304,7 @@ void CudaBackend::norm_swiglu_mlp(const NormedInput& in, Tensor& residual, Tenso
   const int64_t m = gate.size(0), cols = gate.size(1);
   void* activation = swiglu_half_.get(*allocator_, static_cast<size_t>(m * cols) * 2);
   launch_swiglu_rows(gate.data<float>(), gate.stride(0), up.data<float>(), up.stride(0), m, cols, activation, xh->type,
-                     stream_);
+                     launch_stream());
   HalfInput down_input{xh->type, activation};
   matmul_tensor_cores(residual, gate, d, true, down_input);
 }
@@ -303,7 +313,7 @@ QuantizedRows CudaBackend::quantize_input(const Tensor& x) {
   const int64_t rows = x.size(0), cols = x.size(1);
   void* buffer = activations_q8_.get(*allocator_, quantized_rows_bytes(rows, cols));
   const QuantizedRows out = quantized_rows_view(buffer, rows, cols);
-  launch_quantize_rows(x.data<float>(), x.stride(0), out, stream_);
+  launch_quantize_rows(x.data<float>(), x.stride(0), out, launch_stream());
   return out;
 }
 
@@ -324,7 +334,7 @@ std::optional<CudaBackend::HalfInput> CudaBackend::normed_tensor_core_input(cons
     if (tensor_core_input(w) != type || w.cols != cols) return std::nullopt;
   void* out = activations_half_.get(*allocator_, static_cast<size_t>(m * cols) * 2);
   launch_rms_norm_rows(x.data<float>(), x.stride(0), m, cols, dense_f32(in.weight, cols, "rms_norm", "weight"), in.eps,
-                       out, type, vector_norm_, stream_);
+                       out, type, vector_norm_, launch_stream());
   return HalfInput{type, out};
 }
 
@@ -363,6 +373,7 @@ void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor
                                       bool accumulate, HalfInput& x_half) {
   const int64_t m = x.size(0), k = w.cols, n = w.rows;
   const DType act_type = tensor_core_input(w);
+  flush_program();  // cuBLAS queues on the stream behind the pending step program
   if (act_type == DType::F32) {
     // f32 weights (tests, tiny models): plain SGEMM, no rounding of either operand.
     gemm(cublas_, n, m, k, w.data, CUDA_R_32F, x.data<float>(), CUDA_R_32F, x.stride(0), out, y_stride, accumulate);
@@ -370,7 +381,7 @@ void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor
   }
   if (x_half.type != act_type) {
     void* buffer = activations_half_.get(*allocator_, static_cast<size_t>(m * k) * 2);
-    launch_convert_rows(x.data<float>(), x.stride(0), m, k, buffer, act_type, stream_);
+    launch_convert_rows(x.data<float>(), x.stride(0), m, k, buffer, act_type, launch_stream());
     x_half = HalfInput{act_type, buffer};
   }
   const void* xh = x_half.data;
@@ -383,7 +394,7 @@ void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor
   void* slab = weights_bf16_.get(*allocator_, static_cast<size_t>(std::min(slab_rows, n) * k) * 2);
   for (int64_t first = 0; first < n; first += slab_rows) {
     const int64_t rows = std::min(slab_rows, n - first);
-    launch_dequantize_rows(w, first, rows, slab, stream_);
+    launch_dequantize_rows(w, first, rows, slab, launch_stream());
     gemm(cublas_, rows, m, k, slab, CUDA_R_16BF, xh, CUDA_R_16BF, k, out + first, y_stride, accumulate);
   }
 }

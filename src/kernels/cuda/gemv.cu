@@ -17,6 +17,7 @@
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/quant_device.cuh"
 #include "kernels/cuda/block_dot.cuh"
+#include "kernels/cuda/half_unpack.cuh"
 #include "kernels/cuda/blocks_in_flight.cuh"
 #include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/kv_cache_device.cuh"
@@ -163,25 +164,6 @@ __device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) 
 // integer-to-float conversion. `bias` is 2^23 plus whatever offset the format subtracts.
 __device__ __forceinline__ float small_uint_to_float(uint32_t n, float bias) {
   return __int_as_float(0x4B000000u | n) - bias;
-}
-
-__device__ __forceinline__ void unpack_half8(const uint4& v, float* w) {
-  const __half2* h = reinterpret_cast<const __half2*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 f = __half22float2(h[i]);
-    w[2 * i] = f.x;
-    w[2 * i + 1] = f.y;
-  }
-}
-
-__device__ __forceinline__ void unpack_bf16x8(const uint4& v, float* w) {
-  const uint32_t words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    w[2 * i] = __uint_as_float(words[i] << 16);
-    w[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
-  }
 }
 
 // Q4: byte i holds element i (low nibble) and element i + 16 (high nibble).
