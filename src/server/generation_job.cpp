@@ -41,12 +41,19 @@ void GenerationJob::run(ResponseSink& sink) {
     sink.start_event_stream();
     send_stream_prologue(sink);
     pump_streams(&sink);
+    count_in_metrics();
     send_stream_epilogue(sink);
     sink.end_event_stream();
   } else {
     pump_streams(nullptr);
+    count_in_metrics();
     sink.send_response(final_response());
   }
+}
+
+// Before the answer's end goes out: a client that reads /metrics once it has its answer
+// must find the request's tokens there.
+void GenerationJob::count_in_metrics() {
   int prompt_tokens = 0, completion_tokens = 0;
   for (size_t p = 0; p < prompts_.size(); ++p) {
     prompt_tokens += prompts_[p].prompt_tokens;

@@ -53,6 +53,8 @@ class GenerationJob {
   };
 
   void pump_streams(ResponseSink* streaming_sink);
+  // Adds the request's tokens (and its abort) to the server's metrics.
+  void count_in_metrics();
   void handle_output(size_t prompt_index, const RequestOutput& output, ResponseSink* sink);
   void record_timing(size_t prompt_index, const RequestOutput& output);
   nlohmann::json chunk_skeleton() const;

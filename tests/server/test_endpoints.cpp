@@ -1,4 +1,6 @@
 // The endpoints' response shapes, checked against the fake engine's known outputs.
+#include "server/generation_job.h"
+#include "server/openai_routes.h"
 #include "server_fixture.h"
 
 namespace strata::testing {
@@ -204,6 +206,39 @@ TEST_F(ServerTest, MetricsAreExposed) {
         "strata_prefix_cache_hit_rate 0", "strata_num_preemptions_total 0",
         "strata_time_to_first_token_seconds_bucket{le=\"+Inf\"} 1"}) {
     EXPECT_NE(r.body.find(needle), std::string::npos) << needle << "\n" << r.body;
+  }
+}
+
+// A request's tokens are in the metrics before its answer ends: they were added after the
+// response was sent, and a client reading /metrics right after its answer could miss them
+// (MetricsAreExposed failed so under load, CI 2026-12-06). The sink reads the metrics at the
+// moment the answer ends, for a plain and a streamed answer.
+TEST_F(ServerTest, TokensAreCountedBeforeTheAnswerEnds) {
+  struct MetricsWhenAnswered : ResponseSink {
+    ServerContext& context;
+    std::string metrics;
+    explicit MetricsWhenAnswered(ServerContext& c) : context(c) {}
+    void read() { metrics = context.metrics().render(context.engine().stats()); }
+    void send_response(HttpResponse) override { read(); }
+    void start_event_stream() override {}
+    void send_event(const std::string&) override {}
+    void end_event_stream() override { read(); }
+  };
+  int prompts = 0, generated = 0;
+  for (bool stream : {false, true}) {
+    GenerationOptions options;
+    options.kind = ApiKind::Completion;
+    options.stream = stream;
+    options.max_tokens = 4;
+    auto job = submit_generation(*context_, options, {{'a', 'b', 'c'}}, {}, "cmpl", "prompt");
+    MetricsWhenAnswered sink(*context_);
+    job->run(sink);
+    prompts += 3;
+    generated += 4;
+    EXPECT_NE(sink.metrics.find("strata_prompt_tokens_total " + std::to_string(prompts)), std::string::npos)
+        << "stream " << stream << "\n" << sink.metrics;
+    EXPECT_NE(sink.metrics.find("strata_generation_tokens_total " + std::to_string(generated)), std::string::npos)
+        << "stream " << stream << "\n" << sink.metrics;
   }
 }
 
