@@ -82,6 +82,7 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
     if (program_blocks_ > 0) {
       program_ = std::make_unique<StepProgram>();
       program_counters_ = allocator_->allocate(kProgramCounters * sizeof(unsigned));
+      program_->counters = static_cast<unsigned*>(program_counters_->data);
       cuda_check(cudaMemsetAsync(program_counters_->data, 0, kProgramCounters * sizeof(unsigned), stream_),
                  "step program counters");
     }

@@ -172,7 +172,7 @@ class CudaBackend : public Backend {
   // step runs, its products and attention are recorded (record_* returns false for
   // anything the program does not take, which the caller then launches as before).
   bool record_gemv(const GemvTarget* targets, int count, const Tensor& x, const GemvNorm& norm,
-                   const SplitRows* split, const GemvRope* rope = nullptr, const WeightRef* up = nullptr);
+                   const GemvRope* rope = nullptr, const WeightRef* up = nullptr);
   bool record_attention(Tensor& out, const Tensor& q, const KVLayer& cache, const BatchTensors& batch,
                         float scale);
   ProgramOp& next_program_op();

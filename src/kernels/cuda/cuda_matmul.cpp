@@ -95,7 +95,7 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
   int num_pending = 0;
   const auto flush = [&] {
     if (num_pending == 0) return;
-    if (record_gemv(pending, num_pending, x, GemvNorm{}, nullptr)) {
+    if (record_gemv(pending, num_pending, x, GemvNorm{})) {
       num_pending = 0;
       return;
     }
@@ -200,7 +200,7 @@ void CudaBackend::norm_matmul_many(const NormedInput& in, std::span<const Matmul
   GemvTarget gemv[kMaxGemvTargets];
   for (size_t i = 0; i < targets.size(); ++i)
     gemv[i] = GemvTarget{targets[i].y->data<float>(), targets[i].y->stride(0), weights[i], false};
-  if (record_gemv(gemv, static_cast<int>(targets.size()), in.x, *norm, nullptr)) return;
+  if (record_gemv(gemv, static_cast<int>(targets.size()), in.x, *norm)) return;
   const GemvInput input = gemv_input(in.x, weights[0], *norm);
   launch_gemv_many(gemv, static_cast<int>(targets.size()), in.x.data<float>(), in.x.stride(0), in.x.size(0),
                    launch_stream(), input.norm, input.split_rows());
@@ -232,7 +232,7 @@ void CudaBackend::norm_qkv_rope_store(const NormedInput& in, const QkvProducts& 
       rope.inv_freq = rope_frequencies(cfg);
       GemvTarget gemv[3];
       for (int i = 0; i < 3; ++i) gemv[i] = GemvTarget{ys[i]->data<float>(), ys[i]->stride(0), weights[i], false};
-      if (record_gemv(gemv, 3, in.x, *norm, nullptr, &rope)) return;
+      if (record_gemv(gemv, 3, in.x, *norm, &rope)) return;
       const GemvInput input = gemv_input(in.x, weights[0], *norm);
       launch_gemv_many(gemv, 3, in.x.data<float>(), in.x.stride(0), in.x.size(0), launch_stream(), input.norm,
                        input.split_rows(), &rope);
@@ -279,7 +279,7 @@ void CudaBackend::swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor
     return;
   }
   const GemvTarget gate_target{gate.data<float>(), gate.stride(0), g, false};
-  if (record_gemv(&gate_target, 1, x, norm.value_or(GemvNorm{}), nullptr, nullptr, &u)) return;
+  if (record_gemv(&gate_target, 1, x, norm.value_or(GemvNorm{}), nullptr, &u)) return;
   const GemvInput input = gemv_input(x, g, norm.value_or(GemvNorm{}));
   launch_gemv_swiglu(gate.data<float>(), gate.stride(0), x.data<float>(), x.stride(0), x.size(0), g, u, launch_stream(),
                      input.norm, input.split_rows());

@@ -17,8 +17,8 @@ ProgramOp& CudaBackend::next_program_op() {
 }
 
 bool CudaBackend::record_gemv(const GemvTarget* targets, int count, const Tensor& x, const GemvNorm& norm,
-                              const SplitRows* split, const GemvRope* rope, const WeightRef* up) {
-  if (!recording_ || split || x.size(0) != 1 || count < 1 || count > 3 || (up && count != 1)) return false;
+                              const GemvRope* rope, const WeightRef* up) {
+  if (!recording_ || x.size(0) != 1 || count < 1 || count > 3 || (up && count != 1)) return false;
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   if (!aligned(x.data<float>()) || (norm.weight && !aligned(norm.weight))) return false;
   for (int i = 0; i < count; ++i)
@@ -73,7 +73,6 @@ bool CudaBackend::record_attention(Tensor& out, const Tensor& q, const KVLayer& 
 
 void CudaBackend::flush_program() {
   if (!program_ || program_->count == 0) return;
-  program_->counters = static_cast<unsigned*>(program_counters_->data);
   const size_t shared = std::exchange(program_shared_, 0);
   try {
     launch_step_program(*program_, program_blocks_, shared, stream_);

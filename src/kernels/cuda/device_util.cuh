@@ -12,6 +12,11 @@ __device__ __forceinline__ float* row_ptr(const RowsF32& r, int64_t i) {
   return r.base + (i / r.inner_count) * r.outer_stride + (i % r.inner_count) * r.inner_stride;
 }
 
+// Elementwise product of two float4 (activations times a norm's weights).
+__device__ __forceinline__ float4 times(const float4& a, const float4& b) {
+  return make_float4(a.x * b.x, a.y * b.y, a.z * b.z, a.w * b.w);
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
   return v;

@@ -141,10 +141,6 @@ __device__ __forceinline__ float4 load_activation(const float4* p) {
   else return __ldg(p);
 }
 
-__device__ __forceinline__ float4 times(const float4& a, const float4& b) {
-  return make_float4(a.x * b.x, a.y * b.y, a.z * b.z, a.w * b.w);
-}
-
 // This block's product, and its block index within that product.
 // The targets are picked with constant indices: indexing the parameter array with a
 // runtime value can make the compiler copy it to local memory.

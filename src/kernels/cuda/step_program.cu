@@ -130,10 +130,6 @@ __device__ __forceinline__ float dot8(const float4& a, const float4& b, const fl
   return a.x * w[0] + a.y * w[1] + a.z * w[2] + a.w * w[3] + b.x * w[4] + b.y * w[5] + b.z * w[6] + b.w * w[7];
 }
 
-__device__ __forceinline__ float4 times(const float4& a, const float4& b) {
-  return make_float4(a.x * b.x, a.y * b.y, a.z * b.z, a.w * b.w);
-}
-
 // Lane 0 stores the pair's two sums as the GEMV kernels' epilogues do.
 // The rotation of a q or k row pair: after the products, in a call of its own, so that
 // its double-precision registers do not compete with the weights in flight.
