@@ -1,8 +1,8 @@
 // The step program's kernel (step_program.h): one block an SM runs the recorded
 // operations in order, a grid-wide barrier between two. Values another block wrote in this
-// launch (activations, the residual stream, the token's own key and value, attention
-// partials) are read through L2 (__ldcg): L1 is not coherent between SMs. Weights never
-// change and stream past the caches as in the GEMV kernels.
+// launch (activations, the token's own key and value, attention partials) are read through
+// L2 (__ldcg): L1 is not coherent between SMs; the residual stream is only added to, by
+// reductions. Weights never change and stream past the caches as in the GEMV kernels.
 #include <cuda_fp16.h>
 
 #include "core/error.h"
@@ -130,13 +130,13 @@ __device__ __forceinline__ float dot8(const float4& a, const float4& b, const fl
   return a.x * w[0] + a.y * w[1] + a.z * w[2] + a.w * w[3] + b.x * w[4] + b.y * w[5] + b.z * w[6] + b.w * w[7];
 }
 
-// Lane 0 stores the pair's two sums as the GEMV kernels' epilogues do.
 // The rotation of a q or k row pair: after the products, in a call of its own, so that
 // its double-precision registers do not compete with the weights in flight.
 __device__ __noinline__ RopeAngle pair_angle(const ProgramGemv& op, int64_t n0) {
   return rope_angle(op.rope_args.positions[0], op.rope_args.inv_freq[(n0 % op.rope_args.cache.head_dim) / 2]);
 }
 
+// Lane 0 stores the pair's two sums as the GEMV kernels' epilogues do.
 __device__ __forceinline__ void store_pair(const ProgramGemv& op, const RowPair& p, float s0, float s1) {
   if (op.swiglu) {
     op.y[0][p.n0] = silu_times(s0, s1);
@@ -196,7 +196,6 @@ __device__ float stage_input(const ProgramGemv& op, float* xs) {
   return rsqrtf(total / static_cast<float>(op.w[0].cols) + op.eps);
 }
 
-
 // The warp's row pairs of one product, pair after pair, kUnroll chunks of both rows a lane
 // at a time (each step's loads, then its arithmetic; the warps of the SM overlap). The
 // first step's loads go out before the barrier.
@@ -248,15 +247,15 @@ __device__ __forceinline__ void load_head_row(const KVLayer& cache, const void* 
   }
 }
 
-// What a warp (or a block, or a split) knows of one query head: the running maximum score,
-// the sum of exp(score - max) and the weighted values of its lane's dimensions.
+// A warp's running softmax of one query head: the largest score so far and the sum of
+// exp(score - max) (the weighted values stay in the caller's registers).
 struct Softmax {
   float max = -INFINITY, sum = 0.f;
 };
 
-// Heads `group` of one KV head over keys [k0, k1): each warp takes every kWarps-th key,
-// then the block merges the warps' results through shared memory into `out` (splits == 1)
-// or into this split's partial rows.
+// The query heads of one KV head over keys [k0, k1): warp w takes kKeysPerWarp consecutive
+// keys of every kKeysPerSplit from k0 + w * kKeysPerWarp, then the block merges the warps'
+// results through shared memory into `out` (splits == 1) or into this split's partial rows.
 __device__ void attend_keys(const ProgramAttention& a, int kvh, int split, int splits, int k0, int k1, float* shared) {
   const KVLayer& cache = a.cache;
   const int dim = cache.head_dim, dims = dim / 32, group = a.num_heads / cache.kv_heads;
