@@ -1,0 +1,8 @@
+// The GEMV kernels of launches of up to 4 activation rows (gemv_kernels.cuh).
+#include "kernels/cuda/gemv_kernels.cuh"
+
+namespace strata::cuda::gemv_detail {
+
+template void launch_for_rows<4>(const GemvBatch& b, cudaStream_t stream);
+
+}  // namespace strata::cuda::gemv_detail
