@@ -183,6 +183,11 @@ class CudaBackend : public Backend {
     flush_program();
     return stream_;
   }
+  // cuBLAS's handle (bound to stream_), for the same reason.
+  cublasHandle_t cublas_handle() {
+    flush_program();
+    return cublas_;
+  }
 
   int device_ = 0;
   cudaDeviceProp props_{};

@@ -373,10 +373,9 @@ void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor
                                       bool accumulate, HalfInput& x_half) {
   const int64_t m = x.size(0), k = w.cols, n = w.rows;
   const DType act_type = tensor_core_input(w);
-  flush_program();  // cuBLAS queues on the stream behind the pending step program
   if (act_type == DType::F32) {
     // f32 weights (tests, tiny models): plain SGEMM, no rounding of either operand.
-    gemm(cublas_, n, m, k, w.data, CUDA_R_32F, x.data<float>(), CUDA_R_32F, x.stride(0), out, y_stride, accumulate);
+    gemm(cublas_handle(), n, m, k, w.data, CUDA_R_32F, x.data<float>(), CUDA_R_32F, x.stride(0), out, y_stride, accumulate);
     return;
   }
   if (x_half.type != act_type) {
@@ -387,7 +386,7 @@ void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor
   const void* xh = x_half.data;
   if (w.dtype == DType::F16 || w.dtype == DType::BF16) {
     const cudaDataType t = w.dtype == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
-    gemm(cublas_, n, m, k, w.data, t, xh, t, k, out, y_stride, accumulate);
+    gemm(cublas_handle(), n, m, k, w.data, t, xh, t, k, out, y_stride, accumulate);
     return;
   }
   const int64_t slab_rows = std::max<int64_t>(1, static_cast<int64_t>(kDequantSlabBytes) / (k * 2));
@@ -395,7 +394,7 @@ void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor
   for (int64_t first = 0; first < n; first += slab_rows) {
     const int64_t rows = std::min(slab_rows, n - first);
     launch_dequantize_rows(w, first, rows, slab, launch_stream());
-    gemm(cublas_, rows, m, k, slab, CUDA_R_16BF, xh, CUDA_R_16BF, k, out + first, y_stride, accumulate);
+    gemm(cublas_handle(), rows, m, k, slab, CUDA_R_16BF, xh, CUDA_R_16BF, k, out + first, y_stride, accumulate);
   }
 }
 

@@ -253,6 +253,29 @@ struct Softmax {
   float max = -INFINITY, sum = 0.f;
 };
 
+// One output element's softmax over some keys: the largest score, the sum of
+// exp(score - max), and the values weighted by those exponentials.
+struct Partial {
+  float max, sum, value;
+  __device__ __forceinline__ float result() const { return sum > 0.f ? value / sum : 0.f; }
+};
+
+// The merge of n partials of one element (the warps' of a block, or the splits'); `part(k)`
+// gives the k-th, whose max is -INFINITY where it saw no keys.
+template <typename Part>
+__device__ __forceinline__ Partial merge_partials(int n, Part part) {
+  Partial out{-INFINITY, 0.f, 0.f};
+  for (int k = 0; k < n; ++k) out.max = fmaxf(out.max, part(k).max);
+  for (int k = 0; k < n; ++k) {
+    const Partial p = part(k);
+    if (p.max == -INFINITY) continue;
+    const float f = __expf(p.max - out.max);
+    out.sum += p.sum * f;
+    out.value += p.value * f;
+  }
+  return out;
+}
+
 // The query heads of one KV head over keys [k0, k1): warp w takes kKeysPerWarp consecutive
 // keys of every kKeysPerSplit from k0 + w * kKeysPerWarp, then the block merges the warps'
 // results through shared memory into `out` (splits == 1) or into this split's partial rows.
@@ -324,22 +347,16 @@ __device__ void attend_keys(const ProgramAttention& a, int kvh, int split, int s
   __syncthreads();
   for (int t = threadIdx.x; t < group * dim; t += kProgramThreads) {
     const int h = t / dim, d = t % dim, head = kvh * group + h;
-    float max = -INFINITY;
-    for (int w = 0; w < kWarps; ++w) max = fmaxf(max, stats[(w * group + h) * 2]);
-    float sum = 0.f, value = 0.f;
-    for (int w = 0; w < kWarps; ++w) {
-      const float m = stats[(w * group + h) * 2];
-      if (m == -INFINITY) continue;  // a warp without keys
-      const float f = __expf(m - max);
-      sum += stats[(w * group + h) * 2 + 1] * f;
-      value += values[(w * group + h) * dim + d] * f;
-    }
+    const Partial merged = merge_partials(kWarps, [&](int w) {
+      const int i = w * group + h;
+      return Partial{stats[i * 2], stats[i * 2 + 1], values[i * dim + d]};
+    });
     if (splits == 1) {
-      a.out[head * dim + d] = sum > 0.f ? value / sum : 0.f;
+      a.out[head * dim + d] = merged.result();
     } else {
       float* row = a.partials + (int64_t{split} * a.num_heads + head) * (dim + 2);
-      row[d] = value;
-      if (d == 0) row[dim] = max, row[dim + 1] = sum;
+      row[d] = merged.value;
+      if (d == 0) row[dim] = merged.max, row[dim + 1] = merged.sum;
     }
   }
 }
@@ -356,18 +373,11 @@ __device__ void merge_splits(const ProgramAttention& a, int kvh, int splits) {
   const int dim = a.cache.head_dim, group = a.num_heads / a.cache.kv_heads;
   for (int t = threadIdx.x; t < group * dim; t += kProgramThreads) {
     const int head = kvh * group + t / dim, d = t % dim;
-    const auto row = [&](int s) { return a.partials + (int64_t{s} * a.num_heads + head) * (dim + 2); };
-    float max = -INFINITY;
-    for (int s = 0; s < splits; ++s) max = fmaxf(max, __ldcg(row(s) + dim));
-    float sum = 0.f, value = 0.f;
-    for (int s = 0; s < splits; ++s) {
-      const float m = __ldcg(row(s) + dim);
-      if (m == -INFINITY) continue;
-      const float f = __expf(m - max);
-      sum += __ldcg(row(s) + dim + 1) * f;
-      value += __ldcg(row(s) + d) * f;
-    }
-    a.out[head * dim + d] = sum > 0.f ? value / sum : 0.f;
+    const Partial merged = merge_partials(splits, [&](int s) {
+      const float* row = a.partials + (int64_t{s} * a.num_heads + head) * (dim + 2);
+      return Partial{__ldcg(row + dim), __ldcg(row + dim + 1), __ldcg(row + d)};
+    });
+    a.out[head * dim + d] = merged.result();
   }
   if (threadIdx.x == 0) a.tickets[kvh] = 0;  // for the next layer's attention
 }
