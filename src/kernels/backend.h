@@ -82,12 +82,6 @@ struct MatmulTarget {
   const Tensor* w;
 };
 
-// The weights of one product that comes soon, for Backend::prefetch_weights: one, or two
-// read side by side (a SwiGLU's gate and up rows).
-struct UpcomingProduct {
-  const Tensor* w[2] = {};
-};
-
 // rms_norm(x) * weight as the input of the products that follow it (the q/k/v and gate/up
 // inputs of a layer): `normed`, of x's shape, receives it unless the backend folds the
 // norm into those products, which may leave it unwritten.
@@ -219,10 +213,6 @@ class Backend {
   // include this step's tokens); out[T, Hq * D]. Grouped-query: Hq is a multiple of Hkv.
   virtual void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
                          const BatchTensors& batch, float scale) = 0;
-  // A hint before attention: the products after it read these weights, in this order. A
-  // backend whose attention leaves memory idle (one token over a short context) may bring
-  // them nearer meanwhile; results never depend on it, and the default ignores it.
-  virtual void prefetch_weights(std::span<const UpcomingProduct> products) { (void)products; }
   // Copies whole blocks src -> dst within one storage (copy-on-write) or across two
   // storages with the same layout (swap to and from host memory).
   virtual void copy_blocks(KVStorage& dst, const KVStorage& src,

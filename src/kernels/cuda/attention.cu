@@ -18,7 +18,6 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/device_util.cuh"
-#include "kernels/cuda/l2_prefetch.cuh"
 
 namespace strata::cuda {
 
@@ -146,10 +145,7 @@ template <int MaxD, bool F16>
 __global__ void __launch_bounds__(kMaxAttentionThreads) attention_kernel(AttentionArgs a, Layout layout) {
   // Without early_kv the kernel waits before its first read; with it, after the reads
   // AttentionArgs::early_kv allows (the items, positions, block table and older rows).
-  if (!a.early_kv) {
-    wait_for_previous_kernel();
-    issue_l2_prefetch(a.prefetch);
-  }
+  if (!a.early_kv) wait_for_previous_kernel();
   extern __shared__ float4 smem4[];
   float* smem = reinterpret_cast<float*>(smem4);
   const int dim = a.cache.head_dim;
@@ -182,7 +178,6 @@ __global__ void __launch_bounds__(kMaxAttentionThreads) attention_kernel(Attenti
   if (a.early_kv) {
     if (key_begin < key_end) rows.load(src, key_begin, warp, warps, lane, 0, older);
     wait_for_previous_kernel();
-    issue_l2_prefetch(a.prefetch);
   }
 
   float* q = q_rows + warp * dim;

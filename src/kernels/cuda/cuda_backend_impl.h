@@ -98,7 +98,6 @@ class CudaBackend : public Backend {
   void store_kv(KVStorage& kv, int layer, const Tensor& k, const Tensor& v, const BatchTensors& batch) override;
   void rope_store_kv(Tensor& q, Tensor& k, const Tensor& v, KVStorage& kv, int layer, const BatchTensors& batch,
                      const RopeConfig& cfg) override;
-  void prefetch_weights(std::span<const UpcomingProduct> products) override;
   void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                  float scale) override;
   void copy_blocks(KVStorage& dst, const KVStorage& src,
@@ -221,8 +220,6 @@ class CudaBackend : public Backend {
   ScratchBuffer unfused_product_;
   // The split-KV attention's tickets (AttentionArgs::split_counters).
   ZeroedCounters attention_counters_;
-  // What prefetch_weights asked for, taken by the next attention (cuda_weight_prefetch.cpp).
-  L2Prefetch pending_prefetch_;
 
   struct RopeFrequencies {
     RopeConfig cfg;

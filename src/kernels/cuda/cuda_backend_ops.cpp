@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -264,8 +263,6 @@ void CudaBackend::remember_decode_items(const BatchTensors& batch, std::shared_p
 
 void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                             float scale) {
-  // prefetch_weights' ranges are this call's to use or drop.
-  const L2Prefetch prefetch = std::exchange(pending_prefetch_, L2Prefetch{});
   const KVLayer cache = kv_layer(kv, layer, "attention");
   const auto& l = kv.layout;
   const int64_t tokens = batch.num_tokens;
@@ -328,8 +325,6 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
   }
   a.early_kv = batch.max_query_len == 1 && attention_early_kv_enabled();
   if (a.splits > 1) {
-    // Split decode is the latency-bound case: DRAM idles while its chains run.
-    if (batch.max_query_len == 1) a.prefetch = prefetch;
     const size_t rows = static_cast<size_t>(a.splits) * static_cast<size_t>(tokens) * static_cast<size_t>(heads);
     auto* partials = static_cast<float*>(
         attention_partials_.get(*allocator_, rows * (static_cast<size_t>(l.head_dim) + 2) * sizeof(float)));

@@ -217,15 +217,6 @@ struct AttentionItem {
   int32_t max_position;  // the last of those tokens' positions
 };
 
-// Weight bytes a latency-bound kernel asks L2 to fetch while it runs (AttentionArgs::
-// prefetch): `lines[i]` 128-byte lines from `begin[i]` (128-byte aligned).
-constexpr int kMaxPrefetchRanges = 12;
-struct L2Prefetch {
-  const char* begin[kMaxPrefetchRanges] = {};
-  int64_t lines[kMaxPrefetchRanges] = {};
-  int count = 0;
-};
-
 struct AttentionArgs {
   float* out = nullptr;  // [T, Hq * D]
   int64_t out_stride = 0;
@@ -254,10 +245,6 @@ struct AttentionArgs {
   // waiting for the previous kernel (which wrote q and the token's own key and value).
   // On unless STRATA_CUDA_ATTENTION_EARLY_KV=0 (session 16: 1.5-7% faster batch-1 decode).
   bool early_kv = false;
-  // Decode with key splits (Backend::prefetch_weights): the next products' weights, asked
-  // of L2 once the previous kernel has ended, while this one's short chain of dependent
-  // reads leaves DRAM idle.
-  L2Prefetch prefetch;
 };
 
 // Query heads of one KV head handled together by a thread block; head_dim <= 256.

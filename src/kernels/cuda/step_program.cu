@@ -113,16 +113,16 @@ __device__ __forceinline__ RowPair row_pair(const ProgramGemv& op, int64_t pair)
   return {};
 }
 
-// A lane's chunks c, c + step, ... (kUnroll of them) of both rows.
+// A lane's chunks c, c + 32, ... (kUnroll of them) of both rows.
 struct Chunks {
   uint4 raw[kUnroll][2];
 
-  __device__ __forceinline__ void load(const RowPair& p, int c, int step, int chunks) {
+  __device__ __forceinline__ void load(const RowPair& p, int64_t c, int64_t chunks) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
       for (int r = 0; r < 2; ++r)
-        if (c + step * u < chunks) raw[u][r] = load_streaming(p.rows[r] + int64_t{c + step * u} * 16);
+        if (c + 32 * u < chunks) raw[u][r] = load_streaming(p.rows[r] + (c + 32 * u) * 16);
   }
 };
 
@@ -196,69 +196,29 @@ __device__ float stage_input(const ProgramGemv& op, float* xs) {
   return rsqrtf(total / static_cast<float>(op.w[0].cols) + op.eps);
 }
 
-// How many warps share each row pair of a product (1, 2, 4, 8 or 16, all of one block):
-// the most even spread of pairs x slices over the grid's warps, so that a product of few
-// rows (SmolLM2's, the 1B shape's wo and down) keeps every SM streaming instead of leaving
-// warps idle, and one of many rows ends its last round with few warps idle. Fewer slices
-// win ties (no shared-memory sum), and a slice keeps at least a chunk a lane.
-__device__ __forceinline__ int slices_per_pair(int pairs, int chunks, int warps) {
-  int best = 1;
-  float best_use = 0.f;
-  for (int s = 1; s <= kWarps && (s == 1 || chunks >= 32 * s); s *= 2) {
-    const int units = pairs * s, rounds = (units + warps - 1) / warps;
-    const float use = static_cast<float>(units) / static_cast<float>(rounds * warps);
-    if (use > best_use + 0.02f) best = s, best_use = use;
-  }
-  return best;
-}
-
-// A warp's place in a product: row pairs go round the blocks (pair p to block p % grid),
-// so that even a product of few pairs spreads over every SM; within a block, `slices`
-// warps share a pair, slice k taking the lane-strided chunks k * 32 + lane + j * 32 * slices.
-struct GemvSlot {
-  int slices, slice, group, groups;
-
-  __device__ __forceinline__ int pair(int round) const {
-    return (round * groups + group) * static_cast<int>(gridDim.x) + static_cast<int>(blockIdx.x);
-  }
-};
-
 // The warp's row pairs of one product, pair after pair, kUnroll chunks of both rows a lane
 // at a time (each step's loads, then its arithmetic; the warps of the SM overlap). The
-// first step's loads go out before the barrier. With several slices a pair, each warp's
-// two sums go through shared memory and the pair's first warp adds them in slice order
-// (the same order every run).
+// first step's loads go out before the barrier.
 __device__ __forceinline__ void run_gemv(const ProgramGemv& op, const Barrier& barrier, float* xs) {
-  __shared__ float parts[kWarps][2];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int warp = blockIdx.x * kWarps + threadIdx.x / 32, warps = gridDim.x * kWarps, lane = threadIdx.x % 32;
   const int pairs = static_cast<int>(row_pairs(op)), chunks = static_cast<int>(op.w[0].cols / 8);
-  GemvSlot slot;
-  slot.slices = slices_per_pair(pairs, chunks, static_cast<int>(gridDim.x) * kWarps);
-  slot.slice = warp % slot.slices;
-  slot.group = warp / slot.slices;
-  slot.groups = kWarps / slot.slices;
-  const int per_round = static_cast<int>(gridDim.x) * slot.groups;
-  const int rounds = (pairs + per_round - 1) / per_round;
-  const int first_chunk = lane + 32 * slot.slice, step = 32 * slot.slices;
   Chunks cur;
   // The weights were written before the launch: the first chunks go out before the barrier.
-  bool loaded = slot.pair(0) < pairs;
-  if (loaded) cur.load(row_pair(op, slot.pair(0)), first_chunk, step, chunks);
+  bool loaded = warp < pairs;
+  if (loaded) cur.load(row_pair(op, warp), lane, chunks);
   barrier.wait();
   const float inv_rms = stage_input(op, xs);
   const bool bf16 = op.w[0].dtype == DType::BF16;
   const float4* x4 = reinterpret_cast<const float4*>(xs);
-  for (int round = 0; round < rounds; ++round) {
-    const int pair = slot.pair(round);
-    const bool active = pair < pairs;
-    const RowPair p = active ? row_pair(op, pair) : RowPair{};
+  for (int pair = warp; pair < pairs; pair += warps) {
+    const RowPair p = row_pair(op, pair);
     float sum[2] = {0.f, 0.f};
-    for (int c0 = first_chunk; active && c0 < chunks; c0 += step * kUnroll) {
+    for (int c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
       if (loaded) loaded = false;
-      else cur.load(p, c0, step, chunks);
+      else cur.load(p, c0, chunks);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
-        const int c = c0 + step * u;
+        const int c = c0 + 32 * u;
         if (c >= chunks) break;
         const float4 a = x4[2 * c], b = x4[2 * c + 1];
 #pragma unroll
@@ -270,15 +230,8 @@ __device__ __forceinline__ void run_gemv(const ProgramGemv& op, const Barrier& b
         }
       }
     }
-    float s0 = warp_sum(sum[0]), s1 = warp_sum(sum[1]);
-    if (slot.slices > 1) {
-      if (lane == 0) parts[warp][0] = s0, parts[warp][1] = s1;
-      __syncthreads();
-      if (slot.slice == 0 && lane == 0)
-        for (int k = 1; k < slot.slices; ++k) s0 += parts[warp + k][0], s1 += parts[warp + k][1];
-      __syncthreads();  // read before the next round writes
-    }
-    if (active && slot.slice == 0 && lane == 0) store_pair(op, p, s0 * inv_rms, s1 * inv_rms);
+    const float s0 = warp_sum(sum[0]) * inv_rms, s1 = warp_sum(sum[1]) * inv_rms;
+    if (lane == 0) store_pair(op, p, s0, s1);
   }
 }
 
