@@ -98,6 +98,24 @@ TEST_F(CudaAttention, LongDecodeTakesTheSplitPathAndMatchesCpu) {
   check_case(*cpu, *gpu, {9, 3, 64, 16, DType::F16, {{3000, 1}}}, seed += 10);
 }
 
+// Few decode sequences with the keys split over blocks on the tensor-core kernel
+// (CudaBackendOptions::split_decode_on_tensor_cores): contexts within one split's four
+// tiles (its block writes the output), across a few and many splits (the last split merges),
+// on and off tile and block boundaries, GQA groups of 1 to 16, both head sizes.
+TEST_F(CudaAttention, SplitDecodeOnTheTensorCoresMatchesCpu) {
+  CudaBackendOptions options;
+  options.split_decode_on_tensor_cores = true;
+  const std::unique_ptr<Backend> split_gpu = make_cuda_backend(options);
+  uint32_t seed = 900;
+  for (int context : {0, 1, 31, 32, 127, 128, 129, 300, 2047, 2048, 5000})
+    for (const auto& heads : std::vector<std::pair<int, int>>{{32, 8}, {9, 3}, {16, 1}, {8, 8}})
+      for (int dim : {64, 128})
+        check_case(*cpu, *split_gpu, {heads.first, heads.second, dim, 16, DType::F16, {{context, 1}}, true},
+                   seed += 10);
+  // Two sequences of different lengths in one step (each item its own splits).
+  check_case(*cpu, *split_gpu, {32, 8, 128, 16, DType::F16, {{700, 1}, {40, 1}}, true}, seed += 10);
+}
+
 TEST_F(CudaAttention, LongPrefillMatchesCpu) {
   check_case(*cpu, *gpu, {8, 2, 128, 16, DType::F16, {{0, 700}, {300, 129}}}, 900);
 }

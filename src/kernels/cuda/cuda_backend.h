@@ -32,6 +32,10 @@ struct CudaBackendOptions {
   // product's half input, and the scalar norm instead of float4 rows. Each also has its own
   // switch, =0 for off: STRATA_CUDA_DECODE_ATTENTION, _STACK_WEIGHTS, _SWIGLU_HALF, _VECTOR_NORM.
   bool plain_kernels = false;
+  // Decode of few sequences (keys split over blocks) on the tensor-core decode kernel too,
+  // instead of the SIMT kernel (f16 caches of head size 64 or 128). Opt-in until measured
+  // on the device; STRATA_CUDA_SPLIT_DECODE_TC=1 also sets it.
+  bool split_decode_on_tensor_cores = false;
 };
 
 // Throws Error when the build has no CUDA or the device cannot be opened.

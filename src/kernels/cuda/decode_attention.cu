@@ -6,7 +6,9 @@
 // head and in f32, which bounded it by shared-memory bandwidth at ~3x its cache reads.
 // The block's four warps take the sequence's tiles of 32 keys in turn, each loading its own
 // tiles (cp.async, no block barrier in the loop), and merge their online softmaxes at the
-// end. Arithmetic as the prefill kernel's (flash_tile.cuh): Q and P rounded to f16.
+// end. Few sequences split their keys over blocks (grid z) in groups of four tiles, the
+// last split to finish merging the others' partial results; a decode step's rows that
+// earlier steps wrote are requested before the previous kernel ends (early_kv). Arithmetic as the prefill kernel's (flash_tile.cuh): Q and P rounded to f16.
 #include <cuda_fp16.h>
 
 #include <cmath>
@@ -31,9 +33,14 @@ constexpr size_t shared_bytes() {
   return sizeof(__half) * size_t{kRows + kWarps * 2 * kKeys} * (D + kPad);
 }
 
+// Which rows of a tile a call loads: all, all but the token's own (the rows earlier steps
+// wrote, and zeros past the end: they may go out before the previous kernel ends), or only
+// the token's own (which that kernel wrote).
+enum class TileRows { All, Older, Newest };
+
 template <int D>
 __global__ void __launch_bounds__(kWarps * 32) decode_attention_kernel(AttentionArgs a) {
-  wait_for_previous_kernel();
+  if (!a.early_kv) wait_for_previous_kernel();
   constexpr int kStride = D + kPad;  // halves per shared-memory row
   constexpr int kChunks = D / 8;     // 16-byte chunks per row
   extern __shared__ uint4 smem_raw[];
@@ -47,8 +54,51 @@ __global__ void __launch_bounds__(kWarps * 32) decode_attention_kernel(Attention
   const int group = a.num_heads / a.cache.kv_heads;
   const int64_t token = item.first_token;
   const int last_key = item.max_position;
-  const float q_scale = a.scale * 1.4426950408889634f;  // log2 e: exp2 in the tile
+  // Key splits (few sequences): split s takes the groups of kWarps consecutive tiles s,
+  // s + splits, ... (warp w the w-th tile of each); a context within one group is split
+  // 0's alone, which then writes the output itself.
+  const int split = blockIdx.z, splits = gridDim.z;
+  const int groups = last_key / (kWarps * kKeys) + 1;
+  const int active = splits < groups ? splits : groups;
+  if (split >= active) {
+    if (a.early_kv) wait_for_previous_kernel();
+    return;
+  }
+  const int first_tile = (split * kWarps + warp) * kKeys, tile_step = splits * kWarps * kKeys;
 
+  const int32_t* table = a.block_tables + int64_t{item.seq} * a.max_blocks;
+  const __half* k_cache = static_cast<const __half*>(a.cache.k);
+  const __half* v_cache = static_cast<const __half*>(a.cache.v);
+  const int64_t row_elems = int64_t{a.cache.kv_heads} * D;
+  const int block_size = a.cache.block_size;
+  const auto load_tile = [&](int tile, TileRows which) {
+    for (int c = lane; c < kKeys * kChunks; c += 32) {
+      const int j = c / kChunks, chunk = c % kChunks;
+      const int pos = tile + j;
+      if ((which == TileRows::Older && pos == last_key) || (which == TileRows::Newest && pos != last_key)) continue;
+      int64_t at = 0;
+      if (pos <= last_key) {
+        const int64_t slot = int64_t{table[pos / block_size]} * block_size + pos % block_size;
+        at = slot * row_elems + int64_t{kv_head} * D + chunk * 8;
+      }
+      const int bytes = pos <= last_key ? 16 : 0;  // zeros past the last key: P is 0 there, V must not be NaN
+      cp_async_16(sk + j * kStride + chunk * 8, k_cache + at, bytes);
+      cp_async_16(sv + j * kStride + chunk * 8, v_cache + at, bytes);
+    }
+  };
+  if (first_tile <= last_key) {
+    if (a.early_kv) {
+      load_tile(first_tile, TileRows::Older);
+      wait_for_previous_kernel();
+      if (last_key < first_tile + kKeys) load_tile(first_tile, TileRows::Newest);
+    } else {
+      load_tile(first_tile, TileRows::All);
+    }
+  } else if (a.early_kv) {
+    wait_for_previous_kernel();
+  }
+
+  const float q_scale = a.scale * 1.4426950408889634f;  // log2 e: exp2 in the tile
   // The group's query rows, zeros past it.
   for (int c = tid; c < kRows * (D / 2); c += kWarps * 32) {
     const int row = c / (D / 2), pair = c % (D / 2);
@@ -65,24 +115,10 @@ __global__ void __launch_bounds__(kWarps * 32) decode_attention_kernel(Attention
   for (int ks = 0; ks < D / 16; ++ks) ldmatrix_x4(qf[ks], sq + (lane % 16) * kStride + ks * 16 + (lane / 16) * 8);
 
   FlashRows<D> rows;
-  const int32_t* table = a.block_tables + int64_t{item.seq} * a.max_blocks;
-  const __half* k_cache = static_cast<const __half*>(a.cache.k);
-  const __half* v_cache = static_cast<const __half*>(a.cache.v);
-  const int64_t row_elems = int64_t{a.cache.kv_heads} * D;
-  const int block_size = a.cache.block_size;
-  for (int tile = warp * kKeys; tile <= last_key; tile += kWarps * kKeys) {
-    __syncwarp();  // every lane is done with the previous tile
-    for (int c = lane; c < kKeys * kChunks; c += 32) {
-      const int j = c / kChunks, chunk = c % kChunks;
-      const int pos = tile + j;
-      int64_t at = 0;
-      if (pos <= last_key) {
-        const int64_t slot = int64_t{table[pos / block_size]} * block_size + pos % block_size;
-        at = slot * row_elems + int64_t{kv_head} * D + chunk * 8;
-      }
-      const int bytes = pos <= last_key ? 16 : 0;  // zeros past the last key: P is 0 there, V must not be NaN
-      cp_async_16(sk + j * kStride + chunk * 8, k_cache + at, bytes);
-      cp_async_16(sv + j * kStride + chunk * 8, v_cache + at, bytes);
+  for (int tile = first_tile; tile <= last_key; tile += tile_step) {
+    if (tile != first_tile) {
+      __syncwarp();  // every lane is done with the previous tile
+      load_tile(tile, TileRows::All);
     }
     cp_async_wait_all();
     __syncwarp();
@@ -110,9 +146,12 @@ __global__ void __launch_bounds__(kWarps * 32) decode_attention_kernel(Attention
   }
   __syncthreads();
   const int visible = group < kRows ? group : kRows;
+  // Split partials: [splits, tokens, heads] rows of D unnormalised values and (max, sum),
+  // in log2 units, as the SIMT kernel's layout (its merge there is in natural units).
+  const int64_t split_rows = int64_t{a.num_tokens} * a.num_heads;
   for (int c = tid; c < visible * D; c += kWarps * 32) {
     const int row = c / D, d = c % D;
-    float max = -INFINITY;  // finite: key 0 is warp 0's
+    float max = -INFINITY;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) max = fmaxf(max, stats[(w * kRows + row) * 2]);
     float sum = 0.f, value = 0.f;
@@ -121,6 +160,41 @@ __global__ void __launch_bounds__(kWarps * 32) decode_attention_kernel(Attention
       const float weight = exp2f(stats[(w * kRows + row) * 2] - max);  // 0 for a warp without tiles
       sum += stats[(w * kRows + row) * 2 + 1] * weight;
       value += merged[(w * kRows + row) * D + d] * weight;
+    }
+    const int64_t out_row = token * a.num_heads + kv_head * group + row;
+    if (active == 1) {
+      a.out[token * a.out_stride + int64_t{kv_head * group + row} * D + d] = value / sum;
+      continue;
+    }
+    const int64_t part = split * split_rows + out_row;
+    a.partial_acc[part * D + d] = value;
+    if (d == 0) a.partial_stats[part * 2] = max, a.partial_stats[part * 2 + 1] = sum;
+  }
+  if (active == 1) return;
+  // The last of the active splits of this item and KV head to finish merges them all, as
+  // the SIMT kernel does (fence, ticket, reset by the last).
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    int* counter = a.split_counters + int64_t{blockIdx.x} * gridDim.y + blockIdx.y;
+    last = atomicAdd(counter, 1) == active - 1;
+    if (last) atomicExch(counter, 0);
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  for (int c = tid; c < visible * D; c += kWarps * 32) {
+    const int row = c / D, d = c % D;
+    const int64_t out_row = token * a.num_heads + kv_head * group + row;
+    float max = -INFINITY;
+    for (int sp = 0; sp < active; ++sp) max = fmaxf(max, __ldcg(a.partial_stats + (sp * split_rows + out_row) * 2));
+    float sum = 0.f, value = 0.f;
+    for (int sp = 0; sp < active; ++sp) {
+      const int64_t part = sp * split_rows + out_row;
+      const float weight = exp2f(__ldcg(a.partial_stats + part * 2) - max);
+      sum += __ldcg(a.partial_stats + part * 2 + 1) * weight;
+      value += __ldcg(a.partial_acc + part * D + d) * weight;
     }
     a.out[token * a.out_stride + int64_t{kv_head * group + row} * D + d] = value / sum;
   }
@@ -137,7 +211,8 @@ void launch_for(const AttentionArgs& a, cudaStream_t stream) {
                "cudaFuncSetAttribute(decode_attention_kernel)");
     raised = true;
   }
-  const dim3 grid(static_cast<unsigned>(a.num_items), static_cast<unsigned>(a.cache.kv_heads));
+  const dim3 grid(static_cast<unsigned>(a.num_items), static_cast<unsigned>(a.cache.kv_heads),
+                  static_cast<unsigned>(a.splits));
   launch_kernel(decode_attention_kernel<D>, grid, kWarps * 32, shared_bytes<D>(), stream, a);
   check_launch("decode_attention_kernel");
 }
@@ -151,9 +226,11 @@ bool decode_attention_supports(const KVLayer& cache, int num_heads) {
 
 void launch_decode_attention(const AttentionArgs& a, cudaStream_t stream) {
   if (a.num_items == 0) return;
-  if (!decode_attention_supports(a.cache, a.num_heads) || a.tokens_per_item != 1 || a.splits != 1)
+  if (!decode_attention_supports(a.cache, a.num_heads) || a.tokens_per_item != 1)
     throw Error("decode attention: needs an f16 cache, head_dim 64 or 128, GQA groups of at most 16 and one token "
                 "an item");
+  if (a.splits > 1 && (!a.partial_acc || !a.partial_stats || !a.split_counters))
+    throw Error("decode attention: key splits need partial buffers and counters");
   if (a.q_token_stride % 2 != 0 || a.q_head_stride % 2 != 0)
     throw Error("decode attention: q rows must be 8-byte aligned");
   if (a.cache.head_dim == 64) launch_for<64>(a, stream);

@@ -260,8 +260,8 @@ constexpr int kFlashMinQueryLen = 32;  // batches with a shorter longest query s
 bool flash_attention_supports(const KVLayer& cache);
 void launch_flash_attention(const AttentionArgs& args, cudaStream_t stream);
 
-// Decode on the tensor cores (decode_attention.cu): items of one token, no key splits, a
-// block per (sequence, KV head) with the group's query heads as the mma rows; f16
+// Decode on the tensor cores (decode_attention.cu): items of one token, a block per
+// (sequence, KV head, key split) with the group's query heads as the mma rows; f16
 // operands as the prefill kernel's. f16 cache, head_dim 64 or 128, groups up to 16.
 bool decode_attention_supports(const KVLayer& cache, int num_heads);
 void launch_decode_attention(const AttentionArgs& args, cudaStream_t stream);
