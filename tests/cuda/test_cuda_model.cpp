@@ -136,9 +136,10 @@ TEST_F(CudaModel, RandomModelsMatchCpu) {
   // with bf16/f16 activations on the tensor cores (decode stays f32 in the GEMV kernels; the
   // opt-in int8 GEMV measured 1.28e-2 for Q8_0 here, H100, 2026-11-23). Prefill attention
   // on an f16 cache rounds Q and the softmax weights to f16 on the tensor cores: f32
-  // weights then measured 1.15e-4 against the CPU (H200, 2026-12-02), 5.3e-5 before.
+  // weights then measured 1.15e-4 against the CPU (H200, 2026-12-02), 5.3e-5 before; and so
+  // does decode attention since it runs there for one sequence too (1.47e-4, H100, session 17).
   const std::vector<Case> cases = {
-      {"llama", "tiny", DType::F32, 3e-4, 1e-4},   {"qwen2", "tiny", DType::F16, 2e-2, 1e-3},
+      {"llama", "tiny", DType::F32, 3e-4, 3e-4},   {"qwen2", "tiny", DType::F16, 2e-2, 1e-3},
       {"qwen3", "tiny", DType::BF16, 2e-2, 2e-2},  {"llama", "tiny", DType::Q8_0, 2e-2, 1e-2},
       {"llama", "smollm2-135m", DType::Q4_0, 3e-2, 3e-2}, {"llama", "smollm2-135m", DType::Q4_1, 3e-2, 3e-2},
   };

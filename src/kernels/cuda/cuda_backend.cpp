@@ -70,7 +70,7 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   stack_weights_ = !plain && !switched_off("STRATA_CUDA_STACK_WEIGHTS");
   swiglu_half_input_ = !plain && fuse_products_ && !switched_off("STRATA_CUDA_SWIGLU_HALF");
   vector_norm_ = !plain && !switched_off("STRATA_CUDA_VECTOR_NORM");
-  split_decode_tc_ = options.split_decode_on_tensor_cores || env_is("STRATA_CUDA_SPLIT_DECODE_TC", "1");
+  split_decode_tc_ = options.split_decode_on_tensor_cores && !switched_off("STRATA_CUDA_SPLIT_DECODE_TC");
   batch_invariant_ = options.batch_invariant || env_is("STRATA_CUDA_BATCH_INVARIANT", "1");
   if (batch_invariant_)
     fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = false;

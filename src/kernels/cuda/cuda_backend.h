@@ -33,9 +33,10 @@ struct CudaBackendOptions {
   // switch, =0 for off: STRATA_CUDA_DECODE_ATTENTION, _STACK_WEIGHTS, _SWIGLU_HALF, _VECTOR_NORM.
   bool plain_kernels = false;
   // Decode of few sequences (keys split over blocks) on the tensor-core decode kernel too,
-  // instead of the SIMT kernel (f16 caches of head size 64 or 128). Opt-in until measured
-  // on the device; STRATA_CUDA_SPLIT_DECODE_TC=1 also sets it.
-  bool split_decode_on_tensor_cores = false;
+  // instead of the SIMT kernel (f16 caches of head size 64 or 128): batch-1 decode +39% on
+  // the SmolLM2 shape, +8% 1B, +10% 8B Q4_0, 8B BF16 unchanged (H100, bench/RESULTS.md
+  // session 17). STRATA_CUDA_SPLIT_DECODE_TC=0 turns it off (A/B runs); plain_kernels too.
+  bool split_decode_on_tensor_cores = true;
 };
 
 // Throws Error when the build has no CUDA or the device cannot be opened.

@@ -203,7 +203,7 @@ class CudaBackend : public Backend {
   // (STRATA_CUDA_DECODE_ATTENTION=0: the SIMT kernel).
   bool decode_attention_ = true;
   // ...and decode of few sequences too, its keys split (CudaBackendOptions::split_decode_on_tensor_cores).
-  bool split_decode_tc_ = false;
+  bool split_decode_tc_ = true;
   // Weights of one input stacked in one allocation, one product for all of them on the
   // tensor cores (STRATA_CUDA_STACK_WEIGHTS=0: an allocation and a product each).
   bool stack_weights_ = true;

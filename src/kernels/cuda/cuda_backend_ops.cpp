@@ -333,8 +333,8 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
     a.split_counters = attention_counters_.get(*allocator_, static_cast<size_t>(base_blocks), launch_stream());
   }
   // Decode steps that fill the GPU as they are: the tensor cores, every head of a group
-  // from one read of the tile (a rule of the batch's size, as the splits'); with their
-  // keys split too where switched on.
+  // from one read of the tile (a rule of the batch's size, as the splits'); and those of
+  // few sequences, their keys split (split_decode_tc_).
   if (decode_attention_ && batch.max_query_len == 1 && (a.splits == 1 || split_decode_tc_) &&
       decode_attention_supports(cache, heads) && q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0) {
     launch_decode_attention(a, launch_stream());
