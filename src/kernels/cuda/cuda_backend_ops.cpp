@@ -337,6 +337,9 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
   // few sequences, their keys split (split_decode_tc_).
   if (decode_attention_ && batch.max_query_len == 1 && (a.splits == 1 || split_decode_tc_) &&
       decode_attention_supports(cache, heads) && q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0) {
+    // Early reads measured with key splits (few sequences) only; batches that fill the GPU
+    // keep the kernel's order before them (session 17).
+    a.early_kv = a.early_kv && a.splits > 1;
     launch_decode_attention(a, launch_stream());
     return;
   }

@@ -15,13 +15,4 @@ inline bool env_is(const char* name, const char* value) {
 // A switch turned off by setting it to 0 (STRATA_CUDA_GRAPHS=0, ...).
 inline bool switched_off(const char* name) { return env_is(name, "0"); }
 
-// A non-negative whole number the variable sets, or `otherwise` when it is unset or not one.
-inline long env_count(const char* name, long otherwise) {
-  const char* set = std::getenv(name);
-  if (!set || !*set) return otherwise;
-  char* end = nullptr;
-  const long value = std::strtol(set, &end, 10);
-  return *end == '\0' && value >= 0 ? value : otherwise;
-}
-
 }  // namespace strata::cuda

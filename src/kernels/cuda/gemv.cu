@@ -31,13 +31,6 @@ bool separate_norm_for_floats() {
   return separate;
 }
 
-// STRATA_CUDA_GEMV_BLOCKS_PER_SM=n caps the float and integer GEMVs' grids at n blocks an SM,
-// each block then taking several row groups in turn (0 or unset: a block each); read once.
-int blocks_per_sm_cap() {
-  static const int cap = static_cast<int>(env_count("STRATA_CUDA_GEMV_BLOCKS_PER_SM", 0));
-  return cap;
-}
-
 bool early_loads_enabled() {
   static const bool enabled = !env_is("STRATA_CUDA_EARLY_LOADS", "0");
   return enabled;
@@ -85,9 +78,6 @@ void assign_blocks(GemvBatch& b) {
     b.split_k = kWarpsPerBlock;
     blocks(kWarpsPerBlock);
   }
-  b.blocks = b.first_block[b.count];
-  const int64_t cap = int64_t{blocks_per_sm_cap()} * multiprocessors();
-  b.grid = cap > 0 && cap < b.blocks ? static_cast<int32_t>(cap) : b.blocks;
 }
 
 }  // namespace

@@ -59,11 +59,6 @@ struct GemvBatch {
   // The first weight loads go out before waiting for the previous kernel (dependent
   // launch); STRATA_CUDA_EARLY_LOADS=0 issues them after it, for A/B runs.
   bool early_loads;
-  // Row-group blocks of the launch (first_block[count]), and the grid that takes them in
-  // turn: as many, or fewer (STRATA_CUDA_GEMV_BLOCKS_PER_SM) so that the launch fits the
-  // SMs at once beside the next kernel's first blocks.
-  int32_t blocks;
-  int32_t grid;
 };
 
 // How a launch's products see a folded RMSNorm: not at all (they read x), as the block's
@@ -142,18 +137,18 @@ __device__ __forceinline__ float4 load_activation(const float4* p) {
   else return __ldg(p);
 }
 
-// Row-group block `vblock`'s product, and the block's index within that product.
+// This block's product, and its block index within that product.
 // The targets are picked with constant indices: indexing the parameter array with a
 // runtime value can make the compiler copy it to local memory.
-__device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int32_t vblock, int64_t& block) {
+__device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) {
   GemvTarget t = b.targets[0];
   int32_t first = 0;
   int target = 0;
 #pragma unroll
   for (int i = 1; i < kMaxGemvTargets; ++i)
-    if (i < b.count && vblock >= b.first_block[i])
+    if (i < b.count && static_cast<int32_t>(blockIdx.x) >= b.first_block[i])
       t = b.targets[i], first = b.first_block[i], target = i;
-  block = int64_t{vblock} - first;
+  block = int64_t{blockIdx.x} - first;
   return GemvArgs{t.y, t.y_stride, b.m, t.w, t.accumulate, target};
 }
 
@@ -331,7 +326,7 @@ __device__ __forceinline__ WarpRows warp_rows(const GemvBatch& b, const GemvArgs
 
 // Float weights: a chunk is 8 weights (16 bytes of f16/bf16, 32 bytes of f32).
 template <int MaxM, DType Type, Norm N, int SplitK>
-__device__ __forceinline__ void gemv_float_block(const GemvBatch& batch, int32_t vblock) {
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBatch batch) {
   static_assert(N != Norm::Shared, "float weights fold the norm as scaled sums");
   constexpr bool kScaled = scales_sums(N);
   // Four 16-byte chunks of each row in flight per lane: eight measured slower for batch-1
@@ -339,7 +334,7 @@ __device__ __forceinline__ void gemv_float_block(const GemvBatch& batch, int32_t
   constexpr int kUnroll = Type == DType::F32 ? 2 : 4;
   constexpr int kLoads = Type == DType::F32 ? 2 : 1;  // 16-byte loads per chunk
   int64_t block;
-  const GemvArgs a = resolve(batch, vblock, block);
+  const GemvArgs a = resolve(batch, block);
   const WarpRows work = warp_rows<SplitK>(batch, a, block);
   const int64_t n0 = work.n0;
   // A warp past the end leaves at once (split-K: the whole block, with its warps), unless
@@ -419,28 +414,6 @@ __device__ __forceinline__ void gemv_float_block(const GemvBatch& batch, int32_t
   finish_rows<SplitK, N == Norm::SquaresInLoop>(sums, batch, a, n0, angle);
 }
 
-// A launch's row-group blocks: one a grid block, or (Looped: a capped grid, GemvBatch::grid)
-// taken by the grid's blocks in turn, a block barrier between two (the shared sums of
-// split-K and of the norm are reused). The wait for the previous kernel is in each; after
-// the first it returns at once. Looped is a kernel of its own: the loop costs registers.
-template <bool Looped, typename Body>
-__device__ __forceinline__ void for_each_block(const GemvBatch& b, Body&& body) {
-  const int32_t first = static_cast<int32_t>(blockIdx.x);
-  if constexpr (!Looped) {
-    body(first);
-  } else {
-    for (int32_t vblock = first; vblock < b.blocks; vblock += static_cast<int32_t>(gridDim.x)) {
-      if (vblock != first) __syncthreads();
-      body(vblock);
-    }
-  }
-}
-
-template <int MaxM, DType Type, Norm N, int SplitK, bool Looped>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBatch batch) {
-  for_each_block<Looped>(batch, [&](int32_t vblock) { gemv_float_block<MaxM, Type, N, SplitK>(batch, vblock); });
-}
-
 // Repacked Q8_0 / Q4_0 / Q4_1: a chunk is one 32-weight block; its quants are dotted with
 // the activations as integer-valued floats and scaled once per block (Q4_1 adds its min
 // times the sum of the activations).
@@ -450,7 +423,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   constexpr int kUnroll = 2;
   constexpr float kBias = Type == DType::Q4_0 ? 8388616.f : 8388608.f;  // 2^23 (+ Q4_0's offset 8)
   int64_t block;
-  const GemvArgs a = resolve(batch, static_cast<int32_t>(blockIdx.x), block);
+  const GemvArgs a = resolve(batch, block);
   const WarpRows work = warp_rows<1>(batch, a, block);
   const int64_t n0 = work.n0;
   // A warp past the end leaves at once, unless it must help normalize the activations.
@@ -516,10 +489,10 @@ __device__ __forceinline__ SplitGroup load_group(const SplitGroup* p) {
 // update, as the CPU backend's integer kernels compute. The activations are 2 bytes a value
 // instead of 4 and the weights need no decoding to floats, which bound the f32 kernel.
 template <int MaxM, DType Type, int SplitK>
-__device__ __forceinline__ void gemv_split_block(const GemvBatch& batch, int32_t vblock) {
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBatch batch) {
   constexpr int kUnroll = 4;
   int64_t block;
-  const GemvArgs a = resolve(batch, vblock, block);
+  const GemvArgs a = resolve(batch, block);
   const WarpRows work = warp_rows<SplitK>(batch, a, block);
   const int64_t n0 = work.n0;
   if (n0 >= a.w.rows) return wait_for_previous_kernel();
@@ -558,26 +531,14 @@ __device__ __forceinline__ void gemv_split_block(const GemvBatch& batch, int32_t
   finish_rows<SplitK, false>(sums, batch, a, n0, angle);
 }
 
-template <int MaxM, DType Type, int SplitK, bool Looped>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBatch batch) {
-  for_each_block<Looped>(batch, [&](int32_t vblock) { gemv_split_block<MaxM, Type, SplitK>(batch, vblock); });
-}
-
-// Whether a launch takes the Looped kernels: a capped grid, batch-1 products only (the
-// others' grids are never capped: their looped kernels are not compiled).
-template <int MaxM>
-bool looped(const GemvBatch& b) {
-  return MaxM == 1 && b.grid < b.blocks;
-}
-
-template <int MaxM, int SplitK, bool Looped>
+template <int MaxM, int SplitK>
 void launch_split(const GemvBatch& b, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(Looped ? b.grid : b.blocks));
+  const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
   switch (b.targets[0].w.dtype) {
-    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK, Looped>, grid, threads, 0, stream, b); break;
-    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK, Looped>, grid, threads, 0, stream, b); break;
-    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK, Looped>, grid, threads, 0, stream, b); break;
+    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK>, grid, threads, 0, stream, b); break;
     default: throw Error("gemv: split activations need block-quantized weights, not " +
                          std::string(dtype_name(b.targets[0].w.dtype)));
   }
@@ -594,21 +555,21 @@ inline SquaresPlacement squares_placement() {
   return place;
 }
 
-template <int MaxM, Norm N, int SplitK, bool Looped>
+template <int MaxM, Norm N, int SplitK>
 void launch_float(const GemvBatch& b, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(Looped ? b.grid : b.blocks));
+  const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
   switch (b.targets[0].w.dtype) {
-    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32, N, SplitK, Looped>, grid, threads, 0, stream, b); break;
-    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16, N, SplitK, Looped>, grid, threads, 0, stream, b); break;
-    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16, N, SplitK, Looped>, grid, threads, 0, stream, b); break;
+    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32, N, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16, N, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16, N, SplitK>, grid, threads, 0, stream, b); break;
     default: throw Error("gemv: no float kernel for weight dtype " + std::string(dtype_name(b.targets[0].w.dtype)));
   }
 }
 
 template <int MaxM, Norm N>
 void launch_quant(const GemvBatch& b, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(b.blocks));
+  const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
   const size_t shared = N == Norm::Shared ? static_cast<size_t>(b.m * b.targets[0].w.cols) * sizeof(float) : 0;
   switch (b.targets[0].w.dtype) {
@@ -621,9 +582,9 @@ void launch_quant(const GemvBatch& b, cudaStream_t stream) {
 
 inline bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
-template <int MaxM, int SplitK, bool Looped>
+template <int MaxM, int SplitK>
 void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
-  if (b.split.hi) return launch_split<MaxM, SplitK, Looped>(b, stream);
+  if (b.split.hi) return launch_split<MaxM, SplitK>(b, stream);
   const bool floats = is_float(b.targets[0].w.dtype);
   if (!floats) {
     if (b.norm.weight) launch_quant<MaxM, Norm::Shared>(b, stream);
@@ -635,19 +596,11 @@ void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
     const SquaresPlacement place = squares_placement();
     const bool in_loop = place == SquaresPlacement::ByRowLength ? b.targets[0].w.cols <= pass
                                                                 : place == SquaresPlacement::InLoop;
-    if (in_loop) launch_float<MaxM, Norm::SquaresInLoop, SplitK, Looped>(b, stream);
-    else launch_float<MaxM, Norm::Scaled, SplitK, Looped>(b, stream);
+    if (in_loop) launch_float<MaxM, Norm::SquaresInLoop, SplitK>(b, stream);
+    else launch_float<MaxM, Norm::Scaled, SplitK>(b, stream);
   } else {
-    launch_float<MaxM, Norm::None, SplitK, Looped>(b, stream);
+    launch_float<MaxM, Norm::None, SplitK>(b, stream);
   }
-}
-
-template <int MaxM, int SplitK>
-void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
-  if constexpr (MaxM == 1) {
-    if (looped<MaxM>(b)) return launch_for_rows<MaxM, SplitK, true>(b, stream);
-  }
-  launch_for_rows<MaxM, SplitK, false>(b, stream);
 }
 
 template <int MaxM>
