@@ -80,6 +80,7 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   // otherwise than a larger one).
   if (env_is("STRATA_CUDA_STEP_PROGRAM", "1") && fuse_products_ && !batch_invariant_) {
     program_blocks_ = program_blocks(props_.multiProcessorCount);
+    program_attention_always_ = env_is("STRATA_CUDA_STEP_PROGRAM_ATTENTION", "1");
     if (program_blocks_ > 0) {
       program_ = std::make_unique<StepProgram>();
       program_counters_ = allocator_->allocate(kProgramCounters * sizeof(unsigned));

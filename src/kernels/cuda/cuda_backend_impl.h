@@ -173,6 +173,8 @@ class CudaBackend : public Backend {
   // anything the program does not take, which the caller then launches as before).
   bool record_gemv(const GemvTarget* targets, int count, const Tensor& x, const GemvNorm& norm,
                    const GemvRope* rope = nullptr, const WeightRef* up = nullptr);
+  // Whether decode attention of q (split over blocks or not) runs on the tensor-core kernel.
+  bool takes_tensor_core_decode(const KVLayer& cache, const Tensor& q, bool split) const;
   bool record_attention(Tensor& out, const Tensor& q, const KVLayer& cache, const BatchTensors& batch,
                         float scale);
   ProgramOp& next_program_op();
@@ -253,6 +255,9 @@ class CudaBackend : public Backend {
   int program_blocks_ = 0;
   std::unique_ptr<StepProgram> program_;
   bool recording_ = false;
+  // The program records attention only where the tensor-core decode kernel cannot take it
+  // (STRATA_CUDA_STEP_PROGRAM_ATTENTION=1: always, for A/B runs).
+  bool program_attention_always_ = false;
   size_t program_shared_ = 0;
   std::shared_ptr<Storage> program_counters_;
   ScratchBuffer program_partials_;

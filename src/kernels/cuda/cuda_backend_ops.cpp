@@ -261,6 +261,14 @@ void CudaBackend::remember_decode_items(const BatchTensors& batch, std::shared_p
   items_cache_.items = items;
 }
 
+// Decode steps that fill the GPU as they are go to the tensor cores, every head of a group
+// from one read of the tile (a rule of the batch's size, as the splits'), and so do those of
+// few sequences, their keys split (split_decode_tc_).
+bool CudaBackend::takes_tensor_core_decode(const KVLayer& cache, const Tensor& q, bool split) const {
+  return decode_attention_ && (!split || split_decode_tc_) && decode_attention_supports(cache, static_cast<int>(q.size(1))) &&
+         q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0;
+}
+
 void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                             float scale) {
   const KVLayer cache = kv_layer(kv, layer, "attention");
@@ -332,11 +340,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
     a.partial_stats = partials + rows * static_cast<size_t>(l.head_dim);
     a.split_counters = attention_counters_.get(*allocator_, static_cast<size_t>(base_blocks), launch_stream());
   }
-  // Decode steps that fill the GPU as they are: the tensor cores, every head of a group
-  // from one read of the tile (a rule of the batch's size, as the splits'); and those of
-  // few sequences, their keys split (split_decode_tc_).
-  if (decode_attention_ && batch.max_query_len == 1 && (a.splits == 1 || split_decode_tc_) &&
-      decode_attention_supports(cache, heads) && q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0) {
+  if (batch.max_query_len == 1 && takes_tensor_core_decode(cache, q, a.splits > 1)) {
     // Early reads measured with key splits (few sequences) only; batches that fill the GPU
     // keep the kernel's order before them (session 17).
     a.early_kv = a.early_kv && a.splits > 1;

@@ -51,6 +51,11 @@ bool CudaBackend::record_attention(Tensor& out, const Tensor& q, const KVLayer& 
   if (!recording_ || program_->count == 0 || batch.num_tokens != 1 || batch.num_seqs != 1 ||
       !program_attention_supports(cache, heads) || q.stride(2) != 1)
     return false;
+  // The tensor-core decode kernel's one block a KV head for a short context is a shorter
+  // chain than the program's SIMT attention (+39% for the kernels on the SmolLM2 shape,
+  // session 17): the program then ends before attention and goes on after it. Not yet
+  // measured with the program.
+  if (!program_attention_always_ && takes_tensor_core_decode(cache, q, true)) return false;
   ProgramOp& op = next_program_op();
   op.kind = ProgramOpKind::Attention;
   ProgramAttention& a = op.attention;
