@@ -100,6 +100,8 @@ class CudaBackend : public Backend {
                      const RopeConfig& cfg) override;
   void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                  float scale) override;
+  void attention_residual(Tensor& residual, Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
+                          const BatchTensors& batch, float scale, const Tensor& wo) override;
   void copy_blocks(KVStorage& dst, const KVStorage& src,
                    std::span<const std::pair<int32_t, int32_t>> src_dst) override;
 
@@ -118,7 +120,9 @@ class CudaBackend : public Backend {
   // The attention work items of a batch, built on its first layer and reused by the rest.
   const AttentionItem* attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items);
   // y (+)= x · wᵀ for each target (accumulate: add to y).
-  void run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate);
+  // ready: x already as split int16 groups (attention_residual), for the integer GEMV.
+  void run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate,
+                    const SplitRows* ready = nullptr);
   void run_products_in_row_groups(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate);
   // x as the f16/bf16 operand of tensor-core products (in activations_half_), converted once
   // for all the products of one input that read that type.
@@ -206,6 +210,16 @@ class CudaBackend : public Backend {
   bool decode_attention_ = true;
   // ...and decode of few sequences too, its keys split (CudaBackendOptions::split_decode_on_tensor_cores).
   bool split_decode_tc_ = true;
+  // ...and writes the split int16 groups of its output for wo (CudaBackendOptions::attention_writes_split_rows).
+  bool attention_split_rows_ = false;
+  // attention_residual's request to the next attention launch (levels of wo's format), and
+  // what that launch wrote, if it could.
+  struct SplitOutput {
+    SplitRows rows;
+    int levels = 0;
+  };
+  std::optional<SplitOutput> split_output_wanted_;
+  std::optional<SplitRows> split_output_written_;
   // Weights of one input stacked in one allocation, one product for all of them on the
   // tensor cores (STRATA_CUDA_STACK_WEIGHTS=0: an allocation and a product each).
   bool stack_weights_ = true;

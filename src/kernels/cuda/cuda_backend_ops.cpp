@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -271,6 +272,8 @@ bool CudaBackend::takes_tensor_core_decode(const KVLayer& cache, const Tensor& q
 
 void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                             float scale) {
+  // attention_residual's request, for this call only.
+  const std::optional<SplitOutput> split_output = std::exchange(split_output_wanted_, std::nullopt);
   const KVLayer cache = kv_layer(kv, layer, "attention");
   const auto& l = kv.layout;
   const int64_t tokens = batch.num_tokens;
@@ -344,6 +347,11 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
     // Early reads measured with key splits (few sequences) only; batches that fill the GPU
     // keep the kernel's order before them (session 17).
     a.early_kv = a.early_kv && a.splits > 1;
+    if (split_output && split_output->rows.rows == tokens && split_output->rows.cols == out.size(1)) {
+      a.split_out = split_output->rows;
+      a.split_levels = split_output->levels;
+      split_output_written_ = split_output->rows;
+    }
     launch_decode_attention(a, launch_stream());
     return;
   }

@@ -5,6 +5,7 @@
 // slab of rows at a time so that the scratch stays small.
 #include <algorithm>
 #include <optional>
+#include <utility>
 #include <span>
 #include <vector>
 
@@ -83,7 +84,8 @@ void CudaBackend::matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w)
 // The products of one input (q, k and v; gate and up): those that take the f32 GEMV go
 // out as one launch per run of equal weight formats (decode pays for every launch); the
 // integer GEMV quantizes the input once, on the first product that needs it.
-void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate) {
+void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate,
+                               const SplitRows* ready) {
   if (batch_invariant_ && x.size(0) > kMaxGemvRows) {
     run_products_in_row_groups(x, targets, accumulate);
     return;
@@ -99,7 +101,8 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
       num_pending = 0;
       return;
     }
-    if (takes_split_gemv(pending[0].w) && !x_split) x_split = split_input(x, pending[0].w.dtype, GemvNorm{});
+    if (takes_split_gemv(pending[0].w) && !x_split)
+      x_split = ready ? *ready : split_input(x, pending[0].w.dtype, GemvNorm{});
     launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), launch_stream(), GemvNorm{},
                      takes_split_gemv(pending[0].w) ? &*x_split : nullptr);
     num_pending = 0;
@@ -396,6 +399,33 @@ void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor
     launch_dequantize_rows(w, first, rows, slab, launch_stream());
     gemm(cublas_handle(), rows, m, k, slab, CUDA_R_16BF, xh, CUDA_R_16BF, k, out + first, y_stride, accumulate);
   }
+}
+
+// Batch-1 (and few-sequence) decode with a block-quantized wo read by the integer GEMV: the
+// tensor-core attention kernel quantizes its own output rows (a warp's 32 consecutive
+// values, one head's, are one group), so the product needs no quantization kernel before
+// it. Anything else: attention, then the product, as the base class does.
+void CudaBackend::attention_residual(Tensor& residual, Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
+                                     const BatchTensors& batch, float scale, const Tensor& wo) {
+  if (!attention_split_rows_ || !fuse_products_ || batch.max_query_len != 1 || out.ndim() != 2 ||
+      out.dtype() != DType::F32 || out.device() != Device::CUDA || wo.device() != Device::CUDA) {
+    Backend::attention_residual(residual, out, q, kv, layer, batch, scale, wo);
+    return;
+  }
+  const WeightRef w = checked_product(residual, out, wo);
+  if (!gemv_fits(out, w.cols) || !takes_split_gemv(w) || out.size(0) == 0) {
+    Backend::attention_residual(residual, out, q, kv, layer, batch, scale, wo);
+    return;
+  }
+  const int64_t rows = out.size(0), cols = out.size(1);
+  split_output_wanted_ = SplitOutput{
+      split_rows_view(activations_split_.get(*allocator_, split_rows_bytes(rows, cols)), rows, cols),
+      cpu::activation_levels(w.dtype)};
+  split_output_written_.reset();
+  attention(out, q, kv, layer, batch, scale);
+  const std::optional<SplitRows> written = std::exchange(split_output_written_, std::nullopt);
+  const MatmulTarget target{&residual, &wo};
+  run_products(out, std::span(&target, 1), true, written ? &*written : nullptr);
 }
 
 }  // namespace strata::cuda

@@ -245,6 +245,11 @@ struct AttentionArgs {
   // waiting for the previous kernel (which wrote q and the token's own key and value).
   // On unless STRATA_CUDA_ATTENTION_EARLY_KV=0 (session 16: 1.5-7% faster batch-1 decode).
   bool early_kv = false;
+  // Decode on the tensor cores only: the output rows also as the int16 groups of the
+  // integer GEMV (split_store.cuh), for the product after attention
+  // (Backend::attention_residual); no hi: none.
+  SplitRows split_out;
+  int split_levels = 0;
 };
 
 // Query heads of one KV head handled together by a thread block; head_dim <= 256.
