@@ -266,8 +266,8 @@ void CudaBackend::remember_decode_items(const BatchTensors& batch, std::shared_p
 // from one read of the tile (a rule of the batch's size, as the splits'), and so do those of
 // few sequences, their keys split (split_decode_tc_).
 bool CudaBackend::takes_tensor_core_decode(const KVLayer& cache, const Tensor& q, bool split) const {
-  return decode_attention_ && (!split || split_decode_tc_) && decode_attention_supports(cache, static_cast<int>(q.size(1))) &&
-         q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0;
+  return decode_attention_ && (!split || split_decode_tc_) &&
+         decode_attention_supports(cache, static_cast<int>(q.size(1))) && q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0;
 }
 
 void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,

@@ -8,7 +8,8 @@
 // tiles (cp.async, no block barrier in the loop), and merge their online softmaxes at the
 // end. Few sequences split their keys over blocks (grid z) in groups of four tiles, the
 // last split to finish merging the others' partial results; a decode step's rows that
-// earlier steps wrote are requested before the previous kernel ends (early_kv). Arithmetic as the prefill kernel's (flash_tile.cuh): Q and P rounded to f16.
+// earlier steps wrote are requested before the previous kernel ends (early_kv).
+// Arithmetic as the prefill kernel's (flash_tile.cuh): Q and P rounded to f16.
 #include <cuda_fp16.h>
 
 #include <cmath>
@@ -40,7 +41,8 @@ constexpr size_t shared_bytes() {
 template <int D>
 __device__ __forceinline__ void store_output(const AttentionArgs& a, int64_t token, int head, int d, float v) {
   a.out[token * a.out_stride + int64_t{head} * D + d] = v;
-  if (a.split_out.hi) store_split_group(a.split_out, token, int64_t{head} * D + d - threadIdx.x % 32, v, a.split_levels);
+  if (a.split_out.hi)
+    store_split_group(a.split_out, token, int64_t{head} * D + d - threadIdx.x % 32, v, a.split_levels);
 }
 
 // Which rows of a tile a call loads: all, all but the token's own (the rows earlier steps
