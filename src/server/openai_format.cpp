@@ -57,7 +57,10 @@ nlohmann::json completion_logprobs(const Tokenizer& tokenizer,
   nlohmann::json tokens = nlohmann::json::array(), token_logprobs = nlohmann::json::array(),
                  top_logprobs = nlohmann::json::array(), offsets = nlohmann::json::array();
   for (const auto& lp : logprobs) {
-    std::string bytes = token_bytes(tokenizer, lp.token);
+    // A sampled token as the returned text has it: the text leaves special tokens out, so
+    // their entry is empty and the offsets stay within the text. The alternatives keep
+    // their names (an end-of-text token among them stays recognisable).
+    const std::string bytes = tokenizer.is_special(lp.token) ? std::string() : token_bytes(tokenizer, lp.token);
     tokens.push_back(utf8_lossy(bytes));
     token_logprobs.push_back(lp.logprob);
     nlohmann::json top = nlohmann::json::object();

@@ -22,7 +22,8 @@ nlohmann::json chat_logprob_entries(const Tokenizer& tokenizer,
                                     const std::vector<TokenLogprob>& logprobs);
 
 // Legacy completions logprobs for tokens whose text starts at byte `text_offset`;
-// advances `text_offset` past them.
+// advances `text_offset` past them. `tokens` joined give the returned text, which has no
+// special tokens: a sampled special token's entry is empty (its name stays in top_logprobs).
 nlohmann::json completion_logprobs(const Tokenizer& tokenizer,
                                    const std::vector<TokenLogprob>& logprobs,
                                    size_t& text_offset);

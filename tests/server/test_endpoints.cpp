@@ -1,5 +1,6 @@
 // The endpoints' response shapes, checked against the fake engine's known outputs.
 #include "server/generation_job.h"
+#include "server/openai_format.h"
 #include "server/openai_routes.h"
 #include "server_fixture.h"
 
@@ -171,6 +172,23 @@ TEST_F(ServerTest, CompletionEchoAndLogprobs) {
   ASSERT_EQ(lp["top_logprobs"].size(), 3u);
   EXPECT_EQ(lp["top_logprobs"][0].size(), 2u);
   EXPECT_TRUE(lp["top_logprobs"][0].contains("C"));
+}
+
+// A sampled special token (generated with ignore_eos) adds nothing to a completion's text,
+// so its logprobs entry is empty and the offsets stay within the text; the alternatives
+// keep the special token's name. (The SDK conformance test once sampled <|im_end|> and
+// found the tokens joined longer than the text.)
+TEST(CompletionLogprobs, SpecialTokensFollowTheText) {
+  const strata::testing::FakeTokenizer tokenizer;
+  const std::vector<TokenLogprob> logprobs = {
+      {'a', -0.1f, {{'a', -0.1f}, {259, -2.f}}}, {259, -0.5f, {{259, -0.5f}, {'b', -1.f}}}, {'b', -0.2f, {}}};
+  size_t offset = 4;
+  const json lp = completion_logprobs(tokenizer, logprobs, offset);
+  EXPECT_EQ(lp["tokens"], json::array({"a", "", "b"}));
+  EXPECT_EQ(lp["text_offset"], json::array({4, 5, 5}));
+  EXPECT_EQ(offset, 6u);
+  EXPECT_TRUE(lp["top_logprobs"][1].contains("<|im_end|>"));
+  EXPECT_TRUE(lp["top_logprobs"][0].contains("<|im_end|>"));
 }
 
 TEST_F(ServerTest, TokenizeAndDetokenize) {
