@@ -297,21 +297,21 @@ TEST_F(CudaModel, StepProgramMatchesKernels) {
   }
 }
 
-// Decode attention writing the integer GEMV's int16 input groups of wo itself
-// (STRATA_CUDA_ATTENTION_SPLIT_ROWS=1) against the quantization kernel it replaces: the same
-// rounding code on the same values, so the logits agree to the bit; Q4_0 and Q8_0 weights,
-// heads of 64 and 128, contexts within one split and across several.
-TEST_F(CudaModel, AttentionSplitRowsMatchTheQuantizationKernel) {
+// Decode attention and the SwiGLU writing the integer GEMV's int16 input groups of wo and
+// down themselves (STRATA_CUDA_PRODUCER_SPLIT_ROWS=1) against the quantization kernels they
+// replace: the same rounding code on the same values, so the logits agree to the bit; Q4_0
+// and Q8_0 weights, heads of 64 and 128, contexts within one split and across several.
+TEST_F(CudaModel, ProducerSplitRowsMatchTheQuantizationKernels) {
   std::mt19937 rng(29);
   for (const std::string& path : {random_model("llama", "smollm2-135m", DType::Q4_0),
                                   random_model("llama", "tiny", DType::Q8_0), random_model_heads_of_128(DType::Q4_0)}) {
     LoadOptions options;
     options.device = Device::CUDA;
-    ::unsetenv("STRATA_CUDA_ATTENTION_SPLIT_ROWS");
+    ::unsetenv("STRATA_CUDA_PRODUCER_SPLIT_ROWS");
     auto kernel = load_model(path, options);
-    ::setenv("STRATA_CUDA_ATTENTION_SPLIT_ROWS", "1", 1);  // read when the backend is made
+    ::setenv("STRATA_CUDA_PRODUCER_SPLIT_ROWS", "1", 1);  // read when the backend is made
     auto fused = load_model(path, options);
-    ::unsetenv("STRATA_CUDA_ATTENTION_SPLIT_ROWS");
+    ::unsetenv("STRATA_CUDA_PRODUCER_SPLIT_ROWS");
     std::uniform_int_distribution<int32_t> token(1, kernel->config().vocab_size - 1);
     double worst = 0;
     for (int len : {1, 17, 200}) {

@@ -71,7 +71,7 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   swiglu_half_input_ = !plain && fuse_products_ && !switched_off("STRATA_CUDA_SWIGLU_HALF");
   vector_norm_ = !plain && !switched_off("STRATA_CUDA_VECTOR_NORM");
   split_decode_tc_ = options.split_decode_on_tensor_cores && !switched_off("STRATA_CUDA_SPLIT_DECODE_TC");
-  attention_split_rows_ = options.attention_writes_split_rows || env_is("STRATA_CUDA_ATTENTION_SPLIT_ROWS", "1");
+  producer_split_rows_ = options.producers_write_split_rows || env_is("STRATA_CUDA_PRODUCER_SPLIT_ROWS", "1");
   batch_invariant_ = options.batch_invariant || env_is("STRATA_CUDA_BATCH_INVARIANT", "1");
   if (batch_invariant_)
     fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = false;

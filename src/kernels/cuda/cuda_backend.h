@@ -37,11 +37,12 @@ struct CudaBackendOptions {
   // the SmolLM2 shape, +8% 1B, +10% 8B Q4_0, 8B BF16 unchanged (H100, bench/RESULTS.md
   // session 17). STRATA_CUDA_SPLIT_DECODE_TC=0 turns it off (A/B runs); plain_kernels too.
   bool split_decode_on_tensor_cores = true;
-  // Decode attention on the tensor cores writes its output also as the int16 groups that
-  // the integer GEMV of a block-quantized wo reads (Backend::attention_residual), instead of
-  // a quantization kernel between the two. Opt-in until run on a GPU (written in session 17
-  // without device time); STRATA_CUDA_ATTENTION_SPLIT_ROWS=1 also sets it.
-  bool attention_writes_split_rows = false;
+  // Batch-1 decode with block-quantized wo and down products: decode attention on the
+  // tensor cores and the gate/up product's SwiGLU write their outputs also as the int16
+  // groups that the integer GEMV reads (Backend::attention_residual, norm_swiglu_mlp),
+  // instead of a quantization kernel before wo and before down. Opt-in until run on a GPU
+  // (written in session 17 without device time); STRATA_CUDA_PRODUCER_SPLIT_ROWS=1 also sets it.
+  bool producers_write_split_rows = false;
 };
 
 // Throws Error when the build has no CUDA or the device cannot be opened.

@@ -120,6 +120,8 @@ class CudaBackend : public Backend {
   // The attention work items of a batch, built on its first layer and reused by the rest.
   const AttentionItem* attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items);
   // y (+)= x · wᵀ for each target (accumulate: add to y).
+  bool swiglu_split_mlp(const NormedInput& in, Tensor& residual, Tensor& gate, const WeightRef& g, const WeightRef& u,
+                        const WeightRef& d, const Tensor& w_down);
   // ready: x already as split int16 groups (attention_residual), for the integer GEMV.
   void run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate,
                     const SplitRows* ready = nullptr);
@@ -210,8 +212,11 @@ class CudaBackend : public Backend {
   bool decode_attention_ = true;
   // ...and decode of few sequences too, its keys split (CudaBackendOptions::split_decode_on_tensor_cores).
   bool split_decode_tc_ = true;
-  // ...and writes the split int16 groups of its output for wo (CudaBackendOptions::attention_writes_split_rows).
-  bool attention_split_rows_ = false;
+  // Attention and the SwiGLU write wo's and down's split int16 input
+  // (CudaBackendOptions::producers_write_split_rows).
+  bool producer_split_rows_ = false;
+  ScratchBuffer swiglu_split_;      // the down product's split input (norm_swiglu_mlp)
+  ZeroedCounters swiglu_counters_;  // its groups' tickets (SplitRowsOut::counters)
   // attention_residual's request to the next attention launch (levels of wo's format), and
   // what that launch wrote, if it could.
   struct SplitOutput {

@@ -140,8 +140,18 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
 
 // y[m, n] = silu(x[m] · gate[n]) * (x[m] · up[n]) in one pass over both weights (a warp
 // reads gate row n beside up row n); gate and up of one dtype and shape, m <= kMaxGemvRows.
+// With `out` (one row, block-quantized weights, gate rows a multiple of 32): y also as the
+// split int16 groups of the down product's input, each group quantized by the last block
+// that writes one of its 32 outputs (`counters`: gate rows / 32 of them, zero between
+// launches; the last block resets its own).
+struct SplitRowsOut {
+  SplitRows rows;
+  int levels = 0;
+  int* counters = nullptr;
+};
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
-                        WeightRef up, cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr);
+                        WeightRef up, cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr,
+                        const SplitRowsOut* out = nullptr);
 
 // Activation rows quantized to int8 blocks of 32 (the integer GEMV's input): `quants`
 // [rows, cols] dense, `scales` [rows, cols / 32] of (d, d * sum of the block's quants),
