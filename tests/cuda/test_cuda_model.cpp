@@ -301,6 +301,8 @@ TEST_F(CudaModel, StepProgramMatchesKernels) {
 // down themselves (STRATA_CUDA_PRODUCER_SPLIT_ROWS=1) against the quantization kernels they
 // replace: the same rounding code on the same values, so the logits agree to the bit; Q4_0
 // and Q8_0 weights, heads of 64 and 128, contexts within one split and across several.
+// It catches wrong groups the producers write; that the fused path ran at all it cannot
+// see (the launches saved show in the device A/B of STRATA_CUDA_PRODUCER_SPLIT_ROWS=1).
 TEST_F(CudaModel, ProducerSplitRowsMatchTheQuantizationKernels) {
   std::mt19937 rng(29);
   for (const std::string& path : {random_model("llama", "smollm2-135m", DType::Q4_0),

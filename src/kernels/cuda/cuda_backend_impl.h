@@ -179,6 +179,10 @@ class CudaBackend : public Backend {
   // anything the program does not take, which the caller then launches as before).
   bool record_gemv(const GemvTarget* targets, int count, const Tensor& x, const GemvNorm& norm,
                    const GemvRope* rope = nullptr, const WeightRef* up = nullptr);
+  // attention(), and with split_out (attention_residual) its output also as those split
+  // int16 groups where the tensor-core decode kernel runs: true if it wrote them.
+  bool run_attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
+                     float scale, const SplitRowsOut* split_out);
   // Whether decode attention of q (split over blocks or not) runs on the tensor-core kernel.
   bool takes_tensor_core_decode(const KVLayer& cache, const Tensor& q, bool split) const;
   bool record_attention(Tensor& out, const Tensor& q, const KVLayer& cache, const BatchTensors& batch,
@@ -217,14 +221,6 @@ class CudaBackend : public Backend {
   bool producer_split_rows_ = false;
   ScratchBuffer swiglu_split_;      // the down product's split input (norm_swiglu_mlp)
   ZeroedCounters swiglu_counters_;  // its groups' tickets (SplitRowsOut::counters)
-  // attention_residual's request to the next attention launch (levels of wo's format), and
-  // what that launch wrote, if it could.
-  struct SplitOutput {
-    SplitRows rows;
-    int levels = 0;
-  };
-  std::optional<SplitOutput> split_output_wanted_;
-  std::optional<SplitRows> split_output_written_;
   // Weights of one input stacked in one allocation, one product for all of them on the
   // tensor cores (STRATA_CUDA_STACK_WEIGHTS=0: an allocation and a product each).
   bool stack_weights_ = true;

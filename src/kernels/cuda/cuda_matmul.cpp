@@ -5,7 +5,6 @@
 // slab of rows at a time so that the scratch stays small.
 #include <algorithm>
 #include <optional>
-#include <utility>
 #include <span>
 #include <vector>
 
@@ -431,25 +430,21 @@ void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor
 // it. Anything else: attention, then the product, as the base class does.
 void CudaBackend::attention_residual(Tensor& residual, Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
                                      const BatchTensors& batch, float scale, const Tensor& wo) {
-  if (!producer_split_rows_ || !fuse_products_ || batch.max_query_len != 1 || out.ndim() != 2 ||
-      out.dtype() != DType::F32 || out.device() != Device::CUDA || wo.device() != Device::CUDA) {
-    Backend::attention_residual(residual, out, q, kv, layer, batch, scale, wo);
-    return;
-  }
-  const WeightRef w = checked_product(residual, out, wo);
-  if (!gemv_fits(out, w.cols) || !takes_split_gemv(w) || out.size(0) == 0) {
+  const bool one_step = producer_split_rows_ && fuse_products_ && batch.max_query_len == 1 && out.ndim() == 2 &&
+                        out.size(0) > 0 && out.dtype() == DType::F32 && out.device() == Device::CUDA &&
+                        wo.device() == Device::CUDA;
+  const std::optional<WeightRef> w = one_step ? std::optional(checked_product(residual, out, wo)) : std::nullopt;
+  if (!w || !gemv_fits(out, w->cols) || !takes_split_gemv(*w)) {
     Backend::attention_residual(residual, out, q, kv, layer, batch, scale, wo);
     return;
   }
   const int64_t rows = out.size(0), cols = out.size(1);
-  split_output_wanted_ = SplitOutput{
-      split_rows_view(activations_split_.get(*allocator_, split_rows_bytes(rows, cols)), rows, cols),
-      cpu::activation_levels(w.dtype)};
-  split_output_written_.reset();
-  attention(out, q, kv, layer, batch, scale);
-  const std::optional<SplitRows> written = std::exchange(split_output_written_, std::nullopt);
+  SplitRowsOut split;
+  split.rows = split_rows_view(activations_split_.get(*allocator_, split_rows_bytes(rows, cols)), rows, cols);
+  split.levels = cpu::activation_levels(w->dtype);
+  const bool written = run_attention(out, q, kv, layer, batch, scale, &split);
   const MatmulTarget target{&residual, &wo};
-  run_products(out, std::span(&target, 1), true, written ? &*written : nullptr);
+  run_products(out, std::span(&target, 1), true, written ? &split.rows : nullptr);
 }
 
 }  // namespace strata::cuda

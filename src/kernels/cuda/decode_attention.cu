@@ -41,8 +41,8 @@ constexpr size_t shared_bytes() {
 template <int D>
 __device__ __forceinline__ void store_output(const AttentionArgs& a, int64_t token, int head, int d, float v) {
   a.out[token * a.out_stride + int64_t{head} * D + d] = v;
-  if (a.split_out.hi)
-    store_split_group(a.split_out, token, int64_t{head} * D + d - threadIdx.x % 32, v, a.split_levels);
+  if (a.split_out.rows.hi)
+    store_split_group(a.split_out.rows, token, int64_t{head} * D + d - threadIdx.x % 32, v, a.split_out.levels);
 }
 
 // Which rows of a tile a call loads: all, all but the token's own (the rows earlier steps

@@ -258,8 +258,7 @@ struct AttentionArgs {
   // Decode on the tensor cores only: the output rows also as the int16 groups of the
   // integer GEMV (split_store.cuh), for the product after attention
   // (Backend::attention_residual); no hi: none.
-  SplitRows split_out;
-  int split_levels = 0;
+  SplitRowsOut split_out;  // counters unused
 };
 
 // Query heads of one KV head handled together by a thread block; head_dim <= 256.
