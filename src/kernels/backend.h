@@ -213,14 +213,6 @@ class Backend {
   // include this step's tokens); out[T, Hq * D]. Grouped-query: Hq is a multiple of Hkv.
   virtual void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
                          const BatchTensors& batch, float scale) = 0;
-  // attention(out, ...), then residual += out · woᵀ: a layer's attention and its output
-  // projection into the residual stream. A backend may have the attention hand its output
-  // to the product in the form the product reads.
-  virtual void attention_residual(Tensor& residual, Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
-                                  const BatchTensors& batch, float scale, const Tensor& wo) {
-    attention(out, q, kv, layer, batch, scale);
-    matmul_accumulate(residual, out, wo);
-  }
   // Copies whole blocks src -> dst within one storage (copy-on-write) or across two
   // storages with the same layout (swap to and from host memory).
   virtual void copy_blocks(KVStorage& dst, const KVStorage& src,

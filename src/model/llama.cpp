@@ -132,8 +132,8 @@ void LlamaModel::attention_block(int layer, int64_t t, const BatchTensors& bt, K
     b.rope_store_kv(qh, kh, vh, kv, layer, bt, c.rope);
   }
   Tensor attn = rows_of(scratch_.attn, t);
-  // The residual stream takes the attention's projection.
-  b.attention_residual(x, attn, qh, kv, layer, bt, 1.0f / std::sqrt(static_cast<float>(c.head_dim)), w.wo);
+  b.attention(attn, qh, kv, layer, bt, 1.0f / std::sqrt(static_cast<float>(c.head_dim)));
+  b.matmul_accumulate(x, attn, w.wo);  // the residual stream
 }
 
 void LlamaModel::mlp_block(int layer, int64_t t) {

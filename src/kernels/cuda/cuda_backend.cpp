@@ -71,15 +71,17 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   swiglu_half_input_ = !plain && fuse_products_ && !switched_off("STRATA_CUDA_SWIGLU_HALF");
   vector_norm_ = !plain && !switched_off("STRATA_CUDA_VECTOR_NORM");
   split_decode_tc_ = options.split_decode_on_tensor_cores && !switched_off("STRATA_CUDA_SPLIT_DECODE_TC");
-  producer_split_rows_ = options.producers_write_split_rows || env_is("STRATA_CUDA_PRODUCER_SPLIT_ROWS", "1");
   batch_invariant_ = options.batch_invariant || env_is("STRATA_CUDA_BATCH_INVARIANT", "1");
   if (batch_invariant_)
     fuse_products_ = rope_epilogue_ = flash_attention_ = decode_attention_ = swiglu_half_input_ = false;
   if (env_is("STRATA_CUDA_STEP_PROFILE", "1")) step_profile_ = std::make_unique<StepProfile>(stream_);
-  // The step program (STRATA_CUDA_STEP_PROGRAM=1; opt-in: faster on the 1B shape, slower on
-  // SmolLM2's, step_program.h); never in batch-invariant mode (a batch-1 step would round
-  // otherwise than a larger one).
-  if (env_is("STRATA_CUDA_STEP_PROGRAM", "1") && fuse_products_ && !batch_invariant_) {
+  // The step program (CudaBackendOptions::step_program); never in batch-invariant mode (a
+  // batch-1 step would round otherwise than a larger one).
+  const bool every_product = env_is("STRATA_CUDA_STEP_PROGRAM", "1");
+  program_min_product_bytes_ = every_product ? 0 : options.step_program_min_product_bytes;
+  program_min_product_cols_ = every_product ? 0 : options.step_program_min_product_cols;
+  if ((options.step_program || every_product) && !plain && !switched_off("STRATA_CUDA_STEP_PROGRAM") &&
+      fuse_products_ && !batch_invariant_) {
     program_blocks_ = program_blocks(props_.multiProcessorCount);
     program_attention_always_ = env_is("STRATA_CUDA_STEP_PROGRAM_ATTENTION", "1");
     if (program_blocks_ > 0) {

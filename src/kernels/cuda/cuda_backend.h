@@ -31,18 +31,27 @@ struct CudaBackendOptions {
   // (one product each), silu_mul then a conversion instead of the SwiGLU writing the down
   // product's half input, and the scalar norm instead of float4 rows. Each also has its own
   // switch, =0 for off: STRATA_CUDA_DECODE_ATTENTION, _STACK_WEIGHTS, _SWIGLU_HALF, _VECTOR_NORM.
+  // No step program either (step_program below).
   bool plain_kernels = false;
   // Decode of few sequences (keys split over blocks) on the tensor-core decode kernel too,
   // instead of the SIMT kernel (f16 caches of head size 64 or 128): batch-1 decode +39% on
   // the SmolLM2 shape, +8% 1B, +10% 8B Q4_0, 8B BF16 unchanged (H100, bench/RESULTS.md
   // session 17). STRATA_CUDA_SPLIT_DECODE_TC=0 turns it off (A/B runs); plain_kernels too.
   bool split_decode_on_tensor_cores = true;
-  // Batch-1 decode with block-quantized wo and down products: decode attention on the
-  // tensor cores and the gate/up product's SwiGLU write their outputs also as the int16
-  // groups that the integer GEMV reads (Backend::attention_residual, norm_swiglu_mlp),
-  // instead of a quantization kernel before wo and before down. Opt-in until run on a GPU
-  // (written in session 17 without device time); STRATA_CUDA_PRODUCER_SPLIT_ROWS=1 also sets it.
-  bool producers_write_split_rows = false;
+  // Batch-1 decode with F16/BF16 weights: the products between two attention launches run
+  // as one persistent kernel with grid-wide barriers instead of a kernel each (the step
+  // program, step_program.h), those whose weights (all targets of one launch) take at least
+  // step_program_min_product_bytes and whose rows at least step_program_min_product_cols
+  // columns: a smaller product's barrier costs more than the kernel boundary it replaces,
+  // and a shorter row leaves the program's warp (two whole rows at a time) short of loads.
+  // Measured (H100, session 18, bench/RESULTS.md): with every product in the program,
+  // Llama-3.2-1B shape +4.7%, 8B BF16 +5.5%, SmolLM2-135M shape -24% (its products 0.7 to
+  // 3.5 MB, the 1B's 8 to 67 MB); with the byte rule alone SmolLM2's -1% (its output
+  // product, 56 MB of 576-column rows, alone in a program), the others +6.1% and +5.5%.
+  // STRATA_CUDA_STEP_PROGRAM=0 turns it off, =1 takes every product (tests, A/B runs).
+  bool step_program = true;
+  size_t step_program_min_product_bytes = size_t{4} << 20;
+  int64_t step_program_min_product_cols = 1024;
 };
 
 // Throws Error when the build has no CUDA or the device cannot be opened.

@@ -100,8 +100,6 @@ class CudaBackend : public Backend {
                      const RopeConfig& cfg) override;
   void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                  float scale) override;
-  void attention_residual(Tensor& residual, Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
-                          const BatchTensors& batch, float scale, const Tensor& wo) override;
   void copy_blocks(KVStorage& dst, const KVStorage& src,
                    std::span<const std::pair<int32_t, int32_t>> src_dst) override;
 
@@ -120,11 +118,7 @@ class CudaBackend : public Backend {
   // The attention work items of a batch, built on its first layer and reused by the rest.
   const AttentionItem* attention_items(const BatchTensors& batch, int tokens_per_item, int& num_items);
   // y (+)= x · wᵀ for each target (accumulate: add to y).
-  bool swiglu_split_mlp(const NormedInput& in, Tensor& residual, Tensor& gate, const WeightRef& g, const WeightRef& u,
-                        const WeightRef& d, const Tensor& w_down);
-  // ready: x already as split int16 groups (attention_residual), for the integer GEMV.
-  void run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate,
-                    const SplitRows* ready = nullptr);
+  void run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate);
   void run_products_in_row_groups(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate);
   // x as the f16/bf16 operand of tensor-core products (in activations_half_), converted once
   // for all the products of one input that read that type.
@@ -174,15 +168,11 @@ class CudaBackend : public Backend {
   // The key of a step that may be captured, if this batch is a decode step.
   std::optional<StepKey> step_key(const BatchTensors& batch, const KVStorage& kv) const;
   void abandon_capture();
-  // The step program (step_program.h, STRATA_CUDA_STEP_PROGRAM=1): while a batch-1 decode
+  // The step program (step_program.h, CudaBackendOptions::step_program): while a batch-1 decode
   // step runs, its products and attention are recorded (record_* returns false for
   // anything the program does not take, which the caller then launches as before).
   bool record_gemv(const GemvTarget* targets, int count, const Tensor& x, const GemvNorm& norm,
                    const GemvRope* rope = nullptr, const WeightRef* up = nullptr);
-  // attention(), and with split_out (attention_residual) its output also as those split
-  // int16 groups where the tensor-core decode kernel runs: true if it wrote them.
-  bool run_attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
-                     float scale, const SplitRowsOut* split_out);
   // Whether decode attention of q (split over blocks or not) runs on the tensor-core kernel.
   bool takes_tensor_core_decode(const KVLayer& cache, const Tensor& q, bool split) const;
   bool record_attention(Tensor& out, const Tensor& q, const KVLayer& cache, const BatchTensors& batch,
@@ -216,11 +206,6 @@ class CudaBackend : public Backend {
   bool decode_attention_ = true;
   // ...and decode of few sequences too, its keys split (CudaBackendOptions::split_decode_on_tensor_cores).
   bool split_decode_tc_ = true;
-  // Attention and the SwiGLU write wo's and down's split int16 input
-  // (CudaBackendOptions::producers_write_split_rows).
-  bool producer_split_rows_ = false;
-  ScratchBuffer swiglu_split_;      // the down product's split input (norm_swiglu_mlp)
-  ZeroedCounters swiglu_counters_;  // its groups' tickets (SplitRowsOut::counters)
   // Weights of one input stacked in one allocation, one product for all of them on the
   // tensor cores (STRATA_CUDA_STACK_WEIGHTS=0: an allocation and a product each).
   bool stack_weights_ = true;
@@ -273,6 +258,10 @@ class CudaBackend : public Backend {
   // The program records attention only where the tensor-core decode kernel cannot take it
   // (STRATA_CUDA_STEP_PROGRAM_ATTENTION=1: always, for A/B runs).
   bool program_attention_always_ = false;
+  // Products of fewer weight bytes or shorter rows stay kernels
+  // (CudaBackendOptions::step_program_min_product_bytes and _cols).
+  size_t program_min_product_bytes_ = 0;
+  int64_t program_min_product_cols_ = 0;
   size_t program_shared_ = 0;
   std::shared_ptr<Storage> program_counters_;
   ScratchBuffer program_partials_;

@@ -271,11 +271,6 @@ bool CudaBackend::takes_tensor_core_decode(const KVLayer& cache, const Tensor& q
 
 void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                             float scale) {
-  run_attention(out, q, kv, layer, batch, scale, nullptr);
-}
-
-bool CudaBackend::run_attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
-                                float scale, const SplitRowsOut* split_out) {
   const KVLayer cache = kv_layer(kv, layer, "attention");
   const auto& l = kv.layout;
   const int64_t tokens = batch.num_tokens;
@@ -297,7 +292,7 @@ bool CudaBackend::run_attention(Tensor& out, const Tensor& q, const KVStorage& k
     if (blocks > batch.max_blocks_per_seq)
       throw Error("attention: sequence " + std::to_string(s) + " needs " + std::to_string(blocks) + " blocks");
   }
-  if (record_attention(out, q, cache, batch, scale)) return false;
+  if (record_attention(out, q, cache, batch, scale)) return;
 
   const int per_block = attention_heads_per_block(heads / l.num_kv_heads);
   // Long prompts go to the tensor cores in items of 64 tokens; otherwise several tokens of
@@ -324,7 +319,7 @@ bool CudaBackend::run_attention(Tensor& out, const Tensor& q, const KVStorage& k
   a.scale = scale;
   if (flash) {
     launch_flash_attention(a, launch_stream());
-    return false;
+    return;
   }
   // Too few blocks to fill the GPU: split the keys and merge. Decode steps split by a rule
   // that ignores the context length, so that a captured step stays right as it grows
@@ -349,13 +344,10 @@ bool CudaBackend::run_attention(Tensor& out, const Tensor& q, const KVStorage& k
     // Early reads measured with key splits (few sequences) only; batches that fill the GPU
     // keep the kernel's order before them (session 17).
     a.early_kv = a.early_kv && a.splits > 1;
-    const bool quantize = split_out && split_out->rows.rows == tokens && split_out->rows.cols == out.size(1);
-    if (quantize) a.split_out = *split_out;
     launch_decode_attention(a, launch_stream());
-    return quantize;
+    return;
   }
   launch_attention(a, launch_stream());
-  return false;
 }
 
 }  // namespace strata::cuda

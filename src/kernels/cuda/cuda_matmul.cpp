@@ -83,8 +83,7 @@ void CudaBackend::matmul_accumulate(Tensor& y, const Tensor& x, const Tensor& w)
 // The products of one input (q, k and v; gate and up): those that take the f32 GEMV go
 // out as one launch per run of equal weight formats (decode pays for every launch); the
 // integer GEMV quantizes the input once, on the first product that needs it.
-void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate,
-                               const SplitRows* ready) {
+void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> targets, bool accumulate) {
   if (batch_invariant_ && x.size(0) > kMaxGemvRows) {
     run_products_in_row_groups(x, targets, accumulate);
     return;
@@ -100,8 +99,7 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
       num_pending = 0;
       return;
     }
-    if (takes_split_gemv(pending[0].w) && !x_split)
-      x_split = ready ? *ready : split_input(x, pending[0].w.dtype, GemvNorm{});
+    if (takes_split_gemv(pending[0].w) && !x_split) x_split = split_input(x, pending[0].w.dtype, GemvNorm{});
     launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), launch_stream(), GemvNorm{},
                      takes_split_gemv(pending[0].w) ? &*x_split : nullptr);
     num_pending = 0;
@@ -295,7 +293,6 @@ void CudaBackend::norm_swiglu_mlp(const NormedInput& in, Tensor& residual, Tenso
   const WeightRef g = checked_product(gate, in.x, w_gate), u = checked_product(up, in.x, w_up);
   const WeightRef d = checked_product(residual, gate, w_down);
   const WeightRef weights[] = {g, u};
-  if (swiglu_split_mlp(in, residual, gate, g, u, d, w_down)) return;
   std::optional<HalfInput> xh;
   if (swiglu_half_input_ && tensor_core_input(d) == tensor_core_input(g)) xh = normed_tensor_core_input(in, weights);
   if (!xh) {
@@ -310,29 +307,6 @@ void CudaBackend::norm_swiglu_mlp(const NormedInput& in, Tensor& residual, Tenso
                      launch_stream());
   HalfInput down_input{xh->type, activation};
   matmul_tensor_cores(residual, gate, d, true, down_input);
-}
-
-// One row through block-quantized gate/up and down products on the integer GEMV
-// (producer_split_rows_): the SwiGLU launch also writes its output as down's split input,
-// so no quantization kernel runs between the two products. False: not taken.
-bool CudaBackend::swiglu_split_mlp(const NormedInput& in, Tensor& residual, Tensor& gate, const WeightRef& g,
-                                   const WeightRef& u, const WeightRef& d, const Tensor& w_down) {
-  if (!producer_split_rows_ || !fuse_products_ || in.x.size(0) != 1 || !takes_split_gemv(g) || !takes_split_gemv(d) ||
-      g.dtype != u.dtype || g.rows != u.rows || g.rows % 32 != 0 || !gemv_fits(in.x, g.cols) || gate.stride(1) != 1)
-    return false;
-  const WeightRef weights[] = {g, u};
-  const std::optional<GemvNorm> norm = folded_norm(in, weights);
-  if (!norm) return false;
-  const GemvInput input = gemv_input(in.x, g, *norm);  // normalized as it is quantized
-  SplitRowsOut out;
-  out.rows = split_rows_view(swiglu_split_.get(*allocator_, split_rows_bytes(1, g.rows)), 1, g.rows);
-  out.levels = cpu::activation_levels(d.dtype);
-  out.counters = swiglu_counters_.get(*allocator_, static_cast<size_t>(g.rows / 32), launch_stream());
-  launch_gemv_swiglu(gate.data<float>(), gate.stride(0), in.x.data<float>(), in.x.stride(0), 1, g, u, launch_stream(),
-                     input.norm, input.split_rows(), &out);
-  const MatmulTarget target{&residual, &w_down};
-  run_products(gate, std::span(&target, 1), true, &out.rows);
-  return true;
 }
 
 QuantizedRows CudaBackend::quantize_input(const Tensor& x) {
@@ -422,29 +396,6 @@ void CudaBackend::matmul_tensor_cores(float* out, int64_t y_stride, const Tensor
     launch_dequantize_rows(w, first, rows, slab, launch_stream());
     gemm(cublas_handle(), rows, m, k, slab, CUDA_R_16BF, xh, CUDA_R_16BF, k, out + first, y_stride, accumulate);
   }
-}
-
-// Batch-1 (and few-sequence) decode with a block-quantized wo read by the integer GEMV: the
-// tensor-core attention kernel quantizes its own output rows (a warp's 32 consecutive
-// values, one head's, are one group), so the product needs no quantization kernel before
-// it. Anything else: attention, then the product, as the base class does.
-void CudaBackend::attention_residual(Tensor& residual, Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
-                                     const BatchTensors& batch, float scale, const Tensor& wo) {
-  const bool one_step = producer_split_rows_ && fuse_products_ && batch.max_query_len == 1 && out.ndim() == 2 &&
-                        out.size(0) > 0 && out.dtype() == DType::F32 && out.device() == Device::CUDA &&
-                        wo.device() == Device::CUDA;
-  const std::optional<WeightRef> w = one_step ? std::optional(checked_product(residual, out, wo)) : std::nullopt;
-  if (!w || !gemv_fits(out, w->cols) || !takes_split_gemv(*w)) {
-    Backend::attention_residual(residual, out, q, kv, layer, batch, scale, wo);
-    return;
-  }
-  const int64_t rows = out.size(0), cols = out.size(1);
-  SplitRowsOut split;
-  split.rows = split_rows_view(activations_split_.get(*allocator_, split_rows_bytes(rows, cols)), rows, cols);
-  split.levels = cpu::activation_levels(w->dtype);
-  const bool written = run_attention(out, q, kv, layer, batch, scale, &split);
-  const MatmulTarget target{&residual, &wo};
-  run_products(out, std::span(&target, 1), true, written ? &split.rows : nullptr);
 }
 
 }  // namespace strata::cuda

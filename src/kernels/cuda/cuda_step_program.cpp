@@ -9,6 +9,13 @@
 
 namespace strata::cuda {
 
+namespace {
+
+// A half-precision weight's bytes (the program takes only F16/BF16).
+size_t weight_bytes(const WeightRef& w) { return static_cast<size_t>(w.rows) * static_cast<size_t>(w.cols) * 2; }
+
+}  // namespace
+
 ProgramOp& CudaBackend::next_program_op() {
   if (program_->count == kMaxProgramOps) flush_program();
   ProgramOp& op = program_->ops[program_->count++];
@@ -28,6 +35,9 @@ bool CudaBackend::record_gemv(const GemvTarget* targets, int count, const Tensor
   if (up && (!program_gemv_supports(*up) || up->dtype != targets[0].w.dtype || up->rows != targets[0].w.rows ||
              up->cols != targets[0].w.cols))
     return false;
+  size_t bytes = up ? weight_bytes(*up) : 0;
+  for (int i = 0; i < count; ++i) bytes += weight_bytes(targets[i].w);
+  if (bytes < program_min_product_bytes_ || targets[0].w.cols < program_min_product_cols_) return false;
   ProgramOp& op = next_program_op();
   op.kind = ProgramOpKind::Gemv;
   ProgramGemv& g = op.gemv;

@@ -19,7 +19,6 @@
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/flash_tile.cuh"
 #include "kernels/cuda/kernel_launch.cuh"
-#include "kernels/cuda/split_store.cuh"
 
 namespace strata::cuda {
 
@@ -33,16 +32,6 @@ constexpr int kPad = 8;     // halves of padding per shared-memory row: ldmatrix
 template <int D>
 constexpr size_t shared_bytes() {
   return sizeof(__half) * size_t{kRows + kWarps * 2 * kKeys} * (D + kPad);
-}
-
-// Output element d of (token, head). With split_out, the warp's 32 consecutive elements
-// (every output loop gives a warp 32 consecutive elements of one head row: D is a multiple
-// of 32) are also one int16 group of the integer GEMV's input.
-template <int D>
-__device__ __forceinline__ void store_output(const AttentionArgs& a, int64_t token, int head, int d, float v) {
-  a.out[token * a.out_stride + int64_t{head} * D + d] = v;
-  if (a.split_out.rows.hi)
-    store_split_group(a.split_out.rows, token, int64_t{head} * D + d - threadIdx.x % 32, v, a.split_out.levels);
 }
 
 // Which rows of a tile a call loads: all, all but the token's own (the rows earlier steps
@@ -175,7 +164,7 @@ __global__ void __launch_bounds__(kWarps * 32) decode_attention_kernel(Attention
     }
     const int64_t out_row = token * a.num_heads + kv_head * group + row;
     if (active == 1) {
-      store_output<D>(a, token, kv_head * group + row, d, value / sum);
+      a.out[token * a.out_stride + int64_t{kv_head * group + row} * D + d] = value / sum;
       continue;
     }
     const int64_t part = split * split_rows + out_row;
@@ -208,7 +197,7 @@ __global__ void __launch_bounds__(kWarps * 32) decode_attention_kernel(Attention
       sum += __ldcg(a.partial_stats + part * 2 + 1) * weight;
       value += __ldcg(a.partial_acc + part * D + d) * weight;
     }
-    store_output<D>(a, token, kv_head * group + row, d, value / sum);
+    a.out[token * a.out_stride + int64_t{kv_head * group + row} * D + d] = value / sum;
   }
 }
 

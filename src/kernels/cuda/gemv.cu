@@ -144,8 +144,7 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
 }
 
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
-                        WeightRef up, cudaStream_t stream, GemvNorm norm, const SplitRows* split,
-                        const SplitRowsOut* out) {
+                        WeightRef up, cudaStream_t stream, GemvNorm norm, const SplitRows* split) {
   if (m <= 0 || gate.rows == 0) return;
   check_activations(x, x_stride, m, gate.dtype, gate.cols, norm, split);
   if (gate.cols % 8 != 0 || gate.dtype != up.dtype || gate.rows != up.rows || gate.cols != up.cols)
@@ -153,12 +152,6 @@ void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_st
   GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}, 1,
               GemvRope{}, early_loads_enabled()};
   b.targets[0] = GemvTarget{y, y_stride, gate, false};
-  if (out) {
-    if (m != 1 || !split || gate.rows % 32 != 0 || !out->counters || out->rows.rows != 1 || out->rows.cols != gate.rows)
-      throw Error("gemv_swiglu: a quantized output needs one row of split activations, gate rows of a multiple of 32 "
-                  "and its counters");
-    b.swiglu_out = *out;
-  }
   assign_blocks(b);
   launch_for_batch(b, m, stream);
 }

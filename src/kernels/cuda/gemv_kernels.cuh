@@ -19,7 +19,6 @@
 #include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/kv_cache_device.cuh"
 #include "kernels/cuda/rope_device.cuh"
-#include "kernels/cuda/split_store.cuh"
 
 namespace strata::cuda::gemv_detail {
 
@@ -60,9 +59,6 @@ struct GemvBatch {
   // The first weight loads go out before waiting for the previous kernel (dependent
   // launch); STRATA_CUDA_EARLY_LOADS=0 issues them after it, for A/B runs.
   bool early_loads;
-  // SwiGLU of one row on split activations only: its output also as the down product's
-  // split int16 groups (launch_gemv_swiglu's `out`); no rows.hi: none.
-  SplitRowsOut swiglu_out;
 };
 
 // How a launch's products see a folded RMSNorm: not at all (they read x), as the block's
@@ -483,27 +479,6 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_quant_kernel(GemvBat
   finish_rows<1, false>(sums, batch, a, n0, angle);
 }
 
-// The last of the blocks writing a group's 32 SwiGLU outputs (GemvBatch::swiglu_out)
-// quantizes the group: every block fences its outputs and takes a ticket; the one that
-// draws the last reads the 32 values back from L2 and resets the counter.
-__device__ __forceinline__ void quantize_finished_group(const GemvBatch& b, int64_t first_output,
-                                                        int outputs_per_block) {
-  __shared__ bool last;
-  __threadfence();
-  __syncthreads();
-  const int64_t group = first_output / 32;
-  if (threadIdx.x == 0) {
-    int* counter = b.swiglu_out.counters + group;
-    last = atomicAdd(counter, 1) == 32 / outputs_per_block - 1;
-    if (last) atomicExch(counter, 0);
-  }
-  __syncthreads();
-  if (!last || threadIdx.x >= 32) return;
-  __threadfence();
-  const float v = __ldcg(b.targets[0].y + group * 32 + threadIdx.x);
-  store_split_group(b.swiglu_out.rows, 0, group * 32, v, b.swiglu_out.levels);
-}
-
 __device__ __forceinline__ SplitGroup load_group(const SplitGroup* p) {
   const int4 v = __ldg(reinterpret_cast<const int4*>(p));
   return {__int_as_float(v.x), __int_as_float(v.y), v.z, v.w};
@@ -513,7 +488,7 @@ __device__ __forceinline__ SplitGroup load_group(const SplitGroup* p) {
 // dp4a on the high bytes and 8 on the low ones, 256 hi + lo exact in int32, then one f32
 // update, as the CPU backend's integer kernels compute. The activations are 2 bytes a value
 // instead of 4 and the weights need no decoding to floats, which bound the f32 kernel.
-template <int MaxM, DType Type, int SplitK, bool Quantize>
+template <int MaxM, DType Type, int SplitK>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBatch batch) {
   constexpr int kUnroll = 4;
   int64_t block;
@@ -554,29 +529,16 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
     }
   }
   finish_rows<SplitK, false>(sums, batch, a, n0, angle);
-  if constexpr (MaxM == 1 && Quantize) quantize_finished_group(batch, SplitK > 1 ? block : block * kWarpsPerBlock,
-                                                               SplitK > 1 ? 1 : kWarpsPerBlock);
 }
 
 template <int MaxM, int SplitK>
 void launch_split(const GemvBatch& b, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
-  // The SwiGLU quantizing its output is a kernel of its own: the default keeps its registers.
-  if constexpr (MaxM == 1) {
-    if (b.swiglu_out.rows.hi) {
-      switch (b.targets[0].w.dtype) {
-        case DType::Q8_0: return launch_kernel(gemv_split_kernel<1, DType::Q8_0, SplitK, true>, grid, threads, 0, stream, b);
-        case DType::Q4_0: return launch_kernel(gemv_split_kernel<1, DType::Q4_0, SplitK, true>, grid, threads, 0, stream, b);
-        case DType::Q4_1: return launch_kernel(gemv_split_kernel<1, DType::Q4_1, SplitK, true>, grid, threads, 0, stream, b);
-        default: break;
-      }
-    }
-  }
   switch (b.targets[0].w.dtype) {
-    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK, false>, grid, threads, 0, stream, b); break;
-    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK, false>, grid, threads, 0, stream, b); break;
-    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK, false>, grid, threads, 0, stream, b); break;
+    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK>, grid, threads, 0, stream, b); break;
     default: throw Error("gemv: split activations need block-quantized weights, not " +
                          std::string(dtype_name(b.targets[0].w.dtype)));
   }

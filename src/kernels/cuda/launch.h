@@ -140,18 +140,8 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
 
 // y[m, n] = silu(x[m] · gate[n]) * (x[m] · up[n]) in one pass over both weights (a warp
 // reads gate row n beside up row n); gate and up of one dtype and shape, m <= kMaxGemvRows.
-// With `out` (one row, block-quantized weights, gate rows a multiple of 32): y also as the
-// split int16 groups of the down product's input, each group quantized by the last block
-// that writes one of its 32 outputs (`counters`: gate rows / 32 of them, zero between
-// launches; the last block resets its own).
-struct SplitRowsOut {
-  SplitRows rows;
-  int levels = 0;
-  int* counters = nullptr;
-};
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
-                        WeightRef up, cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr,
-                        const SplitRowsOut* out = nullptr);
+                        WeightRef up, cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr);
 
 // Activation rows quantized to int8 blocks of 32 (the integer GEMV's input): `quants`
 // [rows, cols] dense, `scales` [rows, cols / 32] of (d, d * sum of the block's quants),
@@ -255,10 +245,6 @@ struct AttentionArgs {
   // waiting for the previous kernel (which wrote q and the token's own key and value).
   // On unless STRATA_CUDA_ATTENTION_EARLY_KV=0 (session 16: 1.5-7% faster batch-1 decode).
   bool early_kv = false;
-  // Decode on the tensor cores only: the output rows also as the int16 groups of the
-  // integer GEMV (split_store.cuh), for the product after attention
-  // (Backend::attention_residual); no hi: none.
-  SplitRowsOut split_out;  // counters unused
 };
 
 // Query heads of one KV head handled together by a thread block; head_dim <= 256.

@@ -8,7 +8,6 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/kernel_launch.cuh"
-#include "kernels/cuda/split_store.cuh"
 
 namespace strata::cuda {
 
@@ -31,7 +30,14 @@ __global__ void split_rows_kernel(const float* x, int64_t x_stride, GemvNorm nor
   if (g >= cols / 32) return;
   const int64_t i = g * 32 + lane;
   const float v = norm.weight ? src[i] * inv_rms * norm.weight[i] : src[i];
-  store_split_group(out, row, g * 32, v, levels);
+  const float amax = warp_max(fabsf(v)), total = warp_sum(v);
+  const float d = amax / static_cast<float>(levels), inv = d != 0.f ? 1.f / d : 0.f;
+  const int q = __float2int_rn(v * inv);
+  const int lo = static_cast<int8_t>(q);  // q - lo is a multiple of 256
+  out.hi[row * cols + i] = static_cast<int8_t>((q - lo) / 256);
+  out.lo[row * cols + i] = static_cast<int8_t>(lo);
+  const int q_sum = warp_sum_int(q);
+  if (lane == 0) out.groups[row * (cols / 32) + g] = SplitGroup{d, total, q_sum, 0};
 }
 
 }  // namespace

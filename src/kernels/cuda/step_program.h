@@ -1,5 +1,5 @@
 #pragma once
-// A batch-1 decode step as one persistent kernel (opt-in, STRATA_CUDA_STEP_PROGRAM=1):
+// A batch-1 decode step as one persistent kernel (CudaBackendOptions::step_program):
 // the backend records the step's GEMVs (q/k/v with the rope epilogue, wo, gate/up with
 // the SwiGLU, down) and its attention as a list of operations instead of launching a
 // kernel each, and launches them as one cooperative kernel whose blocks (one an SM) run
@@ -9,14 +9,14 @@
 // a spin) instead of a kernel's ramp and tail, which is most of a small product's time at
 // batch 1 (bench/cuda/NOTES.md, session 15's profile).
 //
-// Measured (H100, session 16, bench/RESULTS.md): batch-1 decode of the Llama-3.2-1B shape
-// 6% faster than the kernels, of the SmolLM2-135M shape 13% slower (its operations are too
-// small for a barrier to cost less than a kernel boundary under dependent launch), so it
-// stays opt-in until it wins everywhere or a rule picks it. Since then (session 17) the
-// kernels' decode attention runs on the tensor cores, +7% and +39% on those shapes; the
-// program's own attention is the SIMT design, so the comparison above is out of date (the
-// program's 1B figure, 734.88 tok/s, is level with the kernels' 735.42 on another machine;
-// not measured side by side).
+// Attention that the tensor-core decode kernel takes (short contexts: one block a KV head)
+// is left to it: the program ends before it and goes on after. By default only products of
+// at least 4 MiB and 1,024 columns join (smaller ones' barriers cost more than the kernel
+// boundaries they replace). Measured (H100, session 18, bench/RESULTS.md), batch-1 decode
+// against the kernels: Llama-3.2-1B shape +6.1%, 8B BF16 +5.5%; with every product also
+// SmolLM2-135M's, -24%. Launching it under programmatic dependent launch (with or without
+// the cooperative attribute) and giving a product's pairs to warps across the SMs measured
+// slower on the 8B shape (-3.5% to -11%, -0.7%).
 //
 // Only F16/BF16 weights, one token, and attention over an f16 or f32 paged cache with
 // head_dim a multiple of 32 up to 128 and up to 4 query heads per KV head; anything else
