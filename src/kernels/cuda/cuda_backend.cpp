@@ -80,7 +80,6 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
   const bool every_product = env_is("STRATA_CUDA_STEP_PROGRAM", "1");
   program_min_product_bytes_ = every_product ? 0 : options.step_program_min_product_bytes;
   program_min_product_cols_ = every_product ? 0 : options.step_program_min_product_cols;
-  program_quantized_ = options.step_program_quantized || env_is("STRATA_CUDA_STEP_PROGRAM_QUANTIZED", "1");
   if ((options.step_program || every_product) && !plain && !switched_off("STRATA_CUDA_STEP_PROGRAM") &&
       fuse_products_ && !batch_invariant_) {
     program_blocks_ = program_blocks(props_.multiProcessorCount);

@@ -52,11 +52,6 @@ struct CudaBackendOptions {
   bool step_program = true;
   size_t step_program_min_product_bytes = size_t{4} << 20;
   int64_t step_program_min_product_cols = 1024;
-  // Block-quantized (Q8_0/Q4_0/Q4_1) products in the step program too, their int16 input
-  // groups quantized by each program block in shared memory instead of a kernel before each
-  // product (with the int16 activations only). Opt-in until measured on a GPU (written in
-  // session 18); STRATA_CUDA_STEP_PROGRAM_QUANTIZED=1 also sets it.
-  bool step_program_quantized = false;
 };
 
 // Throws Error when the build has no CUDA or the device cannot be opened.

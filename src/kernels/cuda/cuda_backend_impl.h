@@ -262,7 +262,6 @@ class CudaBackend : public Backend {
   // (CudaBackendOptions::step_program_min_product_bytes and _cols).
   size_t program_min_product_bytes_ = 0;
   int64_t program_min_product_cols_ = 0;
-  bool program_quantized_ = false;  // CudaBackendOptions::step_program_quantized
   size_t program_shared_ = 0;
   std::shared_ptr<Storage> program_counters_;
   ScratchBuffer program_partials_;

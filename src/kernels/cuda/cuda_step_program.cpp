@@ -4,11 +4,17 @@
 #include <algorithm>
 #include <utility>
 
-#include "kernels/cpu/matmul_internal.h"
 #include "kernels/cuda/cuda_backend_impl.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace strata::cuda {
+
+namespace {
+
+// A half-precision weight's bytes (the program takes only F16/BF16).
+size_t weight_bytes(const WeightRef& w) { return static_cast<size_t>(w.rows) * static_cast<size_t>(w.cols) * 2; }
+
+}  // namespace
 
 ProgramOp& CudaBackend::next_program_op() {
   if (program_->count == kMaxProgramOps) flush_program();
@@ -22,22 +28,16 @@ bool CudaBackend::record_gemv(const GemvTarget* targets, int count, const Tensor
   if (!recording_ || x.size(0) != 1 || count < 1 || count > 3 || (up && count != 1)) return false;
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   if (!aligned(x.data<float>()) || (norm.weight && !aligned(norm.weight))) return false;
-  // Block-quantized products (opt-in) as the default kernels compute them: int16 groups.
-  const bool quantized = program_quantized_ && takes_split_gemv(targets[0].w);
   for (int i = 0; i < count; ++i)
-    if (!program_gemv_supports(targets[i].w, quantized) || targets[i].w.cols != targets[0].w.cols ||
+    if (!program_gemv_supports(targets[i].w) || targets[i].w.cols != targets[0].w.cols ||
         targets[i].w.dtype != targets[0].w.dtype || targets[i].accumulate != targets[0].accumulate)
       return false;
-  if (up && (!program_gemv_supports(*up, quantized) || up->dtype != targets[0].w.dtype ||
-             up->rows != targets[0].w.rows || up->cols != targets[0].w.cols))
+  if (up && (!program_gemv_supports(*up) || up->dtype != targets[0].w.dtype || up->rows != targets[0].w.rows ||
+             up->cols != targets[0].w.cols))
     return false;
-  size_t bytes = up ? program_weight_bytes(*up) : 0;
-  for (int i = 0; i < count; ++i) bytes += program_weight_bytes(targets[i].w);
+  size_t bytes = up ? weight_bytes(*up) : 0;
+  for (int i = 0; i < count; ++i) bytes += weight_bytes(targets[i].w);
   if (bytes < program_min_product_bytes_ || targets[0].w.cols < program_min_product_cols_) return false;
-  // One kernel a weight type: a product of another type starts a program of its own.
-  const DType family = program_weight_family(targets[0].w.dtype);
-  if (program_->count > 0 && program_->weights != family) flush_program();
-  program_->weights = family;
   ProgramOp& op = next_program_op();
   op.kind = ProgramOpKind::Gemv;
   ProgramGemv& g = op.gemv;
@@ -49,7 +49,6 @@ bool CudaBackend::record_gemv(const GemvTarget* targets, int count, const Tensor
   g.accumulate = targets[0].accumulate;
   if (up) g.swiglu = true, g.up = *up;
   if (rope) g.rope = true, g.rope_args = *rope;
-  if (quantized) g.split_levels = cpu::activation_levels(targets[0].w.dtype);
   program_shared_ = std::max(program_shared_, program_gemv_shared_bytes(targets[0].w));
   return true;
 }

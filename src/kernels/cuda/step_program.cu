@@ -5,11 +5,7 @@
 // reductions. Weights never change and stream past the caches as in the GEMV kernels.
 #include <cuda_fp16.h>
 
-#include <string>
-
-#include "core/dtype.h"
 #include "core/error.h"
-#include "kernels/cuda/block_dot.cuh"
 #include "kernels/cuda/blocks_in_flight.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_util.cuh"
@@ -85,9 +81,7 @@ struct Barrier {
 struct RowPair {
   int target;
   int64_t n0;
-  const uint8_t* rows[2];  // half-precision weights: the rows' first bytes
-  WeightRef w[2];          // each row's weight and index in it
-  int64_t row[2];
+  const uint8_t* rows[2];
 };
 
 __device__ __forceinline__ const uint8_t* row_of(const WeightRef& w, int64_t row) {
@@ -104,7 +98,7 @@ __device__ __forceinline__ int64_t row_pairs(const ProgramGemv& op) {
 }
 
 __device__ __forceinline__ RowPair row_pair(const ProgramGemv& op, int64_t pair) {
-  if (op.swiglu) return {0, pair, {row_of(op.w[0], pair), row_of(op.up, pair)}, {op.w[0], op.up}, {pair, pair}};
+  if (op.swiglu) return {0, pair, {row_of(op.w[0], pair), row_of(op.up, pair)}};
   int64_t first = 0;
 #pragma unroll
   for (int t = 0; t < 3; ++t) {
@@ -112,7 +106,7 @@ __device__ __forceinline__ RowPair row_pair(const ProgramGemv& op, int64_t pair)
     if (t == op.count - 1 || pair < first + pairs) {
       const int64_t n0 = 2 * (pair - first);
       const int64_t n1 = n0 + 1 < op.w[t].rows ? n0 + 1 : n0;  // past the end: re-read, never stored
-      return {t, n0, {row_of(op.w[t], n0), row_of(op.w[t], n1)}, {op.w[t], op.w[t]}, {n0, n1}};
+      return {t, n0, {row_of(op.w[t], n0), row_of(op.w[t], n1)}};
     }
     first += pairs;
   }
@@ -237,140 +231,6 @@ __device__ __forceinline__ void run_gemv(const ProgramGemv& op, const Barrier& b
       }
     }
     const float s0 = warp_sum(sum[0]) * inv_rms, s1 = warp_sum(sum[1]) * inv_rms;
-    if (lane == 0) store_pair(op, p, s0, s1);
-  }
-}
-
-// ---- block-quantized products ----
-
-// The input as the integer GEMV reads it, in the block's shared memory: int16 values split
-// into high and low signed bytes ([cols] each) and a SplitGroup per 32 ([cols / 32]),
-// rounded as split_rows_kernel rounds them (v = x * inv_rms * weight, d = amax / levels, q
-// the nearest integer to v / d through the reciprocal: the same integers; the f32 group
-// sum added up in another order). x goes through L2 once, all of it at a time, into an f32
-// copy after the groups ([cols]); four threads then take a group, 8 values each.
-struct StagedSplit {
-  const int8_t* hi;
-  const int8_t* lo;
-  const SplitGroup* groups;
-};
-
-__device__ StagedSplit stage_split_input(const ProgramGemv& op, uint8_t* shared) {
-  __shared__ float partial[kWarps];
-  const int64_t cols = op.w[0].cols;
-  int8_t* hi = reinterpret_cast<int8_t*>(shared);
-  int8_t* lo = hi + cols;
-  SplitGroup* groups = reinterpret_cast<SplitGroup*>(lo + cols);
-  float4* xs = reinterpret_cast<float4*>(groups + cols / 32);
-  const float4* x4 = reinterpret_cast<const float4*>(op.x);
-  float squares = 0.f;
-  for (int64_t i = threadIdx.x; i < cols / 4; i += kProgramThreads) {
-    const float4 v = __ldcg(x4 + i);
-    squares += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
-    xs[i] = v;
-  }
-  squares = warp_sum(squares);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = squares;
-  __syncthreads();
-  float inv_rms = 1.f;
-  if (op.norm_weight) {
-    float total = 0.f;
-    for (int w = 0; w < kWarps; ++w) total += partial[w];
-    inv_rms = rsqrtf(total / static_cast<float>(cols) + op.eps);
-  }
-  const float levels = static_cast<float>(op.split_levels);
-  const int64_t tasks = cols / 8;  // a multiple of 4: a group's threads share a warp
-  // Every lane of a warp takes each step (the shuffles need them all); lanes past the end
-  // add nothing.
-  for (int64_t base = 0; base < tasks; base += kProgramThreads) {
-    const int64_t t = base + threadIdx.x;
-    const bool active = t < tasks;
-    float v[8] = {};
-    float amax = 0.f, total = 0.f;
-    if (active) {
-      const float4 a = xs[2 * t], b = xs[2 * t + 1];
-      const float e[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-#pragma unroll
-      for (int k = 0; k < 8; ++k) {
-        v[k] = op.norm_weight ? e[k] * inv_rms * __ldg(op.norm_weight + 8 * t + k) : e[k];
-        amax = fmaxf(amax, fabsf(v[k]));
-        total += v[k];
-      }
-    }
-#pragma unroll
-    for (int mask = 1; mask < 4; mask *= 2) {
-      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, mask));
-      total += __shfl_xor_sync(0xffffffffu, total, mask);
-    }
-    const float d = amax / levels, inv = d != 0.f ? 1.f / d : 0.f;
-    uint32_t hi_words[2] = {0, 0}, lo_words[2] = {0, 0};
-    int q_sum = 0;
-#pragma unroll
-    for (int k = 0; k < 8; ++k) {
-      const int q = __float2int_rn(v[k] * inv);
-      const int low = static_cast<int8_t>(q);  // q - low is a multiple of 256
-      hi_words[k / 4] |= static_cast<uint32_t>(static_cast<uint8_t>((q - low) / 256)) << (8 * (k % 4));
-      lo_words[k / 4] |= static_cast<uint32_t>(static_cast<uint8_t>(low)) << (8 * (k % 4));
-      q_sum += q;
-    }
-#pragma unroll
-    for (int mask = 1; mask < 4; mask *= 2) q_sum += __shfl_xor_sync(0xffffffffu, q_sum, mask);
-    if (active) {
-      *reinterpret_cast<uint2*>(hi + 8 * t) = make_uint2(hi_words[0], hi_words[1]);
-      *reinterpret_cast<uint2*>(lo + 8 * t) = make_uint2(lo_words[0], lo_words[1]);
-      if (t % 4 == 0) groups[t / 4] = SplitGroup{d, total, q_sum, 0};
-    }
-  }
-  __syncthreads();
-  return {hi, lo, groups};
-}
-
-// The warp's row pairs of a Q8_0/Q4_0/Q4_1 product: kQuantUnroll 32-weight blocks of both
-// rows a lane at a time, dotted with the staged int16 groups in dp4a as the integer GEMV
-// kernel does (256 * hi + lo exact in int32, then one f32 update a block). The first
-// step's loads go out before the barrier.
-constexpr int kQuantUnroll = 4;
-
-template <DType Type>
-__device__ __forceinline__ void run_quant_gemv(const ProgramGemv& op, const Barrier& barrier, uint8_t* shared) {
-  using InFlight = BlocksInFlight<Type, kQuantUnroll, 2>;
-  const int warp = blockIdx.x * kWarps + threadIdx.x / 32, warps = gridDim.x * kWarps, lane = threadIdx.x % 32;
-  const int pairs = static_cast<int>(row_pairs(op));
-  const int64_t blocks = op.w[0].cols / 32;
-  bool loaded = warp < pairs;
-  RowPair p = row_pair(op, loaded ? warp : 0);
-  InFlight in(p.w, p.row, op.w[0].cols);
-  if (loaded) in.load(lane);
-  barrier.wait();
-  const StagedSplit x = stage_split_input(op, shared);
-  for (int pair = warp; pair < pairs; pair += warps) {
-    if (!loaded) {
-      p = row_pair(op, pair);
-      in = InFlight(p.w, p.row, op.w[0].cols);
-    }
-    float sum[2] = {0.f, 0.f};
-    for (int64_t b0 = lane; b0 < blocks; b0 += 32 * kQuantUnroll) {
-      if (loaded) loaded = false;
-      else in.load(b0);
-#pragma unroll
-      for (int u = 0; u < kQuantUnroll; ++u) {
-        const int64_t b = b0 + 32 * u;
-        if (b >= blocks) break;
-        const int4* h = reinterpret_cast<const int4*>(x.hi + b * 32);
-        const int4* l = reinterpret_cast<const int4*>(x.lo + b * 32);
-        const int4 h0 = h[0], h1 = h[1], l0 = l[0], l1 = l[1];
-        const SplitGroup g = x.groups[b];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          int dot = 256 * block_dot<Type>(in.raw[u][r], h0, h1) + block_dot<Type>(in.raw[u][r], l0, l1);
-          if constexpr (Type == DType::Q4_0) dot -= 8 * g.q_sum;  // quants are stored + 8
-          const float scaled = g.d * static_cast<float>(dot);
-          if constexpr (Type == DType::Q4_1) sum[r] += in.scale[u][r] * scaled + in.min[u][r] * g.sum;
-          else sum[r] += in.scale[u][r] * scaled;
-        }
-      }
-    }
-    const float s0 = warp_sum(sum[0]), s1 = warp_sum(sum[1]);
     if (lane == 0) store_pair(op, p, s0, s1);
   }
 }
@@ -537,53 +397,26 @@ __device__ __forceinline__ void run_attention(const ProgramAttention& a, const B
   }
 }
 
-// Weights: F16 (F16 and BF16 products) or the one block-quantized type of the program's
-// products (StepProgram::weights), so that each kernel keeps only its own loop's registers.
-template <DType Weights>
 __global__ void __launch_bounds__(kProgramThreads, 1) step_program_kernel(const __grid_constant__ StepProgram p) {
-  extern __shared__ float4 shared[];
+  extern __shared__ float shared[];
   for (int i = 0; i < p.count; ++i) {
     const ProgramOp& op = p.ops[i];
     // Each operation meets the barrier after its early reads (weights, never written).
     const Barrier barrier{p.counters, static_cast<unsigned>(i) * gridDim.x};
-    if (op.kind == ProgramOpKind::Attention) {
-      run_attention(op.attention, barrier, reinterpret_cast<float*>(shared));
-    } else if constexpr (Weights == DType::F16) {
-      run_gemv(op.gemv, barrier, reinterpret_cast<float*>(shared));
-    } else {
-      run_quant_gemv<Weights>(op.gemv, barrier, reinterpret_cast<uint8_t*>(shared));
-    }
+    if (op.kind == ProgramOpKind::Gemv) run_gemv(op.gemv, barrier, shared);
+    else run_attention(op.attention, barrier, shared);
   }
   reset_counters(p.counters);
 }
 
-using ProgramKernel = void (*)(StepProgram);
-
-ProgramKernel program_kernel(DType weights) {
-  switch (weights) {
-    case DType::F16: return step_program_kernel<DType::F16>;
-    case DType::Q8_0: return step_program_kernel<DType::Q8_0>;
-    case DType::Q4_0: return step_program_kernel<DType::Q4_0>;
-    case DType::Q4_1: return step_program_kernel<DType::Q4_1>;
-    default: throw Error("step program: no kernel for " + std::string(dtype_name(weights)) + " weights");
-  }
-}
-
-constexpr DType kProgramWeights[] = {DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_1};
-
-// Whether every kernel may take kMaxSharedBytes of shared memory (raised once; a GPU with
+// Whether the kernel may take kMaxSharedBytes of shared memory (raised once; a GPU with
 // less leaves the program off rather than failing).
 bool shared_memory_raised() {
   static const bool raised = [] {
-    for (const DType weights : kProgramWeights) {
-      const cudaError_t status = cudaFuncSetAttribute(program_kernel(weights), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                      static_cast<int>(kMaxSharedBytes));
-      if (status != cudaSuccess) {
-        cudaGetLastError();  // not sticky: clear it
-        return false;
-      }
-    }
-    return true;
+    const cudaError_t status = cudaFuncSetAttribute(step_program_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                    static_cast<int>(kMaxSharedBytes));
+    if (status != cudaSuccess) cudaGetLastError();  // not sticky: clear it
+    return status == cudaSuccess;
   }();
   return raised;
 }
@@ -592,33 +425,12 @@ bool shared_memory_raised() {
 
 static_assert(sizeof(StepProgram) <= 32000, "a step program is passed as one kernel parameter (32,764 bytes at most)");
 
-bool program_gemv_supports(const WeightRef& w, bool quantized) {
-  const bool half = w.dtype == DType::F16 || w.dtype == DType::BF16;
-  const bool blocks = quantized && (w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0 || w.dtype == DType::Q4_1);
-  return (half || blocks) && w.cols % (half ? 8 : 32) == 0 && w.cols > 0 && w.cols <= kMaxProgramCols && w.rows > 0 &&
-         program_gemv_shared_bytes(w) <= kMaxSharedBytes && reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
+bool program_gemv_supports(const WeightRef& w) {
+  return (w.dtype == DType::F16 || w.dtype == DType::BF16) && w.cols % 8 == 0 && w.cols > 0 &&
+         w.cols <= kMaxProgramCols && w.rows > 0 && reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
 }
 
-DType program_weight_family(DType weights) { return weights == DType::BF16 ? DType::F16 : weights; }
-
-size_t program_weight_bytes(const WeightRef& w) {
-  const auto rows = static_cast<size_t>(w.rows), cols = static_cast<size_t>(w.cols);
-  switch (w.dtype) {
-    case DType::F16:
-    case DType::BF16: return rows * cols * 2;
-    case DType::Q8_0: return rows * cols / 32 * 34;
-    case DType::Q4_0: return rows * cols / 32 * 18;
-    case DType::Q4_1: return rows * cols / 32 * 20;
-    default: return 0;
-  }
-}
-
-size_t program_gemv_shared_bytes(const WeightRef& w) {
-  const auto cols = static_cast<size_t>(w.cols);
-  // Half weights: the f32 input; block-quantized: its split bytes and groups, then the f32 input.
-  if (w.dtype == DType::F16 || w.dtype == DType::BF16) return sizeof(float) * cols;
-  return 2 * cols + cols / 32 * sizeof(SplitGroup) + sizeof(float) * cols;
-}
+size_t program_gemv_shared_bytes(const WeightRef& w) { return sizeof(float) * static_cast<size_t>(w.cols); }
 
 bool program_attention_supports(const KVLayer& cache, int num_heads) {
   return cache.kv_heads > 0 && cache.head_dim % 32 == 0 && cache.head_dim <= 32 * kMaxDimsPerLane &&
@@ -633,14 +445,11 @@ size_t program_shared_bytes(const KVLayer& cache, int num_heads) {
 
 int program_blocks(int multiprocessors) {
   if (!shared_memory_raised()) return 0;
-  for (const DType weights : kProgramWeights) {
-    int per_sm = 0;
-    cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, program_kernel(weights), kProgramThreads,
-                                                             kMaxSharedBytes),
-               "step program occupancy");
-    if (per_sm < 1) return 0;
-  }
-  return multiprocessors;
+  int per_sm = 0;
+  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, step_program_kernel, kProgramThreads,
+                                                           kMaxSharedBytes),
+             "step program occupancy");
+  return per_sm >= 1 ? multiprocessors : 0;
 }
 
 void launch_step_program(const StepProgram& program, int blocks, size_t shared_bytes, cudaStream_t stream) {
@@ -656,9 +465,8 @@ void launch_step_program(const StepProgram& program, int blocks, size_t shared_b
   config.stream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;
-  const ProgramKernel kernel = program_kernel(program.weights);
-  const cudaError_t status = cudaLaunchKernelEx(&config, kernel, program);
-  if (status != cudaSuccess) report_launch_failure(status, reinterpret_cast<const void*>(kernel), config);
+  const cudaError_t status = cudaLaunchKernelEx(&config, step_program_kernel, program);
+  if (status != cudaSuccess) report_launch_failure(status, reinterpret_cast<const void*>(step_program_kernel), config);
 }
 
 }  // namespace strata::cuda

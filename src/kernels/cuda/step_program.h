@@ -46,9 +46,6 @@ struct ProgramGemv {
   // cache slot of the token as the GEMV's rope epilogue does.
   bool rope = false;
   GemvRope rope_args;
-  // Block-quantized weights (Q8_0/Q4_0/Q4_1): the input's int16 groups have this many
-  // levels (the CPU backend's rounding, as the integer GEMV kernels read it).
-  int split_levels = 0;
 };
 
 // Decode attention of the token over its sequence's cache (positions 0..position).
@@ -80,9 +77,6 @@ struct ProgramOp {
 constexpr int kMaxProgramOps = 64;
 struct StepProgram {
   int count = 0;
-  // The products' weights: F16 (F16 or BF16, each product its own) or one of Q8_0, Q4_0,
-  // Q4_1; a kernel instantiation each (program_weight_family).
-  DType weights = DType::F16;
   ProgramOp ops[kMaxProgramOps];
   // [0]: the grid barrier's arrivals; [1, 1 + kMaxProgramTickets): the attention tickets;
   // then the blocks done. Zero before a launch, and zero again after it (the kernel resets
@@ -98,12 +92,7 @@ constexpr int kProgramCounters = kMaxProgramTickets + 2;
 
 // The longest rows (the products' input length) a program product takes.
 constexpr int64_t kMaxProgramCols = 32768;
-// F16/BF16 weights, and with `quantized` also Q8_0, Q4_0 and Q4_1 (repacked).
-bool program_gemv_supports(const WeightRef& w, bool quantized);
-// Which program kernel takes a product of these weights (StepProgram::weights).
-DType program_weight_family(DType weights);
-// A product's weight bytes (what it streams from DRAM).
-size_t program_weight_bytes(const WeightRef& w);
+bool program_gemv_supports(const WeightRef& w);
 // Shared memory a product needs (its input, staged), and an attention operation.
 size_t program_gemv_shared_bytes(const WeightRef& w);
 bool program_attention_supports(const KVLayer& cache, int num_heads);
