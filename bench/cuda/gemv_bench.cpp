@@ -1,0 +1,214 @@
+// Batch-1 decode's products of the Llama-3.1-8B shape through Strata's own GEMV launchers
+// (kernels/cuda/launch.h), BF16 and Q4_0 weights, as the backend launches them: q/k/v in
+// one launch with the norm folded in (Q4_0: the input's int16 groups made first by the
+// quantization kernel), wo added to the residual, gate/up with the SwiGLU store, down added
+// to the residual. Two views, CUDA events on random operands:
+//   alone:    each launch (with its quantization kernel, for Q4_0) timed by itself, the
+//             median of 25, weights rotated over the layers' copies so no run finds them in L2;
+//   pipelined: a layer's launches back to back for `layers` layers of their own weights,
+//             captured in a CUDA graph as the backend's decode steps are (dependent launch
+//             between the kernels), the median replay divided by the layers.
+// Each line gives microseconds and the weight bytes over that time, to set against the copy
+// rate cuda_roofline measures. No attention or rope: the products' share of a decode step.
+// Usage: cuda_gemv_bench [layers]   (default 8: about 1 GB of Q4_0 and 3.5 GB of BF16 weights)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cuda_bench_util.h"
+#include "kernels/cpu/matmul_internal.h"
+#include "kernels/cuda/launch.h"
+
+namespace {
+
+using strata::DType;
+using strata::bench::check;
+using strata::cuda::GemvNorm;
+using strata::cuda::GemvTarget;
+using strata::cuda::SplitRows;
+using strata::cuda::WeightRef;
+
+constexpr int64_t kHidden = 4096, kKv = 1024, kFfn = 14336;
+
+// Random device bytes of one weight: BF16 values in [-0.05, 0.05], or Q4_0 in the device
+// layout (weight_layout.h: every block's 16 quant bytes, then every block's f16 scale).
+WeightRef random_weight(DType dtype, int64_t rows, int64_t cols, std::mt19937& rng) {
+  const int64_t blocks = rows * cols / 32;
+  std::vector<uint8_t> host;
+  if (dtype == DType::BF16) {
+    host.resize(static_cast<size_t>(rows * cols) * 2);
+    std::uniform_real_distribution<float> dist(-0.05f, 0.05f);
+    for (size_t i = 0; i < host.size(); i += 2) {
+      const __nv_bfloat16 b = __float2bfloat16(dist(rng));
+      std::memcpy(&host[i], &b, 2);
+    }
+  } else {
+    host.resize(static_cast<size_t>(blocks) * 18);
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (int64_t i = 0; i < blocks * 16; ++i) host[static_cast<size_t>(i)] = static_cast<uint8_t>(byte(rng));
+    std::uniform_real_distribution<float> scale(0.001f, 0.01f);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const __half h = __float2half(scale(rng));
+      std::memcpy(&host[static_cast<size_t>(blocks * 16 + 2 * b)], &h, 2);
+    }
+  }
+  void* device = nullptr;
+  check(cudaMalloc(&device, host.size()), "cudaMalloc");
+  check(cudaMemcpy(device, host.data(), host.size(), cudaMemcpyHostToDevice), "cudaMemcpy");
+  return WeightRef{device, dtype, rows, cols};
+}
+
+float* random_floats(int64_t count, float lo, float hi, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> host(static_cast<size_t>(count));
+  for (auto& v : host) v = dist(rng);
+  float* device = nullptr;
+  check(cudaMalloc(&device, host.size() * 4), "cudaMalloc");
+  check(cudaMemcpy(device, host.data(), host.size() * 4, cudaMemcpyHostToDevice), "cudaMemcpy");
+  return device;
+}
+
+size_t weight_bytes(const WeightRef& w) {
+  const auto elements = static_cast<size_t>(w.rows * w.cols);
+  return w.dtype == DType::BF16 ? 2 * elements : elements / 32 * 18;  // Q4_0: 18 bytes a block of 32
+}
+
+struct Layer {
+  WeightRef q, k, v, wo, gate, up, down;
+};
+
+// The activations and outputs one layer's products read and write (shared by all layers:
+// the values do not matter, the bytes streamed do).
+struct Buffers {
+  float *x, *attn, *residual, *q, *k, *v, *act;
+  float *attn_norm, *ffn_norm;
+  SplitRows split_hidden, split_ffn;
+};
+
+// The launches of one product as the backend makes them at batch 1.
+struct Product {
+  std::string name;
+  std::function<size_t(const Layer&)> bytes;
+  std::function<void(const Layer&, cudaStream_t)> launch;
+};
+
+std::vector<Product> products(DType dtype, const Buffers& b) {
+  const bool split = dtype != DType::BF16;
+  const int levels = strata::cpu::activation_levels(dtype);
+  const GemvNorm attn_norm{b.attn_norm, 1e-5f}, ffn_norm{b.ffn_norm, 1e-5f};
+  // Q4_0: the input quantized (normalized first where the norm folds), then the product
+  // reads the split rows; BF16: the product reads x and folds the norm itself.
+  const auto input = [=](const float* x, const GemvNorm& norm, const SplitRows& rows, cudaStream_t s) {
+    if (split) strata::cuda::launch_split_rows(x, rows.cols, norm, levels, rows, s);
+  };
+  std::vector<Product> out;
+  out.push_back({"q/k/v", [](const Layer& l) { return weight_bytes(l.q) + weight_bytes(l.k) + weight_bytes(l.v); },
+                 [=](const Layer& l, cudaStream_t s) {
+                   input(b.x, attn_norm, b.split_hidden, s);
+                   const GemvTarget t[] = {{b.q, kHidden, l.q, false}, {b.k, kKv, l.k, false}, {b.v, kKv, l.v, false}};
+                   strata::cuda::launch_gemv_many(t, 3, b.x, kHidden, 1, s, split ? GemvNorm{} : attn_norm,
+                                                  split ? &b.split_hidden : nullptr);
+                 }});
+  out.push_back({"wo", [](const Layer& l) { return weight_bytes(l.wo); }, [=](const Layer& l, cudaStream_t s) {
+                   input(b.attn, GemvNorm{}, b.split_hidden, s);
+                   const GemvTarget t{b.residual, kHidden, l.wo, true};
+                   strata::cuda::launch_gemv_many(&t, 1, b.attn, kHidden, 1, s, GemvNorm{},
+                                                  split ? &b.split_hidden : nullptr);
+                 }});
+  out.push_back({"gate/up (SwiGLU)", [](const Layer& l) { return weight_bytes(l.gate) + weight_bytes(l.up); },
+                 [=](const Layer& l, cudaStream_t s) {
+                   input(b.residual, ffn_norm, b.split_hidden, s);
+                   strata::cuda::launch_gemv_swiglu(b.act, kFfn, b.residual, kHidden, 1, l.gate, l.up, s,
+                                                    split ? GemvNorm{} : ffn_norm, split ? &b.split_hidden : nullptr);
+                 }});
+  out.push_back({"down", [](const Layer& l) { return weight_bytes(l.down); }, [=](const Layer& l, cudaStream_t s) {
+                   input(b.act, GemvNorm{}, b.split_ffn, s);
+                   const GemvTarget t{b.residual, kHidden, l.down, true};
+                   strata::cuda::launch_gemv_many(&t, 1, b.act, kFfn, 1, s, GemvNorm{}, split ? &b.split_ffn : nullptr);
+                 }});
+  return out;
+}
+
+void row(const char* dtype, const std::string& what, double us, double bytes) {
+  std::printf("| %s | %s | %.1f | %.1f | %.0f |\n", dtype, what.c_str(), us, bytes / 1e6, bytes / (us * 1e-6) / 1e9);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int layers = argc > 1 ? std::atoi(argv[1]) : 8;
+  if (layers < 1) {
+    std::fprintf(stderr, "usage: cuda_gemv_bench [layers >= 1]\n");
+    return 2;
+  }
+  cudaDeviceProp props{};
+  check(cudaGetDeviceProperties(&props, 0), "cudaGetDeviceProperties");
+  std::printf("gpu: %s, %d SMs; Llama-3.1-8B products at batch 1, %d layers of weights\n", props.name,
+              props.multiProcessorCount, layers);
+  std::mt19937 rng(11);
+  Buffers b{};
+  b.x = random_floats(kHidden, -1.f, 1.f, rng);
+  b.attn = random_floats(kHidden, -1.f, 1.f, rng);
+  b.residual = random_floats(kHidden, -1.f, 1.f, rng);
+  b.act = random_floats(kFfn, -1.f, 1.f, rng);
+  b.q = random_floats(kHidden, -1.f, 1.f, rng);
+  b.k = random_floats(kKv, -1.f, 1.f, rng);
+  b.v = random_floats(kKv, -1.f, 1.f, rng);
+  b.attn_norm = random_floats(kHidden, 0.5f, 1.5f, rng);
+  b.ffn_norm = random_floats(kHidden, 0.5f, 1.5f, rng);
+  void* split_buffers[2] = {};
+  check(cudaMalloc(&split_buffers[0], strata::cuda::split_rows_bytes(1, kHidden)), "cudaMalloc");
+  check(cudaMalloc(&split_buffers[1], strata::cuda::split_rows_bytes(1, kFfn)), "cudaMalloc");
+  b.split_hidden = strata::cuda::split_rows_view(split_buffers[0], 1, kHidden);
+  b.split_ffn = strata::cuda::split_rows_view(split_buffers[1], 1, kFfn);
+  // A blocking stream: median_ms's events on the legacy default stream order with it.
+  cudaStream_t stream;
+  check(cudaStreamCreate(&stream), "cudaStreamCreate");
+
+  std::printf("| weights | launch | us | weight MB | GB/s |\n| --- | --- | --- | --- | --- |\n");
+  for (const DType dtype : {DType::BF16, DType::Q4_0}) {
+    const char* name = dtype == DType::BF16 ? "BF16" : "Q4_0";
+    std::vector<Layer> ls;
+    for (int l = 0; l < layers; ++l)
+      ls.push_back({random_weight(dtype, kHidden, kHidden, rng), random_weight(dtype, kKv, kHidden, rng),
+                    random_weight(dtype, kKv, kHidden, rng), random_weight(dtype, kHidden, kHidden, rng),
+                    random_weight(dtype, kFfn, kHidden, rng), random_weight(dtype, kFfn, kHidden, rng),
+                    random_weight(dtype, kHidden, kFfn, rng)});
+    const std::vector<Product> ps = products(dtype, b);
+    size_t layer_bytes = 0;
+    for (const Product& p : ps) {
+      const double us = 1e3 * strata::bench::median_ms(25, [&](int i) {
+        p.launch(ls[static_cast<size_t>(i % layers)], stream);
+      });
+      row(name, p.name + " alone", us, static_cast<double>(p.bytes(ls[0])));
+      layer_bytes += p.bytes(ls[0]);
+    }
+    // The layers' launches captured once, replayed as a decode step is.
+    cudaGraph_t graph;
+    check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+    for (const Layer& l : ls)
+      for (const Product& p : ps) p.launch(l, stream);
+    check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+    cudaGraphExec_t exec;
+    check(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
+    const double step_us = 1e3 * strata::bench::median_ms(15, [&](int) {
+      check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+    });
+    row(name, "a layer's products, pipelined", step_us / layers, static_cast<double>(layer_bytes));
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    for (const Layer& l : ls)
+      for (const WeightRef* w : {&l.q, &l.k, &l.v, &l.wo, &l.gate, &l.up, &l.down})
+        cudaFree(const_cast<void*>(w->data));
+  }
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  return 0;
+}
