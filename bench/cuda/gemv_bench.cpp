@@ -11,13 +11,10 @@
 // Each line gives microseconds and the weight bytes over that time, to set against the copy
 // rate cuda_roofline measures. No attention or rope: the products' share of a decode step.
 // Usage: cuda_gemv_bench [layers]   (default 8: about 1 GB of Q4_0 and 3.5 GB of BF16 weights)
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -25,7 +22,9 @@
 
 #include "cuda_bench_util.h"
 #include "kernels/cpu/matmul_internal.h"
+#include "kernels/cpu/quant.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/weight_layout.h"
 
 namespace {
 
@@ -38,31 +37,24 @@ using strata::cuda::WeightRef;
 
 constexpr int64_t kHidden = 4096, kKv = 1024, kFfn = 14336;
 
-// Random device bytes of one weight: BF16 values in [-0.05, 0.05], or Q4_0 in the device
-// layout (weight_layout.h: every block's 16 quant bytes, then every block's f16 scale).
-WeightRef random_weight(DType dtype, int64_t rows, int64_t cols, std::mt19937& rng) {
-  const int64_t blocks = rows * cols / 32;
-  std::vector<uint8_t> host;
-  if (dtype == DType::BF16) {
-    host.resize(static_cast<size_t>(rows * cols) * 2);
-    std::uniform_real_distribution<float> dist(-0.05f, 0.05f);
-    for (size_t i = 0; i < host.size(); i += 2) {
-      const __nv_bfloat16 b = __float2bfloat16(dist(rng));
-      std::memcpy(&host[i], &b, 2);
-    }
-  } else {
-    host.resize(static_cast<size_t>(blocks) * 18);
-    std::uniform_int_distribution<int> byte(0, 255);
-    for (int64_t i = 0; i < blocks * 16; ++i) host[static_cast<size_t>(i)] = static_cast<uint8_t>(byte(rng));
-    std::uniform_real_distribution<float> scale(0.001f, 0.01f);
-    for (int64_t b = 0; b < blocks; ++b) {
-      const __half h = __float2half(scale(rng));
-      std::memcpy(&host[static_cast<size_t>(blocks * 16 + 2 * b)], &h, 2);
-    }
-  }
+// One weight's bytes as the device keeps them: random values in [-0.05, 0.05] written in
+// `dtype` by the CPU quantizer, block formats then repacked (weight_layout.h).
+std::vector<uint8_t> weight_bytes_on_device(DType dtype, int64_t rows, int64_t cols, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-0.05f, 0.05f);
+  std::vector<float> values(static_cast<size_t>(rows * cols));
+  for (auto& v : values) v = dist(rng);
+  std::vector<uint8_t> bytes(static_cast<size_t>(strata::dtype_row_bytes(dtype, rows * cols)));
+  strata::cpu::quantize_row(dtype, values.data(), bytes.data(), rows * cols);
+  if (!strata::cuda::is_repacked(dtype)) return bytes;
+  std::vector<uint8_t> packed(bytes.size());
+  strata::cuda::repack_blocks(dtype, bytes.data(), rows * cols / 32, packed.data());
+  return packed;
+}
+
+WeightRef upload(const std::vector<uint8_t>& bytes, DType dtype, int64_t rows, int64_t cols) {
   void* device = nullptr;
-  check(cudaMalloc(&device, host.size()), "cudaMalloc");
-  check(cudaMemcpy(device, host.data(), host.size(), cudaMemcpyHostToDevice), "cudaMemcpy");
+  check(cudaMalloc(&device, bytes.size()), "cudaMalloc");
+  check(cudaMemcpy(device, bytes.data(), bytes.size(), cudaMemcpyHostToDevice), "cudaMemcpy");
   return WeightRef{device, dtype, rows, cols};
 }
 
@@ -76,10 +68,7 @@ float* random_floats(int64_t count, float lo, float hi, std::mt19937& rng) {
   return device;
 }
 
-size_t weight_bytes(const WeightRef& w) {
-  const auto elements = static_cast<size_t>(w.rows * w.cols);
-  return w.dtype == DType::BF16 ? 2 * elements : elements / 32 * 18;  // Q4_0: 18 bytes a block of 32
-}
+size_t weight_bytes(const WeightRef& w) { return static_cast<size_t>(strata::dtype_row_bytes(w.dtype, w.rows * w.cols)); }
 
 struct Layer {
   WeightRef q, k, v, wo, gate, up, down;
@@ -176,12 +165,17 @@ int main(int argc, char** argv) {
   std::printf("| weights | launch | us | weight MB | GB/s |\n| --- | --- | --- | --- | --- |\n");
   for (const DType dtype : {DType::BF16, DType::Q4_0}) {
     const char* name = dtype == DType::BF16 ? "BF16" : "Q4_0";
+    // One set of values, a copy of it for each layer: the bytes streamed are what matter, and
+    // each layer's own addresses keep them out of L2.
+    const auto q = weight_bytes_on_device(dtype, kHidden, kHidden, rng);
+    const auto kv = weight_bytes_on_device(dtype, kKv, kHidden, rng);
+    const auto ffn_in = weight_bytes_on_device(dtype, kFfn, kHidden, rng);
+    const auto ffn_out = weight_bytes_on_device(dtype, kHidden, kFfn, rng);
     std::vector<Layer> ls;
     for (int l = 0; l < layers; ++l)
-      ls.push_back({random_weight(dtype, kHidden, kHidden, rng), random_weight(dtype, kKv, kHidden, rng),
-                    random_weight(dtype, kKv, kHidden, rng), random_weight(dtype, kHidden, kHidden, rng),
-                    random_weight(dtype, kFfn, kHidden, rng), random_weight(dtype, kFfn, kHidden, rng),
-                    random_weight(dtype, kHidden, kFfn, rng)});
+      ls.push_back({upload(q, dtype, kHidden, kHidden), upload(kv, dtype, kKv, kHidden), upload(kv, dtype, kKv, kHidden),
+                    upload(q, dtype, kHidden, kHidden), upload(ffn_in, dtype, kFfn, kHidden),
+                    upload(ffn_in, dtype, kFfn, kHidden), upload(ffn_out, dtype, kHidden, kFfn)});
     const std::vector<Product> ps = products(dtype, b);
     size_t layer_bytes = 0;
     for (const Product& p : ps) {

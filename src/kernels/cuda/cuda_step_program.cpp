@@ -9,13 +9,6 @@
 
 namespace strata::cuda {
 
-namespace {
-
-// A half-precision weight's bytes (the program takes only F16/BF16).
-size_t weight_bytes(const WeightRef& w) { return static_cast<size_t>(w.rows) * static_cast<size_t>(w.cols) * 2; }
-
-}  // namespace
-
 ProgramOp& CudaBackend::next_program_op() {
   if (program_->count == kMaxProgramOps) flush_program();
   ProgramOp& op = program_->ops[program_->count++];
@@ -35,8 +28,10 @@ bool CudaBackend::record_gemv(const GemvTarget* targets, int count, const Tensor
   if (up && (!program_gemv_supports(*up) || up->dtype != targets[0].w.dtype || up->rows != targets[0].w.rows ||
              up->cols != targets[0].w.cols))
     return false;
-  size_t bytes = up ? weight_bytes(*up) : 0;
-  for (int i = 0; i < count; ++i) bytes += weight_bytes(targets[i].w);
+  // The launch's rows (targets and up) are all of one dtype and length.
+  int64_t rows = up ? up->rows : 0;
+  for (int i = 0; i < count; ++i) rows += targets[i].w.rows;
+  const auto bytes = static_cast<size_t>(rows * dtype_row_bytes(targets[0].w.dtype, targets[0].w.cols));
   if (bytes < program_min_product_bytes_ || targets[0].w.cols < program_min_product_cols_) return false;
   ProgramOp& op = next_program_op();
   op.kind = ProgramOpKind::Gemv;
@@ -63,8 +58,9 @@ bool CudaBackend::record_attention(Tensor& out, const Tensor& q, const KVLayer& 
     return false;
   // The tensor-core decode kernel's one block a KV head for a short context is a shorter
   // chain than the program's SIMT attention (+39% for the kernels on the SmolLM2 shape,
-  // session 17): the program then ends before attention and goes on after it. Not yet
-  // measured with the program.
+  // session 17): the program then ends before attention and goes on after it. Its default
+  // was measured this way (bench/RESULTS.md, session 18); its own attention was not
+  // measured beside it (STRATA_CUDA_STEP_PROGRAM_ATTENTION=1 for that A/B).
   if (!program_attention_always_ && takes_tensor_core_decode(cache, q, true)) return false;
   ProgramOp& op = next_program_op();
   op.kind = ProgramOpKind::Attention;
