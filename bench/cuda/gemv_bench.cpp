@@ -10,7 +10,8 @@
 //             between the kernels), the median replay divided by the layers.
 // Each line gives microseconds and the weight bytes over that time, to set against the copy
 // rate cuda_roofline measures. No attention or rope: the products' share of a decode step.
-// Usage: cuda_gemv_bench [layers]   (default 8: about 1 GB of Q4_0 and 3.5 GB of BF16 weights)
+// Usage: cuda_gemv_bench [layers [bf16|q4_0]]   (default 8 layers, about 1 GB of Q4_0 and 3.5 GB
+// of BF16 weights; both types unless one is named)
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -134,8 +135,9 @@ void row(const char* dtype, const std::string& what, double us, double bytes) {
 
 int main(int argc, char** argv) {
   const int layers = argc > 1 ? std::atoi(argv[1]) : 8;
-  if (layers < 1) {
-    std::fprintf(stderr, "usage: cuda_gemv_bench [layers >= 1]\n");
+  const std::string only = argc > 2 ? argv[2] : "";
+  if (layers < 1 || (!only.empty() && only != "bf16" && only != "q4_0")) {
+    std::fprintf(stderr, "usage: cuda_gemv_bench [layers >= 1 [bf16|q4_0]]\n");
     return 2;
   }
   cudaDeviceProp props{};
@@ -165,6 +167,7 @@ int main(int argc, char** argv) {
   std::printf("| weights | launch | us | weight MB | GB/s |\n| --- | --- | --- | --- | --- |\n");
   for (const DType dtype : {DType::BF16, DType::Q4_0}) {
     const char* name = dtype == DType::BF16 ? "BF16" : "Q4_0";
+    if (!only.empty() && only != (dtype == DType::BF16 ? "bf16" : "q4_0")) continue;
     // One set of values, a copy of it for each layer: the bytes streamed are what matter, and
     // each layer's own addresses keep them out of L2.
     const auto q = weight_bytes_on_device(dtype, kHidden, kHidden, rng);
