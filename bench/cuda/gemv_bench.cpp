@@ -7,7 +7,8 @@
 //             median of 25, weights rotated over the layers' copies so no run finds them in L2;
 //   pipelined: a layer's launches back to back for `layers` layers of their own weights,
 //             captured in a CUDA graph as the backend's decode steps are (dependent launch
-//             between the kernels), the median replay divided by the layers.
+//             between the kernels), the median replay divided by the layers; for Q4_0 also
+//             with the split rows made once before (the quantization kernels' share).
 // Each line gives microseconds and the weight bytes over that time, to set against the copy
 // rate cuda_roofline measures. No attention or rope: the products' share of a decode step.
 // Usage: cuda_gemv_bench [layers [bf16|q4_0]]   (default 8 layers, about 1 GB of Q4_0 and 3.5 GB
@@ -90,14 +91,16 @@ struct Product {
   std::function<void(const Layer&, cudaStream_t)> launch;
 };
 
-std::vector<Product> products(DType dtype, const Buffers& b) {
+// quantize_inputs false (Q4_0): the products read split rows made once, so that the
+// quantization kernels' share of the pipelined layer shows.
+std::vector<Product> products(DType dtype, const Buffers& b, bool quantize_inputs = true) {
   const bool split = dtype != DType::BF16;
   const int levels = strata::cpu::activation_levels(dtype);
   const GemvNorm attn_norm{b.attn_norm, 1e-5f}, ffn_norm{b.ffn_norm, 1e-5f};
   // Q4_0: the input quantized (normalized first where the norm folds), then the product
   // reads the split rows; BF16: the product reads x and folds the norm itself.
   const auto input = [=](const float* x, const GemvNorm& norm, const SplitRows& rows, cudaStream_t s) {
-    if (split) strata::cuda::launch_split_rows(x, rows.cols, norm, levels, rows, s);
+    if (split && quantize_inputs) strata::cuda::launch_split_rows(x, rows.cols, norm, levels, rows, s);
   };
   std::vector<Product> out;
   out.push_back({"q/k/v", [](const Layer& l) { return weight_bytes(l.q) + weight_bytes(l.k) + weight_bytes(l.v); },
@@ -129,6 +132,24 @@ std::vector<Product> products(DType dtype, const Buffers& b) {
 
 void row(const char* dtype, const std::string& what, double us, double bytes) {
   std::printf("| %s | %s | %.1f | %.1f | %.0f |\n", dtype, what.c_str(), us, bytes / 1e6, bytes / (us * 1e-6) / 1e9);
+}
+
+// A layer's launches for each layer, captured once and replayed as a decode step is: the
+// median replay's microseconds a layer.
+double pipelined_us(const std::vector<Layer>& layers, const std::vector<Product>& ps, cudaStream_t stream) {
+  cudaGraph_t graph;
+  check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+  for (const Layer& l : layers)
+    for (const Product& p : ps) p.launch(l, stream);
+  check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+  cudaGraphExec_t exec;
+  check(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
+  const double step_us = 1e3 * strata::bench::median_ms(15, [&](int) {
+    check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+  });
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  return step_us / static_cast<double>(layers.size());
 }
 
 }  // namespace
@@ -188,20 +209,10 @@ int main(int argc, char** argv) {
       row(name, p.name + " alone", us, static_cast<double>(p.bytes(ls[0])));
       layer_bytes += p.bytes(ls[0]);
     }
-    // The layers' launches captured once, replayed as a decode step is.
-    cudaGraph_t graph;
-    check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
-    for (const Layer& l : ls)
-      for (const Product& p : ps) p.launch(l, stream);
-    check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
-    cudaGraphExec_t exec;
-    check(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
-    const double step_us = 1e3 * strata::bench::median_ms(15, [&](int) {
-      check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
-    });
-    row(name, "a layer's products, pipelined", step_us / layers, static_cast<double>(layer_bytes));
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
+    row(name, "a layer's products, pipelined", pipelined_us(ls, ps, stream), static_cast<double>(layer_bytes));
+    if (dtype != DType::BF16)
+      row(name, "a layer's products without quantizing their inputs, pipelined",
+          pipelined_us(ls, products(dtype, b, false), stream), static_cast<double>(layer_bytes));
     for (const Layer& l : ls)
       for (const WeightRef* w : {&l.q, &l.k, &l.v, &l.wo, &l.gate, &l.up, &l.down})
         cudaFree(const_cast<void*>(w->data));

@@ -28,11 +28,6 @@ struct BlocksInFlight {
   // Row r of the warp is row `row[r]` of weight `w[r]`.
   __device__ __forceinline__ BlocksInFlight(const WeightRef (&w)[Rows], const int64_t (&row)[Rows], int64_t cols)
       : blocks(cols / 32) {
-    point_at(w, row);
-  }
-
-  // The rows whose blocks the next load takes (a warp streaming several row groups).
-  __device__ __forceinline__ void point_at(const WeightRef (&w)[Rows], const int64_t (&row)[Rows]) {
 #pragma unroll
     for (int r = 0; r < Rows; ++r) p[r] = packed_blocks(w[r]), first_block[r] = row[r] * blocks;
   }

@@ -6,8 +6,6 @@
 // f32 ones (gemv_quant_kernel, quants decoded to floats), or with STRATA_CUDA_GEMV=int8 the
 // int8 ones of gemv_q8.cu.
 // The f32 weight path needs 32-byte aligned rows, which every multiple-of-8 row gives.
-#include <algorithm>
-#include <cstdlib>
 #include <string>
 
 #include "core/error.h"
@@ -19,10 +17,16 @@ namespace {
 
 using namespace gemv_detail;
 
-// STRATA_CUDA_SPLIT_K=0 keeps a warp a row group everywhere (A/B runs); read once.
+// STRATA_CUDA_SPLIT_K=0 keeps a warp a row group everywhere, =all spreads the rows of every
+// split-activation product over a block's warps (A/B runs); read once.
 bool split_k_enabled() {
   static const bool enabled = !env_is("STRATA_CUDA_SPLIT_K", "0");
   return enabled;
+}
+
+bool split_k_everywhere() {
+  static const bool all = env_is("STRATA_CUDA_SPLIT_K", "all");
+  return all;
 }
 
 // STRATA_CUDA_NORM=separate leaves the norm before float weights' products to its own
@@ -55,34 +59,6 @@ int multiprocessors() {
 // block-quantized weights keeps one warp a row group.
 constexpr int kSplitBelowBlocksPerSm = 4;
 
-// How many row groups a warp of the split-activation GEMV streams (gemv_split_stream_kernel):
-// STRATA_CUDA_SPLIT_STREAM=G takes G each, =wN as many as leave about N waves of four
-// blocks an SM; unset or 0, gemv_split_kernel's one each. Read once.
-struct SplitStreaming {
-  int units = 0;  // fixed G, or 0
-  int waves = 0;  // or the waves to leave
-};
-
-SplitStreaming split_streaming() {
-  static const SplitStreaming setting = [] {
-    const char* set = std::getenv("STRATA_CUDA_SPLIT_STREAM");
-    SplitStreaming s;
-    if (!set || !*set) return s;
-    if (set[0] == 'w') s.waves = std::atoi(set + 1);
-    else s.units = std::atoi(set);
-    return s;
-  }();
-  return setting;
-}
-
-int units_per_warp(int32_t blocks) {
-  const SplitStreaming s = split_streaming();
-  if (s.units > 0) return s.units;
-  if (s.waves <= 0) return 0;
-  constexpr int kBlocksPerSm = 4;
-  return std::clamp(blocks / (s.waves * kBlocksPerSm * multiprocessors()), 1, 16);
-}
-
 void assign_blocks(GemvBatch& b) {
   const bool swiglu = b.swiglu;
   const auto blocks = [&](int split_k) {
@@ -104,8 +80,8 @@ void assign_blocks(GemvBatch& b) {
   const bool long_rows = row_loads >= 2 * kWarpsPerBlock * 32;
   b.split_k = 1;
   const int32_t unsplit = blocks(1);  // always: it also lays out the grid when rows stay whole
-  if (b.split.hi && (b.units_per_warp = units_per_warp(unsplit)) > 0) return;
-  if (can_split && long_rows && split_k_enabled() && unsplit < kSplitBelowBlocksPerSm * multiprocessors()) {
+  if ((b.split.hi && split_k_everywhere()) ||
+      (can_split && long_rows && split_k_enabled() && unsplit < kSplitBelowBlocksPerSm * multiprocessors())) {
     b.split_k = kWarpsPerBlock;
     blocks(kWarpsPerBlock);
   }

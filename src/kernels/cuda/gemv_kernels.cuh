@@ -59,8 +59,6 @@ struct GemvBatch {
   // The first weight loads go out before waiting for the previous kernel (dependent
   // launch); STRATA_CUDA_EARLY_LOADS=0 issues them after it, for A/B runs.
   bool early_loads;
-  // gemv_split_stream_kernel: the row groups each warp takes in turn (0: gemv_split_kernel).
-  int units_per_warp = 0;
 };
 
 // How a launch's products see a folded RMSNorm: not at all (they read x), as the block's
@@ -142,21 +140,16 @@ __device__ __forceinline__ float4 load_activation(const float4* p) {
 // This block's product, and its block index within that product.
 // The targets are picked with constant indices: indexing the parameter array with a
 // runtime value can make the compiler copy it to local memory.
-// `index` is the block's place in the launch's layout (blockIdx.x, or a streaming warp's
-// virtual block).
-__device__ __forceinline__ GemvArgs resolve_at(const GemvBatch& b, int64_t index, int64_t& block) {
+__device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) {
   GemvTarget t = b.targets[0];
   int32_t first = 0;
   int target = 0;
 #pragma unroll
   for (int i = 1; i < kMaxGemvTargets; ++i)
-    if (i < b.count && index >= b.first_block[i]) t = b.targets[i], first = b.first_block[i], target = i;
-  block = index - first;
+    if (i < b.count && static_cast<int32_t>(blockIdx.x) >= b.first_block[i])
+      t = b.targets[i], first = b.first_block[i], target = i;
+  block = int64_t{blockIdx.x} - first;
   return GemvArgs{t.y, t.y_stride, b.m, t.w, t.accumulate, target};
-}
-
-__device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) {
-  return resolve_at(b, blockIdx.x, block);
 }
 
 // 2^23 + n as a float is exact for small n: an OR and a subtraction instead of a slow
@@ -526,10 +519,10 @@ __device__ __forceinline__ void add_split_blocks(const BlocksInFlight<Type, kUnr
 
 // Block-quantized weights with split int16 activations (SplitRows): the activations are 2
 // bytes a value instead of 4 and the weights need no decoding to floats, which bound the
-// f32 kernel. A warp (or, SplitK > 1, a block) takes one row group.
-template <int MaxM, DType Type, int SplitK>
+// f32 kernel. A warp (or, SplitK > 1, a block) takes one row group, kUnroll blocks of each
+// row a lane at a time (1 where a row has one block a thread: fewer registers, more blocks an SM).
+template <int MaxM, DType Type, int SplitK, int kUnroll>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBatch batch) {
-  constexpr int kUnroll = 4;
   int64_t block;
   const GemvArgs a = resolve(batch, block);
   const WarpRows work = warp_rows<SplitK>(batch, a, block);
@@ -549,91 +542,35 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
   finish_rows<SplitK, false>(sums, batch, a, n0, angle);
 }
 
-// The same products with each warp taking batch.units_per_warp row groups in turn (virtual
-// blocks blockIdx.x * units_per_warp + j of the launch's layout), its work a stream of
-// steps (kUnroll blocks of each row of a group) whose next step's weights are loaded
-// before the current one is added up: the loads of one row group overlap the arithmetic,
-// sums and stores of the one before, where gemv_split_kernel's warps (one load round for
-// rows of 4,096) wait out each row group's latency and retire. Two steps' weights in
-// registers. The sums are gemv_split_kernel's, in its order.
-template <int MaxM, DType Type, int kUnroll>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_stream_kernel(GemvBatch batch) {
-  const int lane = threadIdx.x % 32;
-  const int64_t cols = batch.targets[0].w.cols, blocks = cols / 32;
-  const int steps_per_unit = static_cast<int>((blocks + 32 * kUnroll - 1) / (32 * kUnroll));
-  const int64_t first_unit = int64_t{blockIdx.x} * batch.units_per_warp;
-  const int64_t units = min(int64_t{batch.units_per_warp}, int64_t{batch.first_block[batch.count]} - first_unit);
-  const int steps = static_cast<int>(units) * steps_per_unit;
-  // Row group j of this warp: its product and rows.
-  const auto unit = [&](int j, GemvArgs& a) {
-    int64_t block;
-    a = resolve_at(batch, first_unit + j, block);
-    return warp_rows<1>(batch, a, block);
-  };
-  using Blocks = BlocksInFlight<Type, kUnroll, kRowsPerWarp>;
-  const auto load_step = [&](Blocks& in, int t) {
-    GemvArgs a;
-    const WarpRows work = unit(t / steps_per_unit, a);  // rows past the end are clamped: read, never stored
-    in.point_at(work.w, work.row);
-    in.load(lane + int64_t{t % steps_per_unit} * 32 * kUnroll);
-  };
-  PartialSums<MaxM> sums;
-  const auto add_step = [&](const Blocks& in, int t) {
-    const int step = t % steps_per_unit;
-    add_split_blocks<MaxM>(in, batch, batch.m, cols, lane + int64_t{step} * 32 * kUnroll, sums);
-    if (step != steps_per_unit - 1) return;
-    GemvArgs a;
-    const WarpRows work = unit(t / steps_per_unit, a);
-    if (work.n0 < a.w.rows) finish_rows<1, false>(sums, batch, a, work.n0, lane_rope_angle(batch, a, work.n0));
-    sums = PartialSums<MaxM>{};
-  };
-  const WeightRef any[kRowsPerWarp] = {batch.targets[0].w, batch.targets[0].w};
-  const int64_t first_rows[kRowsPerWarp] = {};
-  Blocks even(any, first_rows, cols), odd(any, first_rows, cols);
-  first_loads_then_wait(batch, true, [&] { load_step(even, 0); });
-  for (int t = 0; t < steps; t += 2) {
-    if (t + 1 < steps) load_step(odd, t + 1);
-    add_step(even, t);
-    if (t + 1 >= steps) break;
-    if (t + 2 < steps) load_step(even, t + 2);
-    add_step(odd, t + 1);
+template <int MaxM, int SplitK, int kUnroll>
+void launch_split(const GemvBatch& b, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
+  const int threads = kWarpsPerBlock * 32;
+  switch (b.targets[0].w.dtype) {
+    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK, kUnroll>, grid, threads, 0, stream, b); break;
+    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK, kUnroll>, grid, threads, 0, stream, b); break;
+    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK, kUnroll>, grid, threads, 0, stream, b); break;
+    default: throw Error("gemv: split activations need block-quantized weights, not " +
+                         std::string(dtype_name(b.targets[0].w.dtype)));
   }
 }
 
-// STRATA_CUDA_SPLIT_UNROLL=2 streams two blocks of each row a step instead of four (A/B).
-inline int split_stream_unroll() {
-  static const int unroll = env_is("STRATA_CUDA_SPLIT_UNROLL", "2") ? 2 : 4;
+// STRATA_CUDA_SPLIT_UNROLL=1|2 (A/B runs): a warp-a-row-group kernel's blocks of each row a
+// lane at a time, instead of 4.
+inline int split_unroll() {
+  static const int unroll = env_is("STRATA_CUDA_SPLIT_UNROLL", "1") ? 1 : env_is("STRATA_CUDA_SPLIT_UNROLL", "2") ? 2 : 4;
   return unroll;
-}
-
-template <int MaxM, DType Type>
-void launch_split_stream(const GemvBatch& b, cudaStream_t stream) {
-  const int64_t units = b.first_block[b.count];
-  const dim3 grid(static_cast<unsigned>((units + b.units_per_warp - 1) / b.units_per_warp));
-  const int threads = kWarpsPerBlock * 32;
-  if (split_stream_unroll() == 2) launch_kernel(gemv_split_stream_kernel<MaxM, Type, 2>, grid, threads, 0, stream, b);
-  else launch_kernel(gemv_split_stream_kernel<MaxM, Type, 4>, grid, threads, 0, stream, b);
 }
 
 template <int MaxM, int SplitK>
 void launch_split(const GemvBatch& b, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
-  const int threads = kWarpsPerBlock * 32;
-  if (SplitK == 1 && b.units_per_warp > 0) {
-    switch (b.targets[0].w.dtype) {
-      case DType::Q8_0: return launch_split_stream<MaxM, DType::Q8_0>(b, stream);
-      case DType::Q4_0: return launch_split_stream<MaxM, DType::Q4_0>(b, stream);
-      case DType::Q4_1: return launch_split_stream<MaxM, DType::Q4_1>(b, stream);
-      default: break;
-    }
+  if constexpr (SplitK > 1) {
+    if (b.targets[0].w.cols / 32 <= 32 * SplitK) return launch_split<MaxM, SplitK, 1>(b, stream);
+  } else {
+    if (split_unroll() == 1) return launch_split<MaxM, SplitK, 1>(b, stream);
+    if (split_unroll() == 2) return launch_split<MaxM, SplitK, 2>(b, stream);
   }
-  switch (b.targets[0].w.dtype) {
-    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK>, grid, threads, 0, stream, b); break;
-    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK>, grid, threads, 0, stream, b); break;
-    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK>, grid, threads, 0, stream, b); break;
-    default: throw Error("gemv: split activations need block-quantized weights, not " +
-                         std::string(dtype_name(b.targets[0].w.dtype)));
-  }
+  launch_split<MaxM, SplitK, 4>(b, stream);
 }
 
 // Where scaled-sum norms add up their squares: by row length (the default), or, for A/B

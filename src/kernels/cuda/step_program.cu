@@ -9,7 +9,6 @@
 #include "kernels/cuda/blocks_in_flight.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_util.cuh"
-#include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/half_unpack.cuh"
 #include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/kv_cache_device.cuh"
@@ -24,7 +23,6 @@ constexpr int kWarps = kProgramThreads / 32;
 // 16-byte chunks of each of a warp's two rows that a lane loads at a time (2 measured
 // alike: 8B BF16 166.14 against 167.84 tok/s, 1B 691.85 against 690.33, H100, session 16).
 constexpr int kUnroll = 4;
-constexpr int kStreamUnroll = 2;  // run_gemv_streamed's (two steps in flight)
 // Attention: a warp loads this many keys' rows at once (4 spilled registers); a block
 // takes one such batch a warp, so the keys are split over blocks from 33 on (more splits,
 // a shorter chain each: at 128 keys one block a KV head measured far slower).
@@ -115,14 +113,13 @@ __device__ __forceinline__ RowPair row_pair(const ProgramGemv& op, int64_t pair)
   return {};
 }
 
-// A lane's chunks c, c + 32, ... (Unroll of them) of both rows.
-template <int Unroll = kUnroll>
+// A lane's chunks c, c + 32, ... (kUnroll of them) of both rows.
 struct Chunks {
-  uint4 raw[Unroll][2];
+  uint4 raw[kUnroll][2];
 
   __device__ __forceinline__ void load(const RowPair& p, int64_t c, int64_t chunks) {
 #pragma unroll
-    for (int u = 0; u < Unroll; ++u)
+    for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
       for (int r = 0; r < 2; ++r)
         if (c + 32 * u < chunks) raw[u][r] = load_streaming(p.rows[r] + (c + 32 * u) * 16);
@@ -199,32 +196,13 @@ __device__ float stage_input(const ProgramGemv& op, float* xs) {
   return rsqrtf(total / static_cast<float>(op.w[0].cols) + op.eps);
 }
 
-// Adds a lane's loaded chunks (c0, c0 + 32, ...) of both rows to its sums.
-template <int Unroll>
-__device__ __forceinline__ void add_chunks(const Chunks<Unroll>& in, const float4* x4, bool bf16, int c0, int chunks,
-                                           float (&sum)[2]) {
-#pragma unroll
-  for (int u = 0; u < Unroll; ++u) {
-    const int c = c0 + 32 * u;
-    if (c >= chunks) break;
-    const float4 a = x4[2 * c], b = x4[2 * c + 1];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float w[8];
-      if (bf16) unpack_bf16x8(in.raw[u][r], w);
-      else unpack_half8(in.raw[u][r], w);
-      sum[r] += dot8(a, b, w);
-    }
-  }
-}
-
 // The warp's row pairs of one product, pair after pair, kUnroll chunks of both rows a lane
 // at a time (each step's loads, then its arithmetic; the warps of the SM overlap). The
 // first step's loads go out before the barrier.
 __device__ __forceinline__ void run_gemv(const ProgramGemv& op, const Barrier& barrier, float* xs) {
   const int warp = blockIdx.x * kWarps + threadIdx.x / 32, warps = gridDim.x * kWarps, lane = threadIdx.x % 32;
   const int pairs = static_cast<int>(row_pairs(op)), chunks = static_cast<int>(op.w[0].cols / 8);
-  Chunks<> cur;
+  Chunks cur;
   // The weights were written before the launch: the first chunks go out before the barrier.
   bool loaded = warp < pairs;
   if (loaded) cur.load(row_pair(op, warp), lane, chunks);
@@ -238,48 +216,22 @@ __device__ __forceinline__ void run_gemv(const ProgramGemv& op, const Barrier& b
     for (int c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
       if (loaded) loaded = false;
       else cur.load(p, c0, chunks);
-      add_chunks(cur, x4, bf16, c0, chunks, sum);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int c = c0 + 32 * u;
+        if (c >= chunks) break;
+        const float4 a = x4[2 * c], b = x4[2 * c + 1];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          float w[8];
+          if (bf16) unpack_bf16x8(cur.raw[u][r], w);
+          else unpack_half8(cur.raw[u][r], w);
+          sum[r] += dot8(a, b, w);
+        }
+      }
     }
     const float s0 = warp_sum(sum[0]) * inv_rms, s1 = warp_sum(sum[1]) * inv_rms;
     if (lane == 0) store_pair(op, p, s0, s1);
-  }
-}
-
-// The same product with the warp's work as one stream of steps (kStreamUnroll chunks of a
-// row pair a lane), the next step's weights loaded before the current one is added up: a
-// pair's loads overlap the arithmetic, sums and store of the one before. Two steps' chunks
-// in registers (two chunks a step: four spilled 240 bytes at the 128 registers the
-// program's block size allows); the sums are run_gemv's, in its order.
-__device__ __forceinline__ void run_gemv_streamed(const ProgramGemv& op, const Barrier& barrier, float* xs) {
-  const int warp = blockIdx.x * kWarps + threadIdx.x / 32, warps = gridDim.x * kWarps, lane = threadIdx.x % 32;
-  const int pairs = static_cast<int>(row_pairs(op)), chunks = static_cast<int>(op.w[0].cols / 8);
-  const int steps_per_pair = (chunks + 32 * kStreamUnroll - 1) / (32 * kStreamUnroll);
-  const int steps = (warp < pairs ? (pairs - warp + warps - 1) / warps : 0) * steps_per_pair;
-  const auto pair_of = [&](int t) { return row_pair(op, warp + int64_t{t / steps_per_pair} * warps); };
-  const auto load = [&](Chunks<kStreamUnroll>& c, int t) {
-    c.load(pair_of(t), lane + (t % steps_per_pair) * 32 * kStreamUnroll, chunks);
-  };
-  Chunks<kStreamUnroll> even, odd;
-  if (steps > 0) load(even, 0);  // written before the launch: before the barrier
-  barrier.wait();
-  const float inv_rms = stage_input(op, xs);
-  const bool bf16 = op.w[0].dtype == DType::BF16;
-  const float4* x4 = reinterpret_cast<const float4*>(xs);
-  float sum[2] = {0.f, 0.f};
-  const auto add = [&](const Chunks<kStreamUnroll>& c, int t) {
-    const int step = t % steps_per_pair;
-    add_chunks(c, x4, bf16, lane + step * 32 * kStreamUnroll, chunks, sum);
-    if (step != steps_per_pair - 1) return;
-    const float s0 = warp_sum(sum[0]) * inv_rms, s1 = warp_sum(sum[1]) * inv_rms;
-    if (lane == 0) store_pair(op, pair_of(t), s0, s1);
-    sum[0] = sum[1] = 0.f;
-  };
-  for (int t = 0; t < steps; t += 2) {
-    if (t + 1 < steps) load(odd, t + 1);
-    add(even, t);
-    if (t + 1 >= steps) break;
-    if (t + 2 < steps) load(even, t + 2);
-    add(odd, t + 1);
   }
 }
 
@@ -445,32 +397,23 @@ __device__ __forceinline__ void run_attention(const ProgramAttention& a, const B
   }
 }
 
-template <bool Streamed>
 __global__ void __launch_bounds__(kProgramThreads, 1) step_program_kernel(const __grid_constant__ StepProgram p) {
   extern __shared__ float shared[];
   for (int i = 0; i < p.count; ++i) {
     const ProgramOp& op = p.ops[i];
     // Each operation meets the barrier after its early reads (weights, never written).
     const Barrier barrier{p.counters, static_cast<unsigned>(i) * gridDim.x};
-    if (op.kind != ProgramOpKind::Gemv) run_attention(op.attention, barrier, shared);
-    else if (Streamed) run_gemv_streamed(op.gemv, barrier, shared);
-    else run_gemv(op.gemv, barrier, shared);
+    if (op.kind == ProgramOpKind::Gemv) run_gemv(op.gemv, barrier, shared);
+    else run_attention(op.attention, barrier, shared);
   }
   reset_counters(p.counters);
-}
-
-// STRATA_CUDA_PROGRAM_STREAM=1: the products' steps streamed (run_gemv_streamed), for A/B
-// runs; read once.
-auto program_kernel() {
-  static const bool streamed = env_is("STRATA_CUDA_PROGRAM_STREAM", "1");
-  return streamed ? step_program_kernel<true> : step_program_kernel<false>;
 }
 
 // Whether the kernel may take kMaxSharedBytes of shared memory (raised once; a GPU with
 // less leaves the program off rather than failing).
 bool shared_memory_raised() {
   static const bool raised = [] {
-    const cudaError_t status = cudaFuncSetAttribute(program_kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize,
+    const cudaError_t status = cudaFuncSetAttribute(step_program_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                     static_cast<int>(kMaxSharedBytes));
     if (status != cudaSuccess) cudaGetLastError();  // not sticky: clear it
     return status == cudaSuccess;
@@ -503,7 +446,7 @@ size_t program_shared_bytes(const KVLayer& cache, int num_heads) {
 int program_blocks(int multiprocessors) {
   if (!shared_memory_raised()) return 0;
   int per_sm = 0;
-  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, program_kernel(), kProgramThreads,
+  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, step_program_kernel, kProgramThreads,
                                                            kMaxSharedBytes),
              "step program occupancy");
   return per_sm >= 1 ? multiprocessors : 0;
@@ -522,8 +465,8 @@ void launch_step_program(const StepProgram& program, int blocks, size_t shared_b
   config.stream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;
-  const cudaError_t status = cudaLaunchKernelEx(&config, program_kernel(), program);
-  if (status != cudaSuccess) report_launch_failure(status, reinterpret_cast<const void*>(program_kernel()), config);
+  const cudaError_t status = cudaLaunchKernelEx(&config, step_program_kernel, program);
+  if (status != cudaSuccess) report_launch_failure(status, reinterpret_cast<const void*>(step_program_kernel), config);
 }
 
 }  // namespace strata::cuda
