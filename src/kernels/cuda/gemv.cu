@@ -17,16 +17,10 @@ namespace {
 
 using namespace gemv_detail;
 
-// STRATA_CUDA_SPLIT_K=0 keeps a warp a row group everywhere, =all spreads the rows of every
-// split-activation product over a block's warps (A/B runs); read once.
+// STRATA_CUDA_SPLIT_K=0 keeps a warp a row group everywhere (A/B runs); read once.
 bool split_k_enabled() {
   static const bool enabled = !env_is("STRATA_CUDA_SPLIT_K", "0");
   return enabled;
-}
-
-bool split_k_everywhere() {
-  static const bool all = env_is("STRATA_CUDA_SPLIT_K", "all");
-  return all;
 }
 
 // STRATA_CUDA_NORM=separate leaves the norm before float weights' products to its own
@@ -80,8 +74,7 @@ void assign_blocks(GemvBatch& b) {
   const bool long_rows = row_loads >= 2 * kWarpsPerBlock * 32;
   b.split_k = 1;
   const int32_t unsplit = blocks(1);  // always: it also lays out the grid when rows stay whole
-  if ((b.split.hi && split_k_everywhere()) ||
-      (can_split && long_rows && split_k_enabled() && unsplit < kSplitBelowBlocksPerSm * multiprocessors())) {
+  if (can_split && long_rows && split_k_enabled() && unsplit < kSplitBelowBlocksPerSm * multiprocessors()) {
     b.split_k = kWarpsPerBlock;
     blocks(kWarpsPerBlock);
   }

@@ -520,9 +520,11 @@ __device__ __forceinline__ void add_split_blocks(const BlocksInFlight<Type, kUnr
 // Block-quantized weights with split int16 activations (SplitRows): the activations are 2
 // bytes a value instead of 4 and the weights need no decoding to floats, which bound the
 // f32 kernel. A warp (or, SplitK > 1, a block) takes one row group, kUnroll blocks of each
-// row a lane at a time (1 where a row has one block a thread: fewer registers, more blocks an SM).
-template <int MaxM, DType Type, int SplitK, int kUnroll>
+// row a lane at a time. (Fewer a lane, for fewer registers and more blocks an SM, measured
+// slower, as did spreading every product's rows over a block's warps: session 19.)
+template <int MaxM, DType Type, int SplitK>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBatch batch) {
+  constexpr int kUnroll = 4;
   int64_t block;
   const GemvArgs a = resolve(batch, block);
   const WarpRows work = warp_rows<SplitK>(batch, a, block);
@@ -542,35 +544,17 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
   finish_rows<SplitK, false>(sums, batch, a, n0, angle);
 }
 
-template <int MaxM, int SplitK, int kUnroll>
+template <int MaxM, int SplitK>
 void launch_split(const GemvBatch& b, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
   switch (b.targets[0].w.dtype) {
-    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK, kUnroll>, grid, threads, 0, stream, b); break;
-    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK, kUnroll>, grid, threads, 0, stream, b); break;
-    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK, kUnroll>, grid, threads, 0, stream, b); break;
+    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK>, grid, threads, 0, stream, b); break;
     default: throw Error("gemv: split activations need block-quantized weights, not " +
                          std::string(dtype_name(b.targets[0].w.dtype)));
   }
-}
-
-// STRATA_CUDA_SPLIT_UNROLL=1|2 (A/B runs): a warp-a-row-group kernel's blocks of each row a
-// lane at a time, instead of 4.
-inline int split_unroll() {
-  static const int unroll = env_is("STRATA_CUDA_SPLIT_UNROLL", "1") ? 1 : env_is("STRATA_CUDA_SPLIT_UNROLL", "2") ? 2 : 4;
-  return unroll;
-}
-
-template <int MaxM, int SplitK>
-void launch_split(const GemvBatch& b, cudaStream_t stream) {
-  if constexpr (SplitK > 1) {
-    if (b.targets[0].w.cols / 32 <= 32 * SplitK) return launch_split<MaxM, SplitK, 1>(b, stream);
-  } else {
-    if (split_unroll() == 1) return launch_split<MaxM, SplitK, 1>(b, stream);
-    if (split_unroll() == 2) return launch_split<MaxM, SplitK, 2>(b, stream);
-  }
-  launch_split<MaxM, SplitK, 4>(b, stream);
 }
 
 // Where scaled-sum norms add up their squares: by row length (the default), or, for A/B
