@@ -484,44 +484,14 @@ __device__ __forceinline__ SplitGroup load_group(const SplitGroup* p) {
   return {__int_as_float(v.x), __int_as_float(v.y), v.z, v.w};
 }
 
-// Adds one loaded step of a warp's blocks (kUnroll blocks of each row, a lane's first at
-// b0) to its sums: per block and row, 8 dp4a on the activations' high bytes and 8 on the
-// low ones, 256 hi + lo exact in int32, then one f32 update, as the CPU backend's integer
-// kernels compute.
-template <int MaxM, DType Type, int kUnroll, int Stride>
-__device__ __forceinline__ void add_split_blocks(const BlocksInFlight<Type, kUnroll, kRowsPerWarp, Stride>& in,
-                                                 const GemvBatch& batch, int m_rows, int64_t cols, int64_t b0,
-                                                 PartialSums<MaxM>& sums) {
-  const SplitRows& x = batch.split;
-  const int64_t blocks = cols / 32;
-#pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
-    const int64_t b = b0 + Stride * u;
-    if (b >= blocks) break;
-#pragma unroll
-    for (int m = 0; m < MaxM; ++m) {
-      if (MaxM > 1 && m >= m_rows) break;
-      const int4* hi = reinterpret_cast<const int4*>(x.hi + m * cols + b * 32);
-      const int4* lo = reinterpret_cast<const int4*>(x.lo + m * cols + b * 32);
-      const int4 h0 = __ldg(hi), h1 = __ldg(hi + 1), l0 = __ldg(lo), l1 = __ldg(lo + 1);
-      const SplitGroup g = load_group(x.groups + m * blocks + b);
-#pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) {
-        int dot = 256 * block_dot<Type>(in.raw[u][r], h0, h1) + block_dot<Type>(in.raw[u][r], l0, l1);
-        if constexpr (Type == DType::Q4_0) dot -= 8 * g.q_sum;  // quants are stored + 8
-        const float scaled = g.d * static_cast<float>(dot);
-        if constexpr (Type == DType::Q4_1) sums.dot[m][r] += in.scale[u][r] * scaled + in.min[u][r] * g.sum;
-        else sums.dot[m][r] += in.scale[u][r] * scaled;
-      }
-    }
-  }
-}
-
-// Block-quantized weights with split int16 activations (SplitRows): the activations are 2
-// bytes a value instead of 4 and the weights need no decoding to floats, which bound the
-// f32 kernel. A warp (or, SplitK > 1, a block) takes one row group, kUnroll blocks of each
-// row a lane at a time. (Fewer a lane, for fewer registers and more blocks an SM, measured
-// slower, as did spreading every product's rows over a block's warps: session 19.)
+// Block-quantized weights with split int16 activations (SplitRows): per block and row, 8
+// dp4a on the high bytes and 8 on the low ones, 256 hi + lo exact in int32, then one f32
+// update, as the CPU backend's integer kernels compute. The activations are 2 bytes a value
+// instead of 4 and the weights need no decoding to floats, which bound the f32 kernel.
+// A warp (SplitK > 1: a block) takes one row group and, on rows of 4,096, loads all of it in
+// one round: fewer blocks a lane (fewer registers, more blocks an SM), rows spread over a
+// block's warps everywhere, and warps taking several row groups with the next one's loads
+// in flight all measured slower (session 19, bench/cuda/NOTES.md).
 template <int MaxM, DType Type, int SplitK>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBatch batch) {
   constexpr int kUnroll = 4;
@@ -536,10 +506,31 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
   BlocksInFlight<Type, kUnroll, kRowsPerWarp, kStride> in(work.w, work.row, a.w.cols);
   first_loads_then_wait(batch, true, [&] { in.load(lane); });
   const RopeAngle angle = lane_rope_angle(batch, a, n0);
+  const SplitRows& x = batch.split;
   PartialSums<MaxM> sums;
   for (int64_t b0 = lane; b0 < blocks; b0 += kStride * kUnroll) {
     if (b0 != lane) in.load(b0);
-    add_split_blocks<MaxM>(in, batch, a.m, a.w.cols, b0, sums);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t b = b0 + kStride * u;
+      if (b >= blocks) break;
+#pragma unroll
+      for (int m = 0; m < MaxM; ++m) {
+        if (MaxM > 1 && m >= a.m) break;
+        const int4* hi = reinterpret_cast<const int4*>(x.hi + m * a.w.cols + b * 32);
+        const int4* lo = reinterpret_cast<const int4*>(x.lo + m * a.w.cols + b * 32);
+        const int4 h0 = __ldg(hi), h1 = __ldg(hi + 1), l0 = __ldg(lo), l1 = __ldg(lo + 1);
+        const SplitGroup g = load_group(x.groups + m * blocks + b);
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r) {
+          int dot = 256 * block_dot<Type>(in.raw[u][r], h0, h1) + block_dot<Type>(in.raw[u][r], l0, l1);
+          if constexpr (Type == DType::Q4_0) dot -= 8 * g.q_sum;  // quants are stored + 8
+          const float scaled = g.d * static_cast<float>(dot);
+          if constexpr (Type == DType::Q4_1) sums.dot[m][r] += in.scale[u][r] * scaled + in.min[u][r] * g.sum;
+          else sums.dot[m][r] += in.scale[u][r] * scaled;
+        }
+      }
+    }
   }
   finish_rows<SplitK, false>(sums, batch, a, n0, angle);
 }
