@@ -31,11 +31,6 @@ bool separate_norm_for_floats() {
   return separate;
 }
 
-bool whole_256_enabled() {
-  static const bool enabled = env_is("STRATA_CUDA_L2_256", "1");
-  return enabled;
-}
-
 bool early_loads_enabled() {
   static const bool enabled = !env_is("STRATA_CUDA_EARLY_LOADS", "0");
   return enabled;
@@ -135,7 +130,7 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
   if (count > kMaxGemvTargets) throw Error("gemv: more than " + std::to_string(kMaxGemvTargets) + " products");
   if (rope) check_rope(targets, count, *rope);
   GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}, norm, split ? *split : SplitRows{}, 1,
-              rope ? *rope : GemvRope{}, early_loads_enabled(), whole_256_enabled()};
+              rope ? *rope : GemvRope{}, early_loads_enabled()};
   for (int i = 0; i < count; ++i) {
     const WeightRef& w = targets[i].w;
     if (w.cols % 8 != 0 || w.dtype != targets[0].w.dtype || w.cols != targets[0].w.cols)
@@ -155,7 +150,7 @@ void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_st
   if (gate.cols % 8 != 0 || gate.dtype != up.dtype || gate.rows != up.rows || gate.cols != up.cols)
     throw Error("gemv_swiglu: gate and up need one dtype and shape, rows of a multiple of 8");
   GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}, 1,
-              GemvRope{}, early_loads_enabled(), whole_256_enabled()};
+              GemvRope{}, early_loads_enabled()};
   b.targets[0] = GemvTarget{y, y_stride, gate, false};
   assign_blocks(b);
   launch_for_batch(b, m, stream);

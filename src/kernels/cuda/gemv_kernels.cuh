@@ -59,7 +59,6 @@ struct GemvBatch {
   // The first weight loads go out before waiting for the previous kernel (dependent
   // launch); STRATA_CUDA_EARLY_LOADS=0 issues them after it, for A/B runs.
   bool early_loads;
-  bool whole_256;  // load_streaming's L2 fetch size at batch 1 (STRATA_CUDA_L2_256=1, A/B runs)
 };
 
 // How a launch's products see a folded RMSNorm: not at all (they read x), as the block's
@@ -326,7 +325,7 @@ __device__ __forceinline__ WarpRows warp_rows(const GemvBatch& b, const GemvArgs
 }
 
 // Float weights: a chunk is 8 weights (16 bytes of f16/bf16, 32 bytes of f32).
-template <int MaxM, DType Type, Norm N, int SplitK, bool Whole256 = false>
+template <int MaxM, DType Type, Norm N, int SplitK>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBatch batch) {
   static_assert(N != Norm::Shared, "float weights fold the norm as scaled sums");
   constexpr bool kScaled = scales_sums(N);
@@ -357,8 +356,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_float_kernel(GemvBat
       for (int r = 0; r < kRowsPerWarp; ++r)
 #pragma unroll
         for (int l = 0; l < kLoads; ++l)
-          if (c0 + kStride * u < chunks)
-            raw[u][r][l] = load_streaming<Whole256>(rows[r] + (c0 + kStride * u) * 16 * kLoads + 16 * l);
+          if (c0 + kStride * u < chunks) raw[u][r][l] = load_streaming(rows[r] + (c0 + kStride * u) * 16 * kLoads + 16 * l);
   };
   first_loads_then_wait(batch, active, [&] { load_chunks(lane); });
   const RopeAngle angle = lane_rope_angle(batch, a, n0);
@@ -494,7 +492,7 @@ __device__ __forceinline__ SplitGroup load_group(const SplitGroup* p) {
 // one round: fewer blocks a lane (fewer registers, more blocks an SM), rows spread over a
 // block's warps everywhere, and warps taking several row groups with the next one's loads
 // in flight all measured slower (session 19, bench/cuda/NOTES.md).
-template <int MaxM, DType Type, int SplitK, bool Whole256 = false>
+template <int MaxM, DType Type, int SplitK>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBatch batch) {
   constexpr int kUnroll = 4;
   int64_t block;
@@ -505,7 +503,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
   constexpr int kStride = 32 * SplitK;  // as in gemv_float_kernel
   const int lane = SplitK > 1 ? threadIdx.x : threadIdx.x % 32;
   const int64_t blocks = a.w.cols / 32;
-  BlocksInFlight<Type, kUnroll, kRowsPerWarp, kStride, Whole256> in(work.w, work.row, a.w.cols);
+  BlocksInFlight<Type, kUnroll, kRowsPerWarp, kStride> in(work.w, work.row, a.w.cols);
   first_loads_then_wait(batch, true, [&] { in.load(lane); });
   const RopeAngle angle = lane_rope_angle(batch, a, n0);
   const SplitRows& x = batch.split;
@@ -537,17 +535,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
   finish_rows<SplitK, false>(sums, batch, a, n0, angle);
 }
 
-template <int MaxM, int SplitK, bool Whole256 = false>
+template <int MaxM, int SplitK>
 void launch_split(const GemvBatch& b, cudaStream_t stream) {
-  if constexpr (MaxM == 1 && !Whole256) {  // the A/B switch: batch-1 decode only
-    if (b.whole_256) return launch_split<MaxM, SplitK, true>(b, stream);
-  }
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
   switch (b.targets[0].w.dtype) {
-    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK, Whole256>, grid, threads, 0, stream, b); break;
-    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK, Whole256>, grid, threads, 0, stream, b); break;
-    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK, Whole256>, grid, threads, 0, stream, b); break;
+    case DType::Q8_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q8_0, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::Q4_0: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_0, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::Q4_1: launch_kernel(gemv_split_kernel<MaxM, DType::Q4_1, SplitK>, grid, threads, 0, stream, b); break;
     default: throw Error("gemv: split activations need block-quantized weights, not " +
                          std::string(dtype_name(b.targets[0].w.dtype)));
   }
@@ -564,17 +559,14 @@ inline SquaresPlacement squares_placement() {
   return place;
 }
 
-template <int MaxM, Norm N, int SplitK, bool Whole256 = false>
+template <int MaxM, Norm N, int SplitK>
 void launch_float(const GemvBatch& b, cudaStream_t stream) {
-  if constexpr (MaxM == 1 && !Whole256) {  // the A/B switch: batch-1 decode only
-    if (b.whole_256) return launch_float<MaxM, N, SplitK, true>(b, stream);
-  }
   const dim3 grid(static_cast<unsigned>(b.first_block[b.count]));
   const int threads = kWarpsPerBlock * 32;
   switch (b.targets[0].w.dtype) {
-    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32, N, SplitK, Whole256>, grid, threads, 0, stream, b); break;
-    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16, N, SplitK, Whole256>, grid, threads, 0, stream, b); break;
-    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16, N, SplitK, Whole256>, grid, threads, 0, stream, b); break;
+    case DType::F32: launch_kernel(gemv_float_kernel<MaxM, DType::F32, N, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::F16: launch_kernel(gemv_float_kernel<MaxM, DType::F16, N, SplitK>, grid, threads, 0, stream, b); break;
+    case DType::BF16: launch_kernel(gemv_float_kernel<MaxM, DType::BF16, N, SplitK>, grid, threads, 0, stream, b); break;
     default: throw Error("gemv: no float kernel for weight dtype " + std::string(dtype_name(b.targets[0].w.dtype)));
   }
 }

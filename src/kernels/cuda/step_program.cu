@@ -9,7 +9,6 @@
 #include "kernels/cuda/blocks_in_flight.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_util.cuh"
-#include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/half_unpack.cuh"
 #include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/kv_cache_device.cuh"
@@ -115,7 +114,6 @@ __device__ __forceinline__ RowPair row_pair(const ProgramGemv& op, int64_t pair)
 }
 
 // A lane's chunks c, c + 32, ... (kUnroll of them) of both rows.
-template <bool Whole256>
 struct Chunks {
   uint4 raw[kUnroll][2];
 
@@ -124,7 +122,7 @@ struct Chunks {
     for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
       for (int r = 0; r < 2; ++r)
-        if (c + 32 * u < chunks) raw[u][r] = load_streaming<Whole256>(p.rows[r] + (c + 32 * u) * 16);
+        if (c + 32 * u < chunks) raw[u][r] = load_streaming(p.rows[r] + (c + 32 * u) * 16);
   }
 };
 
@@ -201,11 +199,10 @@ __device__ float stage_input(const ProgramGemv& op, float* xs) {
 // The warp's row pairs of one product, pair after pair, kUnroll chunks of both rows a lane
 // at a time (each step's loads, then its arithmetic; the warps of the SM overlap). The
 // first step's loads go out before the barrier.
-template <bool Whole256>
 __device__ __forceinline__ void run_gemv(const ProgramGemv& op, const Barrier& barrier, float* xs) {
   const int warp = blockIdx.x * kWarps + threadIdx.x / 32, warps = gridDim.x * kWarps, lane = threadIdx.x % 32;
   const int pairs = static_cast<int>(row_pairs(op)), chunks = static_cast<int>(op.w[0].cols / 8);
-  Chunks<Whole256> cur;
+  Chunks cur;
   // The weights were written before the launch: the first chunks go out before the barrier.
   bool loaded = warp < pairs;
   if (loaded) cur.load(row_pair(op, warp), lane, chunks);
@@ -400,31 +397,23 @@ __device__ __forceinline__ void run_attention(const ProgramAttention& a, const B
   }
 }
 
-template <bool Whole256>
 __global__ void __launch_bounds__(kProgramThreads, 1) step_program_kernel(const __grid_constant__ StepProgram p) {
   extern __shared__ float shared[];
   for (int i = 0; i < p.count; ++i) {
     const ProgramOp& op = p.ops[i];
     // Each operation meets the barrier after its early reads (weights, never written).
     const Barrier barrier{p.counters, static_cast<unsigned>(i) * gridDim.x};
-    if (op.kind == ProgramOpKind::Gemv) run_gemv<Whole256>(op.gemv, barrier, shared);
+    if (op.kind == ProgramOpKind::Gemv) run_gemv(op.gemv, barrier, shared);
     else run_attention(op.attention, barrier, shared);
   }
   reset_counters(p.counters);
-}
-
-// STRATA_CUDA_L2_256=1: the products' weight loads fetch 256 bytes into L2 a miss (A/B
-// runs, as the GEMV kernels' GemvBatch::whole_256); read once.
-auto program_kernel() {
-  static const bool whole_256 = env_is("STRATA_CUDA_L2_256", "1");
-  return whole_256 ? step_program_kernel<true> : step_program_kernel<false>;
 }
 
 // Whether the kernel may take kMaxSharedBytes of shared memory (raised once; a GPU with
 // less leaves the program off rather than failing).
 bool shared_memory_raised() {
   static const bool raised = [] {
-    const cudaError_t status = cudaFuncSetAttribute(program_kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize,
+    const cudaError_t status = cudaFuncSetAttribute(step_program_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                     static_cast<int>(kMaxSharedBytes));
     if (status != cudaSuccess) cudaGetLastError();  // not sticky: clear it
     return status == cudaSuccess;
@@ -457,7 +446,7 @@ size_t program_shared_bytes(const KVLayer& cache, int num_heads) {
 int program_blocks(int multiprocessors) {
   if (!shared_memory_raised()) return 0;
   int per_sm = 0;
-  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, program_kernel(), kProgramThreads,
+  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, step_program_kernel, kProgramThreads,
                                                            kMaxSharedBytes),
              "step program occupancy");
   return per_sm >= 1 ? multiprocessors : 0;
@@ -476,8 +465,8 @@ void launch_step_program(const StepProgram& program, int blocks, size_t shared_b
   config.stream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;
-  const cudaError_t status = cudaLaunchKernelEx(&config, program_kernel(), program);
-  if (status != cudaSuccess) report_launch_failure(status, reinterpret_cast<const void*>(program_kernel()), config);
+  const cudaError_t status = cudaLaunchKernelEx(&config, step_program_kernel, program);
+  if (status != cudaSuccess) report_launch_failure(status, reinterpret_cast<const void*>(step_program_kernel), config);
 }
 
 }  // namespace strata::cuda
