@@ -8,7 +8,10 @@
 //   pipelined: a layer's launches back to back for `layers` layers of their own weights,
 //             captured in a CUDA graph as the backend's decode steps are (dependent launch
 //             between the kernels), the median replay divided by the layers; for Q4_0 also
-//             with the split rows made once before (the quantization kernels' share).
+//             with the split rows made once before (the quantization kernels' share), for
+//             BF16 also through the step program as batch-1 decode runs them by default (a
+//             layer's wo, gate/up, down and q/k/v one program launch: its launch boundaries
+//             stand where decode's attention kernel splits the program).
 // Each line gives microseconds and the weight bytes over that time, to set against the copy
 // rate cuda_roofline measures. No attention or rope: the products' share of a decode step.
 // Usage: cuda_gemv_bench [layers [bf16|q4_0]]   (default 8 layers, about 1 GB of Q4_0 and 3.5 GB
@@ -26,6 +29,7 @@
 #include "kernels/cpu/matmul_internal.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/step_program.h"
 #include "kernels/cuda/weight_layout.h"
 
 namespace {
@@ -134,6 +138,35 @@ void row(const char* dtype, const std::string& what, double us, double bytes) {
   std::printf("| %s | %s | %.1f | %.1f | %.0f |\n", dtype, what.c_str(), us, bytes / 1e6, bytes / (us * 1e-6) / 1e9);
 }
 
+// One layer's products as one step program (BF16): wo into the residual, gate/up with the
+// norm folded and the SwiGLU store, down into the residual, then q/k/v with the norm folded
+// (no rope: no cache), as the backend records them (cuda_step_program.cpp).
+strata::cuda::StepProgram layer_program(const Layer& l, const Buffers& b, unsigned* counters) {
+  strata::cuda::StepProgram p;
+  p.counters = counters;
+  const auto add = [&](const float* x, const float* norm, float* y, const WeightRef& w, bool accumulate) -> auto& {
+    strata::cuda::ProgramGemv& g = p.ops[p.count++].gemv;
+    g.x = x;
+    g.norm_weight = norm;
+    g.eps = 1e-5f;
+    g.count = 1;
+    g.y[0] = y;
+    g.w[0] = w;
+    g.accumulate = accumulate;
+    return g;
+  };
+  add(b.attn, nullptr, b.residual, l.wo, true);
+  auto& glu = add(b.residual, b.ffn_norm, b.act, l.gate, false);
+  glu.swiglu = true;
+  glu.up = l.up;
+  add(b.act, nullptr, b.residual, l.down, true);
+  auto& qkv = add(b.x, b.attn_norm, b.q, l.q, false);
+  qkv.count = 3;
+  qkv.y[1] = b.k, qkv.w[1] = l.k;
+  qkv.y[2] = b.v, qkv.w[2] = l.v;
+  return p;
+}
+
 // A layer's launches for each layer, captured once and replayed as a decode step is: the
 // median replay's microseconds a layer.
 double pipelined_us(const std::vector<Layer>& layers, const std::vector<Product>& ps, cudaStream_t stream) {
@@ -181,6 +214,10 @@ int main(int argc, char** argv) {
   check(cudaMalloc(&split_buffers[1], strata::cuda::split_rows_bytes(1, kFfn)), "cudaMalloc");
   b.split_hidden = strata::cuda::split_rows_view(split_buffers[0], 1, kHidden);
   b.split_ffn = strata::cuda::split_rows_view(split_buffers[1], 1, kFfn);
+  // The step program's barrier and ticket counters: zero before a launch, and again after.
+  unsigned* program_counters = nullptr;
+  check(cudaMalloc(&program_counters, strata::cuda::kProgramCounters * sizeof(unsigned)), "cudaMalloc");
+  check(cudaMemset(program_counters, 0, strata::cuda::kProgramCounters * sizeof(unsigned)), "cudaMemset");
   // A blocking stream: median_ms's events on the legacy default stream order with it.
   cudaStream_t stream;
   check(cudaStreamCreate(&stream), "cudaStreamCreate");
@@ -213,6 +250,16 @@ int main(int argc, char** argv) {
     if (dtype != DType::BF16)
       row(name, "a layer's products without quantizing their inputs, pipelined",
           pipelined_us(ls, products(dtype, b, false), stream), static_cast<double>(layer_bytes));
+    const int program_blocks = strata::cuda::program_blocks(props.multiProcessorCount);
+    if (dtype == DType::BF16 && program_blocks > 0) {
+      const size_t shared = strata::cuda::program_gemv_shared_bytes(ls[0].down);  // the longest rows
+      const Product program{"step program", {}, [&](const Layer& l, cudaStream_t s) {
+                              strata::cuda::launch_step_program(layer_program(l, b, program_counters),
+                                                                program_blocks, shared, s);
+                            }};
+      row(name, "a layer's products in the step program, pipelined", pipelined_us(ls, {program}, stream),
+          static_cast<double>(layer_bytes));
+    }
     for (const Layer& l : ls)
       for (const WeightRef* w : {&l.q, &l.k, &l.v, &l.wo, &l.gate, &l.up, &l.down})
         cudaFree(const_cast<void*>(w->data));
