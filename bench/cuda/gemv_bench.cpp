@@ -140,30 +140,19 @@ void row(const char* dtype, const std::string& what, double us, double bytes) {
 
 // One layer's products as one step program (BF16): wo into the residual, gate/up with the
 // norm folded and the SwiGLU store, down into the residual, then q/k/v with the norm folded
-// (no rope: no cache), as the backend records them (cuda_step_program.cpp).
+// (no rope: no cache), made as the backend records them (make_program_gemv).
 strata::cuda::StepProgram layer_program(const Layer& l, const Buffers& b, unsigned* counters) {
+  using strata::cuda::make_program_gemv;
+  const GemvNorm attn_norm{b.attn_norm, 1e-5f}, ffn_norm{b.ffn_norm, 1e-5f};
+  const GemvTarget wo{b.residual, kHidden, l.wo, true}, gate{b.act, kFfn, l.gate, false},
+      down{b.residual, kHidden, l.down, true};
+  const GemvTarget qkv[] = {{b.q, kHidden, l.q, false}, {b.k, kKv, l.k, false}, {b.v, kKv, l.v, false}};
   strata::cuda::StepProgram p;
   p.counters = counters;
-  const auto add = [&](const float* x, const float* norm, float* y, const WeightRef& w, bool accumulate) -> auto& {
-    strata::cuda::ProgramGemv& g = p.ops[p.count++].gemv;
-    g.x = x;
-    g.norm_weight = norm;
-    g.eps = 1e-5f;
-    g.count = 1;
-    g.y[0] = y;
-    g.w[0] = w;
-    g.accumulate = accumulate;
-    return g;
-  };
-  add(b.attn, nullptr, b.residual, l.wo, true);
-  auto& glu = add(b.residual, b.ffn_norm, b.act, l.gate, false);
-  glu.swiglu = true;
-  glu.up = l.up;
-  add(b.act, nullptr, b.residual, l.down, true);
-  auto& qkv = add(b.x, b.attn_norm, b.q, l.q, false);
-  qkv.count = 3;
-  qkv.y[1] = b.k, qkv.w[1] = l.k;
-  qkv.y[2] = b.v, qkv.w[2] = l.v;
+  p.ops[p.count++].gemv = make_program_gemv(&wo, 1, b.attn, GemvNorm{}, nullptr, nullptr);
+  p.ops[p.count++].gemv = make_program_gemv(&gate, 1, b.residual, ffn_norm, nullptr, &l.up);
+  p.ops[p.count++].gemv = make_program_gemv(&down, 1, b.act, GemvNorm{}, nullptr, nullptr);
+  p.ops[p.count++].gemv = make_program_gemv(qkv, 3, b.x, attn_norm, nullptr, nullptr);
   return p;
 }
 

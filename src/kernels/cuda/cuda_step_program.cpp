@@ -35,15 +35,7 @@ bool CudaBackend::record_gemv(const GemvTarget* targets, int count, const Tensor
   if (bytes < program_min_product_bytes_ || targets[0].w.cols < program_min_product_cols_) return false;
   ProgramOp& op = next_program_op();
   op.kind = ProgramOpKind::Gemv;
-  ProgramGemv& g = op.gemv;
-  g.x = x.data<float>();
-  g.norm_weight = norm.weight;
-  g.eps = norm.eps;
-  g.count = count;
-  for (int i = 0; i < count; ++i) g.y[i] = targets[i].y, g.w[i] = targets[i].w;
-  g.accumulate = targets[0].accumulate;
-  if (up) g.swiglu = true, g.up = *up;
-  if (rope) g.rope = true, g.rope_args = *rope;
+  op.gemv = make_program_gemv(targets, count, x.data<float>(), norm, rope, up);
   program_shared_ = std::max(program_shared_, program_gemv_shared_bytes(targets[0].w));
   return true;
 }

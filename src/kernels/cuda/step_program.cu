@@ -430,6 +430,20 @@ bool program_gemv_supports(const WeightRef& w) {
          w.cols <= kMaxProgramCols && w.rows > 0 && reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
 }
 
+ProgramGemv make_program_gemv(const GemvTarget* targets, int count, const float* x, const GemvNorm& norm,
+                              const GemvRope* rope, const WeightRef* up) {
+  ProgramGemv g;
+  g.x = x;
+  g.norm_weight = norm.weight;
+  g.eps = norm.eps;
+  g.count = count;
+  for (int i = 0; i < count; ++i) g.y[i] = targets[i].y, g.w[i] = targets[i].w;
+  g.accumulate = targets[0].accumulate;
+  if (up) g.swiglu = true, g.up = *up;
+  if (rope) g.rope = true, g.rope_args = *rope;
+  return g;
+}
+
 size_t program_gemv_shared_bytes(const WeightRef& w) { return sizeof(float) * static_cast<size_t>(w.cols); }
 
 bool program_attention_supports(const KVLayer& cache, int num_heads) {

@@ -93,6 +93,11 @@ constexpr int kProgramCounters = kMaxProgramTickets + 2;
 // The longest rows (the products' input length) a program product takes.
 constexpr int64_t kMaxProgramCols = 32768;
 bool program_gemv_supports(const WeightRef& w);
+// A GEMV launch as a program operation: 1-3 targets of one input x (the accumulate flag of
+// the first for all), the norm folded, the rope epilogue or the SwiGLU with `up`. The
+// caller checks program_gemv_supports.
+ProgramGemv make_program_gemv(const GemvTarget* targets, int count, const float* x, const GemvNorm& norm,
+                              const GemvRope* rope, const WeightRef* up);
 // Shared memory a product needs (its input, staged), and an attention operation.
 size_t program_gemv_shared_bytes(const WeightRef& w);
 bool program_attention_supports(const KVLayer& cache, int num_heads);
