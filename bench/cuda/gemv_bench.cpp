@@ -11,13 +11,16 @@
 //             with the split rows made once before (the quantization kernels' share), for
 //             BF16 also through the step program as batch-1 decode runs them by default (a
 //             layer's wo, gate/up, down and q/k/v one program launch: its launch boundaries
-//             stand where decode's attention kernel splits the program).
+//             stand where decode's attention kernel splits the program), and each kind of
+//             product alone in a program of that product for every layer (an operation's
+//             time between two barriers, without a launch's ramp and tail).
 // Each line gives microseconds and the weight bytes over that time, to set against the copy
 // rate cuda_roofline measures. No attention or rope: the products' share of a decode step.
 // Usage: cuda_gemv_bench [layers [bf16|q4_0]]   (default 8 layers, about 1 GB of Q4_0 and 3.5 GB
 // of BF16 weights; both types unless one is named)
 #include <cuda_runtime.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -138,21 +141,39 @@ void row(const char* dtype, const std::string& what, double us, double bytes) {
   std::printf("| %s | %s | %.1f | %.1f | %.0f |\n", dtype, what.c_str(), us, bytes / 1e6, bytes / (us * 1e-6) / 1e9);
 }
 
-// One layer's products as one step program (BF16): wo into the residual, gate/up with the
-// norm folded and the SwiGLU store, down into the residual, then q/k/v with the norm folded
-// (no rope: no cache), made as the backend records them (make_program_gemv).
-strata::cuda::StepProgram layer_program(const Layer& l, const Buffers& b, unsigned* counters) {
+// One layer's products as the step program's operations (BF16): wo into the residual,
+// gate/up with the norm folded and the SwiGLU store, down into the residual, then q/k/v with
+// the norm folded (no rope: no cache), made as the backend records them (make_program_gemv).
+std::array<strata::cuda::ProgramGemv, 4> program_ops(const Layer& l, const Buffers& b) {
   using strata::cuda::make_program_gemv;
   const GemvNorm attn_norm{b.attn_norm, 1e-5f}, ffn_norm{b.ffn_norm, 1e-5f};
   const GemvTarget wo{b.residual, kHidden, l.wo, true}, gate{b.act, kFfn, l.gate, false},
       down{b.residual, kHidden, l.down, true};
   const GemvTarget qkv[] = {{b.q, kHidden, l.q, false}, {b.k, kKv, l.k, false}, {b.v, kKv, l.v, false}};
+  return {make_program_gemv(&wo, 1, b.attn, GemvNorm{}, nullptr, nullptr),
+          make_program_gemv(&gate, 1, b.residual, ffn_norm, nullptr, &l.up),
+          make_program_gemv(&down, 1, b.act, GemvNorm{}, nullptr, nullptr),
+          make_program_gemv(qkv, 3, b.x, attn_norm, nullptr, nullptr)};
+}
+constexpr const char* kProgramOpNames[4] = {"wo", "gate/up (SwiGLU)", "down", "q/k/v"};
+
+// One layer's products as one step program.
+strata::cuda::StepProgram layer_program(const Layer& l, const Buffers& b, unsigned* counters) {
   strata::cuda::StepProgram p;
   p.counters = counters;
-  p.ops[p.count++].gemv = make_program_gemv(&wo, 1, b.attn, GemvNorm{}, nullptr, nullptr);
-  p.ops[p.count++].gemv = make_program_gemv(&gate, 1, b.residual, ffn_norm, nullptr, &l.up);
-  p.ops[p.count++].gemv = make_program_gemv(&down, 1, b.act, GemvNorm{}, nullptr, nullptr);
-  p.ops[p.count++].gemv = make_program_gemv(qkv, 3, b.x, attn_norm, nullptr, nullptr);
+  for (const auto& op : program_ops(l, b)) p.ops[p.count++].gemv = op;
+  return p;
+}
+
+// One kind of product (program_ops' index) of every layer in turn, as one step program: its
+// time a layer is the operation's inside a program (its barrier included), without the
+// launch's ramp and tail.
+strata::cuda::StepProgram one_product_program(const std::vector<Layer>& layers, int kind, const Buffers& b,
+                                              unsigned* counters) {
+  strata::cuda::StepProgram p;
+  p.counters = counters;
+  for (const Layer& l : layers)
+    if (p.count < strata::cuda::kMaxProgramOps) p.ops[p.count++].gemv = program_ops(l, b)[static_cast<size_t>(kind)];
   return p;
 }
 
@@ -248,6 +269,18 @@ int main(int argc, char** argv) {
                             }};
       row(name, "a layer's products in the step program, pipelined", pipelined_us(ls, {program}, stream),
           static_cast<double>(layer_bytes));
+      // Each product's operation in a program of that product only (one launch for all layers).
+      for (int kind = 0; kind < 4; ++kind) {
+        const strata::cuda::StepProgram one = one_product_program(ls, kind, b, program_counters);
+        const double us = 1e3 * strata::bench::median_ms(15, [&](int) {
+          strata::cuda::launch_step_program(one, program_blocks, shared, stream);
+        }) / static_cast<double>(one.count);
+        const strata::cuda::ProgramGemv& g = one.ops[0].gemv;
+        size_t bytes = g.swiglu ? weight_bytes(g.up) : 0;
+        for (int t = 0; t < g.count; ++t) bytes += weight_bytes(g.w[t]);
+        row(name, std::string(kProgramOpNames[kind]) + " in a program of " + std::to_string(one.count) + " of them",
+            us, static_cast<double>(bytes));
+      }
     }
     for (const Layer& l : ls)
       for (const WeightRef* w : {&l.q, &l.k, &l.v, &l.wo, &l.gate, &l.up, &l.down})

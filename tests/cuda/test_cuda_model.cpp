@@ -37,14 +37,17 @@ std::string random_model(const std::string& arch, const std::string& shape, DTyp
   return path.string();
 }
 
-// The tiny llama shape with heads of 128 (the 8B shape's), four query heads on one KV head.
-std::string random_model_heads_of_128(DType dtype) {
-  const auto path = scratch_dir() / ("llama-tiny-128-" + std::string(dtype_name(dtype)) + ".gguf");
+// The tiny llama shape with heads of 128 (the 8B shape's), four query heads on each KV head:
+// 512 wide (one KV head), or 4,096 (the 8B shape's width, so that the step program's products
+// have the 8B shape's row length and, for q/k/v, its row count).
+std::string random_model_heads_of_128(DType dtype, int64_t hidden = 512) {
+  const auto path = scratch_dir() / ("llama-tiny-128-" + std::to_string(hidden) + "-" +
+                                     std::string(dtype_name(dtype)) + ".gguf");
   if (!fs::exists(path)) {
     ModelConfig config = random_model_config("llama", "tiny");
-    config.hidden_size = 512;
-    config.num_heads = 4;
-    config.num_kv_heads = 1;
+    config.hidden_size = hidden;
+    config.num_heads = static_cast<int>(hidden / 128);
+    config.num_kv_heads = config.num_heads / 4;
     config.head_dim = 128;
     RandomModelOptions options;
     options.dtype = dtype;
@@ -248,11 +251,14 @@ TEST_F(CudaModel, StepProgramMatchesKernels) {
                                    {"llama", "smollm2-135m", DType::BF16, DType::F16, true},
                                    {"llama", "tiny", DType::BF16, DType::F32, true},
                                    {"qwen3", "tiny", DType::BF16, DType::F16, false},
-                                   {"llama", "tiny-128", DType::BF16, DType::F16, true}};
+                                   {"llama", "tiny-128", DType::BF16, DType::F16, true},
+                                   {"llama", "wide-128", DType::BF16, DType::F16, true}};
   std::mt19937 rng(23);
   for (const auto& c : cases) {
     const std::string path =
-        c.shape == "tiny-128" ? random_model_heads_of_128(c.dtype) : random_model(c.arch, c.shape, c.dtype);
+        c.shape == "tiny-128"   ? random_model_heads_of_128(c.dtype)
+        : c.shape == "wide-128" ? random_model_heads_of_128(c.dtype, 4096)
+                                : random_model(c.arch, c.shape, c.dtype);
     LoadOptions options;
     options.device = Device::CUDA;
     ::setenv("STRATA_CUDA_STEP_PROGRAM", "0", 1);

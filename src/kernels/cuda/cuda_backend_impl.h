@@ -100,6 +100,9 @@ class CudaBackend : public Backend {
                      const RopeConfig& cfg) override;
   void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                  float scale) override;
+  // Batch-1 decode in the step program: the next product's leading row bytes asked of L2
+  // by the attention kernel (STRATA_CUDA_ATTENTION_PREFETCH_MB, off by default).
+  void prefetch_weights(std::span<const Tensor* const> next_product) override;
   void copy_blocks(KVStorage& dst, const KVStorage& src,
                    std::span<const std::pair<int32_t, int32_t>> src_dst) override;
 
@@ -173,6 +176,8 @@ class CudaBackend : public Backend {
   // anything the program does not take, which the caller then launches as before).
   bool record_gemv(const GemvTarget* targets, int count, const Tensor& x, const GemvNorm& norm,
                    const GemvRope* rope = nullptr, const WeightRef* up = nullptr);
+  // Whether a product of `rows` rows of w's dtype and length is large enough for the program.
+  bool program_takes_rows(const WeightRef& w, int64_t rows) const;
   // Whether decode attention of q (split over blocks or not) runs on the tensor-core kernel.
   bool takes_tensor_core_decode(const KVLayer& cache, const Tensor& q, bool split) const;
   bool record_attention(Tensor& out, const Tensor& q, const KVLayer& cache, const BatchTensors& batch,
@@ -265,6 +270,8 @@ class CudaBackend : public Backend {
   size_t program_shared_ = 0;
   std::shared_ptr<Storage> program_counters_;
   ScratchBuffer program_partials_;
+  // The next decode attention's WeightPrefetch (prefetch_weights).
+  WeightPrefetch pending_prefetch_;
   std::shared_ptr<Storage> sampling_storage_;  // the last sample_rows' parameters and lists
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -271,6 +272,8 @@ bool CudaBackend::takes_tensor_core_decode(const KVLayer& cache, const Tensor& q
 
 void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                             float scale) {
+  // prefetch_weights' rows are this call's to use or drop.
+  const WeightPrefetch prefetch = std::exchange(pending_prefetch_, WeightPrefetch{});
   const KVLayer cache = kv_layer(kv, layer, "attention");
   const auto& l = kv.layout;
   const int64_t tokens = batch.num_tokens;
@@ -344,6 +347,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const KVStorage& kv, i
     // Early reads measured with key splits (few sequences) only; batches that fill the GPU
     // keep the kernel's order before them (session 17).
     a.early_kv = a.early_kv && a.splits > 1;
+    if (a.splits > 1) a.prefetch = prefetch;
     launch_decode_attention(a, launch_stream());
     return;
   }

@@ -31,13 +31,17 @@ bool CudaBackend::record_gemv(const GemvTarget* targets, int count, const Tensor
   // The launch's rows (targets and up) are all of one dtype and length.
   int64_t rows = up ? up->rows : 0;
   for (int i = 0; i < count; ++i) rows += targets[i].w.rows;
-  const auto bytes = static_cast<size_t>(rows * dtype_row_bytes(targets[0].w.dtype, targets[0].w.cols));
-  if (bytes < program_min_product_bytes_ || targets[0].w.cols < program_min_product_cols_) return false;
+  if (!program_takes_rows(targets[0].w, rows)) return false;
   ProgramOp& op = next_program_op();
   op.kind = ProgramOpKind::Gemv;
   op.gemv = make_program_gemv(targets, count, x.data<float>(), norm, rope, up);
   program_shared_ = std::max(program_shared_, program_gemv_shared_bytes(targets[0].w));
   return true;
+}
+
+bool CudaBackend::program_takes_rows(const WeightRef& w, int64_t rows) const {
+  const auto bytes = static_cast<size_t>(rows * dtype_row_bytes(w.dtype, w.cols));
+  return bytes >= program_min_product_bytes_ && w.cols >= program_min_product_cols_;
 }
 
 bool CudaBackend::record_attention(Tensor& out, const Tensor& q, const KVLayer& cache,

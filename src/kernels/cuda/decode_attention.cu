@@ -19,6 +19,7 @@
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/flash_tile.cuh"
 #include "kernels/cuda/kernel_launch.cuh"
+#include "kernels/cuda/l2_prefetch.cuh"
 
 namespace strata::cuda {
 
@@ -63,6 +64,7 @@ __global__ void __launch_bounds__(kWarps * 32) decode_attention_kernel(Attention
   const int active = splits < groups ? splits : groups;
   if (split >= active) {
     if (a.early_kv) wait_for_previous_kernel();
+    issue_weight_prefetch(a.prefetch);
     return;
   }
   const int first_tile = (split * kWarps + warp) * kKeys, tile_step = splits * kWarps * kKeys;
@@ -98,6 +100,8 @@ __global__ void __launch_bounds__(kWarps * 32) decode_attention_kernel(Attention
   } else if (a.early_kv) {
     wait_for_previous_kernel();
   }
+  // The next product's weights, behind this block's own reads in DRAM's queue.
+  issue_weight_prefetch(a.prefetch);
 
   const float q_scale = a.scale * 1.4426950408889634f;  // log2 e: exp2 in the tile
   // The group's query rows, zeros past it.

@@ -217,6 +217,19 @@ struct AttentionItem {
   int32_t max_position;  // the last of those tokens' positions
 };
 
+// Weights a decode attention kernel asks L2 for while it runs (AttentionArgs::prefetch,
+// Backend::prefetch_weights): the first `lead_bytes` of each of `rows` rows of `row_bytes`
+// from `base` (16-byte aligned; lead_bytes a multiple of 16), the part of every row that the
+// next product's warps read first.
+constexpr int kMaxPrefetchWeights = 2;
+struct WeightPrefetch {
+  const uint8_t* base[kMaxPrefetchWeights] = {};
+  int64_t rows[kMaxPrefetchWeights] = {};
+  int64_t row_bytes[kMaxPrefetchWeights] = {};
+  int32_t lead_bytes[kMaxPrefetchWeights] = {};
+  int count = 0;
+};
+
 struct AttentionArgs {
   float* out = nullptr;  // [T, Hq * D]
   int64_t out_stride = 0;
@@ -245,6 +258,11 @@ struct AttentionArgs {
   // waiting for the previous kernel (which wrote q and the token's own key and value).
   // On unless STRATA_CUDA_ATTENTION_EARLY_KV=0 (session 16: 1.5-7% faster batch-1 decode).
   bool early_kv = false;
+  // Decode with key splits (few sequences, the tensor-core kernel): the next product's
+  // weights, asked of L2 once the kernel's own first reads are out, while DRAM would idle
+  // between the step program before attention and the one after it. Empty unless
+  // STRATA_CUDA_ATTENTION_PREFETCH_MB is set (not yet measured).
+  WeightPrefetch prefetch;
 };
 
 // Query heads of one KV head handled together by a thread block; head_dim <= 256.

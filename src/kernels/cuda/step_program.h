@@ -73,6 +73,9 @@ struct ProgramOp {
   ProgramAttention attention;
 };
 
+// The STRATA_CUDA_PROGRAM_SLICES setting (StepProgram::max_slices; 1 when unset).
+int program_max_slices();
+
 // One launch's operations, passed by value as the kernel's parameter (at most ~32 KB).
 constexpr int kMaxProgramOps = 64;
 struct StepProgram {
@@ -82,6 +85,9 @@ struct StepProgram {
   // then the blocks done. Zero before a launch, and zero again after it (the kernel resets
   // them): kProgramCounters of them, zeroed once when allocated.
   unsigned* counters = nullptr;
+  // Warps that may share a product's row pair (1, 2 or 4; step_program.cu's pair_slices
+  // chooses per product). 1 unless STRATA_CUDA_PROGRAM_SLICES=2|4 (not yet measured).
+  int max_slices = program_max_slices();
 };
 
 // Threads of a program block (one block an SM).
