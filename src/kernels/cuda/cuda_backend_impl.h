@@ -101,7 +101,7 @@ class CudaBackend : public Backend {
   void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer, const BatchTensors& batch,
                  float scale) override;
   // Batch-1 decode in the step program: the next product's leading row bytes asked of L2
-  // by the attention kernel (STRATA_CUDA_ATTENTION_PREFETCH_MB, off by default).
+  // by the attention kernel (cuda_weight_prefetch.cpp; STRATA_CUDA_ATTENTION_PREFETCH_MB=0 off).
   void prefetch_weights(std::span<const Tensor* const> next_product) override;
   void copy_blocks(KVStorage& dst, const KVStorage& src,
                    std::span<const std::pair<int32_t, int32_t>> src_dst) override;

@@ -260,8 +260,7 @@ struct AttentionArgs {
   bool early_kv = false;
   // Decode with key splits (few sequences, the tensor-core kernel): the next product's
   // weights, asked of L2 once the kernel's own first reads are out, while DRAM would idle
-  // between the step program before attention and the one after it. Empty unless
-  // STRATA_CUDA_ATTENTION_PREFETCH_MB is set (not yet measured).
+  // between the step program before attention and the one after it (cuda_weight_prefetch.cpp).
   WeightPrefetch prefetch;
 };
 

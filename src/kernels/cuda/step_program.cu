@@ -9,7 +9,6 @@
 #include "kernels/cuda/blocks_in_flight.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_util.cuh"
-#include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/half_unpack.cuh"
 #include "kernels/cuda/kernel_launch.cuh"
 #include "kernels/cuda/kv_cache_device.cuh"
@@ -197,73 +196,30 @@ __device__ float stage_input(const ProgramGemv& op, float* xs) {
   return rsqrtf(total / static_cast<float>(op.w[0].cols) + op.eps);
 }
 
-// How many warps share each row pair of a product (each a slice of the columns; 1, 2 or 4,
-// at most max_slices): the fewest load steps for the slowest warp. A warp's step is
-// kUnroll chunks of both rows a lane; with one warp a pair, a product whose pairs are not a
-// multiple of the grid's warps leaves a last round of pairs to few warps (the 8B shape's
-// q/k/v: 3,072 pairs for 2,112 warps, 8 steps where 6 would do with two warps a pair), and
-// one with fewer pairs than warps leaves warps idle (the 1B shape's wo and down).
-__device__ __forceinline__ int pair_slices(int pairs, int chunks, int warps, int max_slices) {
-  const int steps = (chunks + 32 * kUnroll - 1) / (32 * kUnroll);
-  int best = 1, best_steps = (pairs + warps - 1) / warps * steps;
-  for (int s = 2; s <= max_slices; s *= 2) {
-    const int groups = warps / s;
-    const int n = (pairs + groups - 1) / groups * ((steps + s - 1) / s);
-    if (n < best_steps) best = s, best_steps = n;
-  }
-  return best;
-}
-
-// The sum of a pair's slices, in slice order (the same bits every launch): each slice's warp
-// leaves its two sums in `part` (two buffers, alternating by pair, so a slice writing the
-// next pair's never meets the first warp still reading this one's), a named barrier of the
-// pair's warps, then the first warp adds them. Returns whether this warp stores the pair.
-__device__ __forceinline__ bool add_slices(int slices, int slice, int warp_in_block, int& parity, float& s0,
-                                           float& s1) {
-  __shared__ float part[2][kWarps][2];
-  if (threadIdx.x % 32 == 0) part[parity][warp_in_block][0] = s0, part[parity][warp_in_block][1] = s1;
-  asm volatile("bar.sync %0, %1;" ::"r"(1 + warp_in_block / slices), "r"(slices * 32) : "memory");
-  const int buffer = parity;
-  parity ^= 1;
-  if (slice != 0) return false;
-  s0 = s1 = 0.f;
-  for (int k = 0; k < slices; ++k) s0 += part[buffer][warp_in_block + k][0], s1 += part[buffer][warp_in_block + k][1];
-  return true;
-}
-
 // The warp's row pairs of one product, pair after pair, kUnroll chunks of both rows a lane
-// at a time (each step's loads, then its arithmetic; the warps of the SM overlap); with
-// slices, `slices` consecutive warps of a block share each pair, a column range each. The
+// at a time (each step's loads, then its arithmetic; the warps of the SM overlap). The
 // first step's loads go out before the barrier.
-// (Sliced: a kernel of its own, so that the default's registers stay as they were.)
-template <bool Sliced>
-__device__ __forceinline__ void run_gemv(const ProgramGemv& op, const Barrier& barrier, float* xs, int max_slices) {
-  const int warp_in_block = threadIdx.x / 32, lane = threadIdx.x % 32;
+__device__ __forceinline__ void run_gemv(const ProgramGemv& op, const Barrier& barrier, float* xs) {
+  const int warp = blockIdx.x * kWarps + threadIdx.x / 32, warps = gridDim.x * kWarps, lane = threadIdx.x % 32;
   const int pairs = static_cast<int>(row_pairs(op)), chunks = static_cast<int>(op.w[0].cols / 8);
-  const int slices = Sliced ? pair_slices(pairs, chunks, gridDim.x * kWarps, max_slices) : 1;
-  const int slice = warp_in_block % slices;
-  const int group = blockIdx.x * (kWarps / slices) + warp_in_block / slices, groups = gridDim.x * (kWarps / slices);
-  const int per_slice = ((chunks + slices - 1) / slices + 31) / 32 * 32;
-  const int begin = slice * per_slice, end = min(chunks, begin + per_slice);
   Chunks cur;
   // The weights were written before the launch: the first chunks go out before the barrier.
-  bool loaded = group < pairs;
-  if (loaded) cur.load(row_pair(op, group), begin + lane, end);
+  bool loaded = warp < pairs;
+  if (loaded) cur.load(row_pair(op, warp), lane, chunks);
   barrier.wait();
   const float inv_rms = stage_input(op, xs);
   const bool bf16 = op.w[0].dtype == DType::BF16;
   const float4* x4 = reinterpret_cast<const float4*>(xs);
-  int parity = 0;
-  for (int pair = group; pair < pairs; pair += groups) {
+  for (int pair = warp; pair < pairs; pair += warps) {
     const RowPair p = row_pair(op, pair);
     float sum[2] = {0.f, 0.f};
-    for (int c0 = begin + lane; c0 < end; c0 += 32 * kUnroll) {
+    for (int c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
       if (loaded) loaded = false;
-      else cur.load(p, c0, end);
+      else cur.load(p, c0, chunks);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int c = c0 + 32 * u;
-        if (c >= end) break;
+        if (c >= chunks) break;
         const float4 a = x4[2 * c], b = x4[2 * c + 1];
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
@@ -274,9 +230,8 @@ __device__ __forceinline__ void run_gemv(const ProgramGemv& op, const Barrier& b
         }
       }
     }
-    float s0 = warp_sum(sum[0]), s1 = warp_sum(sum[1]);
-    if (Sliced && slices > 1 && !add_slices(slices, slice, warp_in_block, parity, s0, s1)) continue;
-    if (lane == 0) store_pair(op, p, s0 * inv_rms, s1 * inv_rms);
+    const float s0 = warp_sum(sum[0]) * inv_rms, s1 = warp_sum(sum[1]) * inv_rms;
+    if (lane == 0) store_pair(op, p, s0, s1);
   }
 }
 
@@ -442,14 +397,13 @@ __device__ __forceinline__ void run_attention(const ProgramAttention& a, const B
   }
 }
 
-template <bool Sliced>
 __global__ void __launch_bounds__(kProgramThreads, 1) step_program_kernel(const __grid_constant__ StepProgram p) {
   extern __shared__ float shared[];
   for (int i = 0; i < p.count; ++i) {
     const ProgramOp& op = p.ops[i];
     // Each operation meets the barrier after its early reads (weights, never written).
     const Barrier barrier{p.counters, static_cast<unsigned>(i) * gridDim.x};
-    if (op.kind == ProgramOpKind::Gemv) run_gemv<Sliced>(op.gemv, barrier, shared, p.max_slices);
+    if (op.kind == ProgramOpKind::Gemv) run_gemv(op.gemv, barrier, shared);
     else run_attention(op.attention, barrier, shared);
   }
   reset_counters(p.counters);
@@ -459,15 +413,10 @@ __global__ void __launch_bounds__(kProgramThreads, 1) step_program_kernel(const 
 // less leaves the program off rather than failing).
 bool shared_memory_raised() {
   static const bool raised = [] {
-    bool ok = true;
-    for (const void* kernel : {reinterpret_cast<const void*>(step_program_kernel<false>),
-                               reinterpret_cast<const void*>(step_program_kernel<true>)}) {
-      const cudaError_t status =
-          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kMaxSharedBytes));
-      if (status != cudaSuccess) cudaGetLastError();  // not sticky: clear it
-      ok = ok && status == cudaSuccess;
-    }
-    return ok;
+    const cudaError_t status = cudaFuncSetAttribute(step_program_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                    static_cast<int>(kMaxSharedBytes));
+    if (status != cudaSuccess) cudaGetLastError();  // not sticky: clear it
+    return status == cudaSuccess;
   }();
   return raised;
 }
@@ -475,11 +424,6 @@ bool shared_memory_raised() {
 }  // namespace
 
 static_assert(sizeof(StepProgram) <= 32000, "a step program is passed as one kernel parameter (32,764 bytes at most)");
-
-int program_max_slices() {
-  static const int slices = env_is("STRATA_CUDA_PROGRAM_SLICES", "4") ? 4 : env_is("STRATA_CUDA_PROGRAM_SLICES", "2") ? 2 : 1;
-  return slices;
-}
 
 bool program_gemv_supports(const WeightRef& w) {
   return (w.dtype == DType::F16 || w.dtype == DType::BF16) && w.cols % 8 == 0 && w.cols > 0 &&
@@ -516,7 +460,7 @@ size_t program_shared_bytes(const KVLayer& cache, int num_heads) {
 int program_blocks(int multiprocessors) {
   if (!shared_memory_raised()) return 0;
   int per_sm = 0;
-  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, step_program_kernel<true>, kProgramThreads,
+  cuda_check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, step_program_kernel, kProgramThreads,
                                                            kMaxSharedBytes),
              "step program occupancy");
   return per_sm >= 1 ? multiprocessors : 0;
@@ -535,9 +479,8 @@ void launch_step_program(const StepProgram& program, int blocks, size_t shared_b
   config.stream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;
-  const auto kernel = program.max_slices > 1 ? step_program_kernel<true> : step_program_kernel<false>;
-  const cudaError_t status = cudaLaunchKernelEx(&config, kernel, program);
-  if (status != cudaSuccess) report_launch_failure(status, reinterpret_cast<const void*>(kernel), config);
+  const cudaError_t status = cudaLaunchKernelEx(&config, step_program_kernel, program);
+  if (status != cudaSuccess) report_launch_failure(status, reinterpret_cast<const void*>(step_program_kernel), config);
 }
 
 }  // namespace strata::cuda

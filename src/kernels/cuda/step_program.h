@@ -10,7 +10,8 @@
 // batch 1 (bench/cuda/NOTES.md, session 15's profile).
 //
 // Attention that the tensor-core decode kernel takes (short contexts: one block a KV head)
-// is left to it: the program ends before it and goes on after. By default only products of
+// is left to it: the program ends before it and goes on after (and that kernel asks L2 for
+// the first bytes of the next product's rows meanwhile, cuda_weight_prefetch.cpp). By default only products of
 // at least 4 MiB and 1,024 columns join (smaller ones' barriers cost more than the kernel
 // boundaries they replace). Measured (H100, session 18, bench/RESULTS.md), batch-1 decode
 // against the kernels: Llama-3.2-1B shape +6.1%, 8B BF16 +5.5%; with every product also
@@ -73,9 +74,6 @@ struct ProgramOp {
   ProgramAttention attention;
 };
 
-// The STRATA_CUDA_PROGRAM_SLICES setting (StepProgram::max_slices; 1 when unset).
-int program_max_slices();
-
 // One launch's operations, passed by value as the kernel's parameter (at most ~32 KB).
 constexpr int kMaxProgramOps = 64;
 struct StepProgram {
@@ -85,9 +83,6 @@ struct StepProgram {
   // then the blocks done. Zero before a launch, and zero again after it (the kernel resets
   // them): kProgramCounters of them, zeroed once when allocated.
   unsigned* counters = nullptr;
-  // Warps that may share a product's row pair (1, 2 or 4; step_program.cu's pair_slices
-  // chooses per product). 1 unless STRATA_CUDA_PROGRAM_SLICES=2|4 (not yet measured).
-  int max_slices = program_max_slices();
 };
 
 // Threads of a program block (one block an SM).
