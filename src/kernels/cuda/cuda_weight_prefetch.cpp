@@ -36,6 +36,11 @@ int64_t attention_prefetch_budget() {
 
 }  // namespace
 
+int64_t prefetch_lead_bytes(int64_t row_bytes, int64_t rows, int64_t budget) {
+  if (row_bytes <= 0 || rows <= 0 || budget <= 0) return 0;
+  return std::min(row_bytes * kMaxLeadEighths / 8, budget / rows) / kPrefetchGrain * kPrefetchGrain;
+}
+
 void CudaBackend::prefetch_weights(std::span<const Tensor* const> next_product) {
   pending_prefetch_ = WeightPrefetch{};
   const int64_t budget = attention_prefetch_budget();
@@ -55,7 +60,7 @@ void CudaBackend::prefetch_weights(std::span<const Tensor* const> next_product) 
   // launch (session 17's prefetch ahead of them measured slower).
   if (!program_takes_rows(refs[0], rows)) return;
   const int64_t row_bytes = dtype_row_bytes(refs[0].dtype, refs[0].cols);
-  const int64_t lead = std::min(row_bytes * kMaxLeadEighths / 8, budget / rows) / kPrefetchGrain * kPrefetchGrain;
+  const int64_t lead = prefetch_lead_bytes(row_bytes, rows, budget);
   if (lead <= 0) return;
   for (size_t i = 0; i < next_product.size(); ++i) {
     WeightPrefetch& p = pending_prefetch_;

@@ -229,6 +229,9 @@ struct WeightPrefetch {
   int32_t lead_bytes[kMaxPrefetchWeights] = {};
   int count = 0;
 };
+// The leading bytes of each row that a prefetch of `rows` rows of `row_bytes` asks for
+// within `budget` bytes: whole 512-byte pieces, at most 3/8 of a row (0: none).
+int64_t prefetch_lead_bytes(int64_t row_bytes, int64_t rows, int64_t budget);
 
 struct AttentionArgs {
   float* out = nullptr;  // [T, Hq * D]
