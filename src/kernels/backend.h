@@ -213,11 +213,10 @@ class Backend {
   // include this step's tokens); out[T, Hq * D]. Grouped-query: Hq is a multiple of Hkv.
   virtual void attention(Tensor& out, const Tensor& q, const KVStorage& kv, int layer,
                          const BatchTensors& batch, float scale) = 0;
-  // A hint before attention: the product after it reads these weights (one, or a
-  // SwiGLU's gate and up). A backend whose attention leaves memory idle (few tokens over
-  // short contexts) may bring their first bytes nearer meanwhile; results never depend on
-  // it, and the default ignores it.
-  virtual void prefetch_weights(std::span<const Tensor* const> next_product) { (void)next_product; }
+  // A hint before attention: the product after it reads this weight. A backend whose
+  // attention leaves memory idle (few tokens over short contexts) may bring its first bytes
+  // nearer meanwhile; results never depend on it, and the default ignores it.
+  virtual void prefetch_weights(const Tensor& next_weight) { (void)next_weight; }
   // Copies whole blocks src -> dst within one storage (copy-on-write) or across two
   // storages with the same layout (swap to and from host memory).
   virtual void copy_blocks(KVStorage& dst, const KVStorage& src,

@@ -132,8 +132,7 @@ void LlamaModel::attention_block(int layer, int64_t t, const BatchTensors& bt, K
     b.rope_store_kv(qh, kh, vh, kv, layer, bt, c.rope);
   }
   Tensor attn = rows_of(scratch_.attn, t);
-  const Tensor* after_attention[] = {&w.wo};
-  b.prefetch_weights(after_attention);
+  b.prefetch_weights(w.wo);
   b.attention(attn, qh, kv, layer, bt, 1.0f / std::sqrt(static_cast<float>(c.head_dim)));
   b.matmul_accumulate(x, attn, w.wo);  // the residual stream
 }

@@ -17,21 +17,16 @@ __device__ __forceinline__ void bulk_prefetch_l2(const void* address, uint32_t b
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(address), "r"(bytes) : "memory");
 }
 
-// This thread's rows of every weight: row i to the grid's thread i modulo its threads,
-// counting blocks from the last (a decode attention grid's last key splits are the ones a
-// short context leaves without work). The weights are indexed by constants (an unrolled
-// loop) so that the argument stays in parameter space.
+// This thread's rows: row i to the grid's thread i modulo its threads, counting blocks from
+// the last (a decode attention grid's last key splits are the ones a short context leaves
+// without work).
 __device__ __forceinline__ void issue_weight_prefetch(const WeightPrefetch& p) {
-  if (p.count == 0) return;
+  if (p.rows == 0) return;
   const int64_t blocks = int64_t{gridDim.x} * gridDim.y * gridDim.z;
   const int64_t block = blocks - 1 - ((int64_t{blockIdx.z} * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x);
-  const int64_t threads = blocks * blockDim.x, first = block * blockDim.x + threadIdx.x;
-#pragma unroll
-  for (int w = 0; w < kMaxPrefetchWeights; ++w) {
-    if (w >= p.count) break;
-    for (int64_t r = first; r < p.rows[w]; r += threads)
-      bulk_prefetch_l2(p.base[w] + r * p.row_bytes[w], static_cast<uint32_t>(p.lead_bytes[w]));
-  }
+  const int64_t threads = blocks * blockDim.x;
+  for (int64_t r = block * blockDim.x + threadIdx.x; r < p.rows; r += threads)
+    bulk_prefetch_l2(p.base + r * p.row_bytes, static_cast<uint32_t>(p.lead_bytes));
 }
 
 }  // namespace strata::cuda

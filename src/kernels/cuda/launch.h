@@ -217,17 +217,15 @@ struct AttentionItem {
   int32_t max_position;  // the last of those tokens' positions
 };
 
-// Weights a decode attention kernel asks L2 for while it runs (AttentionArgs::prefetch,
+// A weight a decode attention kernel asks L2 for while it runs (AttentionArgs::prefetch,
 // Backend::prefetch_weights): the first `lead_bytes` of each of `rows` rows of `row_bytes`
-// from `base` (16-byte aligned; lead_bytes a multiple of 16), the part of every row that the
-// next product's warps read first.
-constexpr int kMaxPrefetchWeights = 2;
+// from `base` (16-byte aligned; lead_bytes a multiple of 16; none while rows is 0), the part
+// of every row that the next product's warps read first.
 struct WeightPrefetch {
-  const uint8_t* base[kMaxPrefetchWeights] = {};
-  int64_t rows[kMaxPrefetchWeights] = {};
-  int64_t row_bytes[kMaxPrefetchWeights] = {};
-  int32_t lead_bytes[kMaxPrefetchWeights] = {};
-  int count = 0;
+  const uint8_t* base = nullptr;
+  int64_t rows = 0;
+  int64_t row_bytes = 0;
+  int32_t lead_bytes = 0;
 };
 // The leading bytes of each row that a prefetch of `rows` rows of `row_bytes` asks for
 // within `budget` bytes: whole 512-byte pieces, at most 3/8 of a row (0: none).

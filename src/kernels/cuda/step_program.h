@@ -13,9 +13,9 @@
 // is left to it: the program ends before it and goes on after (and that kernel asks L2 for
 // the first bytes of the next product's rows meanwhile, cuda_weight_prefetch.cpp). By
 // default only products of at least 4 MiB and 1,024 columns join (smaller ones' barriers
-// cost more than the kernel boundaries they replace). Measured (H100, session 18, bench/RESULTS.md), batch-1 decode
-// against the kernels: Llama-3.2-1B shape +6.1%, 8B BF16 +5.5%; with every product also
-// SmolLM2-135M's, -24%. Launching it under programmatic dependent launch (with or without
+// cost more than the kernel boundaries they replace). Measured (H100, session 18,
+// bench/RESULTS.md), batch-1 decode against the kernels: Llama-3.2-1B shape +6.1%, 8B BF16
+// +5.5%; with every product also SmolLM2-135M's, -24%. Launching it under programmatic dependent launch (with or without
 // the cooperative attribute) and giving a product's pairs to warps across the SMs measured
 // slower on the 8B shape (-3.5% to -11%, -0.7%).
 //
