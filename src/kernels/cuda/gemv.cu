@@ -4,14 +4,12 @@
 // weights meet f32 activations (read from L1/L2, they are small); block-quantized weights
 // meet the split int16 activations (gemv_split_kernel, dp4a), or with STRATA_CUDA_GEMV=f32
 // f32 ones (gemv_quant_kernel, quants decoded to floats), or with STRATA_CUDA_GEMV=int8 the
-// int8 ones of gemv_q8.cu. STRATA_CUDA_GEMV_STREAM=1 streams batch-1 split products through
-// shared memory instead (gemv_stream.cu).
+// int8 ones of gemv_q8.cu.
 // The f32 weight path needs 32-byte aligned rows, which every multiple-of-8 row gives.
 #include <string>
 
 #include "core/error.h"
 #include "kernels/cuda/gemv_kernels.cuh"
-#include "kernels/cuda/gemv_stream.cuh"
 
 namespace strata::cuda {
 
@@ -141,7 +139,6 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
     b.targets[b.count++] = targets[i];
   }
   if (b.count == 0) return;
-  if (stream_takes(b)) return launch_stream(b, multiprocessors(), stream);
   assign_blocks(b);
   launch_for_batch(b, m, stream);
 }
@@ -155,7 +152,6 @@ void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_st
   GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}, 1,
               GemvRope{}, early_loads_enabled()};
   b.targets[0] = GemvTarget{y, y_stride, gate, false};
-  if (stream_takes(b)) return launch_stream(b, multiprocessors(), stream);
   assign_blocks(b);
   launch_for_batch(b, m, stream);
 }

@@ -140,21 +140,16 @@ __device__ __forceinline__ float4 load_activation(const float4* p) {
 // This block's product, and its block index within that product.
 // The targets are picked with constant indices: indexing the parameter array with a
 // runtime value can make the compiler copy it to local memory.
-// `index` counts the launch's work units (blocks here; the streamed kernel's row pairs), which
-// first_block divides among the targets; `local` is its index within its target.
-__device__ __forceinline__ GemvArgs resolve_index(const GemvBatch& b, int64_t index, int64_t& local) {
+__device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) {
   GemvTarget t = b.targets[0];
   int32_t first = 0;
   int target = 0;
 #pragma unroll
   for (int i = 1; i < kMaxGemvTargets; ++i)
-    if (i < b.count && index >= b.first_block[i]) t = b.targets[i], first = b.first_block[i], target = i;
-  local = index - first;
+    if (i < b.count && static_cast<int32_t>(blockIdx.x) >= b.first_block[i])
+      t = b.targets[i], first = b.first_block[i], target = i;
+  block = int64_t{blockIdx.x} - first;
   return GemvArgs{t.y, t.y_stride, b.m, t.w, t.accumulate, target};
-}
-
-__device__ __forceinline__ GemvArgs resolve(const GemvBatch& b, int64_t& block) {
-  return resolve_index(b, blockIdx.x, block);
 }
 
 // 2^23 + n as a float is exact for small n: an OR and a subtraction instead of a slow
@@ -489,18 +484,6 @@ __device__ __forceinline__ SplitGroup load_group(const SplitGroup* p) {
   return {__int_as_float(v.x), __int_as_float(v.y), v.z, v.w};
 }
 
-// One weight block of a row against its group of split activations (hi: h0 h1, lo: l0 l1):
-// 256 hi + lo exact in int32, then the block's and the group's scales.
-template <DType Type>
-__device__ __forceinline__ float split_block_dot(const uint4* raw, float scale, float min, const int4& h0,
-                                                 const int4& h1, const int4& l0, const int4& l1, const SplitGroup& g) {
-  int dot = 256 * block_dot<Type>(raw, h0, h1) + block_dot<Type>(raw, l0, l1);
-  if constexpr (Type == DType::Q4_0) dot -= 8 * g.q_sum;  // quants are stored + 8
-  const float scaled = g.d * static_cast<float>(dot);
-  if constexpr (Type == DType::Q4_1) return scale * scaled + min * g.sum;
-  else return scale * scaled;
-}
-
 // Block-quantized weights with split int16 activations (SplitRows): per block and row, 8
 // dp4a on the high bytes and 8 on the low ones, 256 hi + lo exact in int32, then one f32
 // update, as the CPU backend's integer kernels compute. The activations are 2 bytes a value
@@ -539,8 +522,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemv_split_kernel(GemvBat
         const int4 h0 = __ldg(hi), h1 = __ldg(hi + 1), l0 = __ldg(lo), l1 = __ldg(lo + 1);
         const SplitGroup g = load_group(x.groups + m * blocks + b);
 #pragma unroll
-        for (int r = 0; r < kRowsPerWarp; ++r)
-          sums.dot[m][r] += split_block_dot<Type>(in.raw[u][r], in.scale[u][r], in.min[u][r], h0, h1, l0, l1, g);
+        for (int r = 0; r < kRowsPerWarp; ++r) {
+          int dot = 256 * block_dot<Type>(in.raw[u][r], h0, h1) + block_dot<Type>(in.raw[u][r], l0, l1);
+          if constexpr (Type == DType::Q4_0) dot -= 8 * g.q_sum;  // quants are stored + 8
+          const float scaled = g.d * static_cast<float>(dot);
+          if constexpr (Type == DType::Q4_1) sums.dot[m][r] += in.scale[u][r] * scaled + in.min[u][r] * g.sum;
+          else sums.dot[m][r] += in.scale[u][r] * scaled;
+        }
       }
     }
   }
