@@ -103,7 +103,6 @@ class CudaBackend : public Backend {
   // Batch-1 decode in the step program: the next product's leading row bytes asked of L2
   // by the attention kernel (cuda_weight_prefetch.cpp; STRATA_CUDA_ATTENTION_PREFETCH_MB=0 off).
   void prefetch_weights(const Tensor& next_weight) override;
-  void prefetch_quantized(const WeightRef& w, int64_t budget);
   void copy_blocks(KVStorage& dst, const KVStorage& src,
                    std::span<const std::pair<int32_t, int32_t>> src_dst) override;
 

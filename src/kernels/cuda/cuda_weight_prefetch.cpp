@@ -11,8 +11,6 @@
 #include <cstdlib>
 
 #include "kernels/cuda/cuda_backend_impl.h"
-#include "kernels/cuda/env_switch.h"
-#include "kernels/cuda/weight_layout.h"
 #include "kernels/cuda/tensor_args.h"
 
 namespace strata::cuda {
@@ -36,26 +34,7 @@ int64_t attention_prefetch_budget() {
   return bytes;
 }
 
-// STRATA_CUDA_ATTENTION_PREFETCH_QUANT=1 (opt-in until measured, session 21): a block-quantized
-// product after attention is a kernel whose blocks launch only once the quantization kernel
-// of its input has waited for attention, so at batch 1 DRAM idles during attention there too.
-bool quantized_prefetch_enabled() {
-  static const bool enabled = env_is("STRATA_CUDA_ATTENTION_PREFETCH_QUANT", "1");
-  return enabled;
-}
-
-// Pieces of a whole block-quantized weight asked of L2 (quants and scales are one range).
-constexpr int64_t kQuantizedPiece = int64_t{16} << 10;
-
 }  // namespace
-
-void CudaBackend::prefetch_quantized(const WeightRef& w, int64_t budget) {
-  // The kernel's blocks take row pairs in turn over the whole row: the whole weight, or none.
-  const int64_t bytes = dtype_row_bytes(w.dtype, w.cols) * w.rows;
-  if (!quantized_prefetch_enabled() || bytes > budget || bytes % kQuantizedPiece != 0) return;
-  pending_prefetch_ = WeightPrefetch{static_cast<const uint8_t*>(w.data), bytes / kQuantizedPiece, kQuantizedPiece,
-                                     static_cast<int32_t>(kQuantizedPiece)};
-}
 
 int64_t prefetch_lead_bytes(int64_t row_bytes, int64_t rows, int64_t budget) {
   if (row_bytes <= 0 || rows <= 0 || budget <= 0) return 0;
@@ -69,7 +48,6 @@ void CudaBackend::prefetch_weights(const Tensor& next_weight) {
       next_weight.ndim() != 2 || !next_weight.is_contiguous())
     return;
   const WeightRef w{next_weight.raw_data(), next_weight.dtype(), next_weight.size(0), next_weight.size(1)};
-  if (is_repacked(w.dtype)) return prefetch_quantized(w, budget);
   // Only a product the program takes: a kernel's blocks already load early under dependent
   // launch (session 17's prefetch ahead of them measured slower).
   if (!program_gemv_supports(w) || !program_takes_rows(w, w.rows)) return;

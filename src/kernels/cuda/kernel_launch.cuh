@@ -25,15 +25,6 @@ __device__ __forceinline__ void wait_for_previous_kernel() {
 #endif
 }
 
-// Lets the next kernel launch before this one waits (its own wait still waits for this
-// kernel's end): for a short kernel whose successor has work that needs no inputs (weight
-// loads) and would otherwise start only once this kernel has passed its wait.
-__device__ __forceinline__ void let_next_kernel_launch() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-
 // True on compute capability 9.0 and later unless STRATA_CUDA_PDL=0 (read once).
 bool dependent_launch_enabled();
 

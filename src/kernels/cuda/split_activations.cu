@@ -7,7 +7,6 @@
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_util.cuh"
-#include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/kernel_launch.cuh"
 
 namespace strata::cuda {
@@ -21,9 +20,7 @@ constexpr int kGroupsPerBlock = kThreads / 32;
 // every block of a row first sums the whole row's squares (from L2, as rms_norm does),
 // so that the row's groups spread over many blocks: one block a row left a 14,336-wide
 // row to a single SM.
-__global__ void split_rows_kernel(const float* x, int64_t x_stride, GemvNorm norm, int levels, SplitRows out,
-                                  bool early_trigger) {
-  if (early_trigger) let_next_kernel_launch();
+__global__ void split_rows_kernel(const float* x, int64_t x_stride, GemvNorm norm, int levels, SplitRows out) {
   wait_for_previous_kernel();
   const int64_t row = blockIdx.y, cols = out.cols;
   const float* src = x + row * x_stride;
@@ -41,14 +38,6 @@ __global__ void split_rows_kernel(const float* x, int64_t x_stride, GemvNorm nor
   out.lo[row * cols + i] = static_cast<int8_t>(lo);
   const int q_sum = warp_sum_int(q);
   if (lane == 0) out.groups[row * (cols / 32) + g] = SplitGroup{d, total, q_sum, 0};
-}
-
-// STRATA_CUDA_SPLIT_TRIGGER=early lets the product after this kernel launch (and start its
-// weight loads) while this kernel still waits for the one before; read once. Opt-in until
-// measured (session 21).
-bool early_trigger() {
-  static const bool early = env_is("STRATA_CUDA_SPLIT_TRIGGER", "early");
-  return early;
 }
 
 }  // namespace
@@ -70,7 +59,7 @@ void launch_split_rows(const float* x, int64_t x_stride, const GemvNorm& norm, i
   if (levels <= 0 || levels > kMaxSplitLevels) throw Error("split_rows: levels beyond two signed bytes");
   if (out.rows == 0) return;
   const dim3 grid(blocks_for(out.cols / 32, kGroupsPerBlock), static_cast<unsigned>(out.rows));
-  launch_kernel(split_rows_kernel, grid, kThreads, 0, stream, x, x_stride, norm, levels, out, early_trigger());
+  launch_kernel(split_rows_kernel, grid, kThreads, 0, stream, x, x_stride, norm, levels, out);
 }
 
 }  // namespace strata::cuda
