@@ -15,9 +15,9 @@
 // default only products of at least 4 MiB and 1,024 columns join (smaller ones' barriers
 // cost more than the kernel boundaries they replace). Measured (H100, session 18,
 // bench/RESULTS.md), batch-1 decode against the kernels: Llama-3.2-1B shape +6.1%, 8B BF16
-// +5.5%; with every product also SmolLM2-135M's, -24%. Launching it under programmatic dependent launch (with or without
-// the cooperative attribute) and giving a product's pairs to warps across the SMs measured
-// slower on the 8B shape (-3.5% to -11%, -0.7%).
+// +5.5%; with every product also SmolLM2-135M's, -24%. Launching it under programmatic
+// dependent launch (with or without the cooperative attribute) and giving a product's pairs
+// to warps across the SMs measured slower on the 8B shape (-3.5% to -11%, -0.7%).
 //
 // Only F16/BF16 weights, one token, and attention over an f16 or f32 paged cache with
 // head_dim a multiple of 32 up to 128 and up to 4 query heads per KV head; anything else
