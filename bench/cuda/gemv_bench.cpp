@@ -99,9 +99,10 @@ struct Product {
 };
 
 // quantize_inputs false (Q4_0): the products read split rows made once, so that the
-// quantization kernels' share of the pipelined layer shows.
-std::vector<Product> products(DType dtype, const Buffers& b, bool quantize_inputs = true) {
-  const bool split = dtype != DType::BF16;
+// quantization kernels' share of the pipelined layer shows. half (Q4_0): the products read
+// x on the tensor cores, rounding it to f16 themselves (gemv_half_mma.cu), norms folded.
+std::vector<Product> products(DType dtype, const Buffers& b, bool quantize_inputs = true, bool half = false) {
+  const bool split = dtype != DType::BF16 && !half;
   const int levels = strata::cpu::activation_levels(dtype);
   const GemvNorm attn_norm{b.attn_norm, 1e-5f}, ffn_norm{b.ffn_norm, 1e-5f};
   // Q4_0: the input quantized (normalized first where the norm folds), then the product
@@ -115,24 +116,26 @@ std::vector<Product> products(DType dtype, const Buffers& b, bool quantize_input
                    input(b.x, attn_norm, b.split_hidden, s);
                    const GemvTarget t[] = {{b.q, kHidden, l.q, false}, {b.k, kKv, l.k, false}, {b.v, kKv, l.v, false}};
                    strata::cuda::launch_gemv_many(t, 3, b.x, kHidden, 1, s, split ? GemvNorm{} : attn_norm,
-                                                  split ? &b.split_hidden : nullptr);
+                                                  split ? &b.split_hidden : nullptr, nullptr, half);
                  }});
   out.push_back({"wo", [](const Layer& l) { return weight_bytes(l.wo); }, [=](const Layer& l, cudaStream_t s) {
                    input(b.attn, GemvNorm{}, b.split_hidden, s);
                    const GemvTarget t{b.residual, kHidden, l.wo, true};
                    strata::cuda::launch_gemv_many(&t, 1, b.attn, kHidden, 1, s, GemvNorm{},
-                                                  split ? &b.split_hidden : nullptr);
+                                                  split ? &b.split_hidden : nullptr, nullptr, half);
                  }});
   out.push_back({"gate/up (SwiGLU)", [](const Layer& l) { return weight_bytes(l.gate) + weight_bytes(l.up); },
                  [=](const Layer& l, cudaStream_t s) {
                    input(b.residual, ffn_norm, b.split_hidden, s);
                    strata::cuda::launch_gemv_swiglu(b.act, kFfn, b.residual, kHidden, 1, l.gate, l.up, s,
-                                                    split ? GemvNorm{} : ffn_norm, split ? &b.split_hidden : nullptr);
+                                                    split ? GemvNorm{} : ffn_norm, split ? &b.split_hidden : nullptr,
+                                                    half);
                  }});
   out.push_back({"down", [](const Layer& l) { return weight_bytes(l.down); }, [=](const Layer& l, cudaStream_t s) {
                    input(b.act, GemvNorm{}, b.split_ffn, s);
                    const GemvTarget t{b.residual, kHidden, l.down, true};
-                   strata::cuda::launch_gemv_many(&t, 1, b.act, kFfn, 1, s, GemvNorm{}, split ? &b.split_ffn : nullptr);
+                   strata::cuda::launch_gemv_many(&t, 1, b.act, kFfn, 1, s, GemvNorm{}, split ? &b.split_ffn : nullptr,
+                                                  nullptr, half);
                  }});
   return out;
 }
@@ -257,9 +260,19 @@ int main(int argc, char** argv) {
       layer_bytes += p.bytes(ls[0]);
     }
     row(name, "a layer's products, pipelined", pipelined_us(ls, ps, stream), static_cast<double>(layer_bytes));
-    if (dtype != DType::BF16)
+    if (dtype != DType::BF16) {
       row(name, "a layer's products without quantizing their inputs, pipelined",
           pipelined_us(ls, products(dtype, b, false), stream), static_cast<double>(layer_bytes));
+      const std::vector<Product> half = products(dtype, b, true, true);
+      for (const Product& p : half) {
+        const double us = 1e3 * strata::bench::median_ms(25, [&](int i) {
+          p.launch(ls[static_cast<size_t>(i % layers)], stream);
+        });
+        row(name, p.name + " alone, f16 activations on the tensor cores", us, static_cast<double>(p.bytes(ls[0])));
+      }
+      row(name, "a layer's products, f16 activations on the tensor cores, pipelined", pipelined_us(ls, half, stream),
+          static_cast<double>(layer_bytes));
+    }
     const int program_blocks = strata::cuda::program_blocks(props.multiProcessorCount);
     if (dtype == DType::BF16 && program_blocks > 0) {
       const size_t shared = strata::cuda::program_gemv_shared_bytes(ls[0].down);  // the longest rows

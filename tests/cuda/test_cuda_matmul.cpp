@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/half.h"
 #include "cuda_test_util.h"
 
 namespace strata::cuda_test {
@@ -324,6 +325,28 @@ TEST_F(CudaMatmul, Int8GemvMatchesRoundedActivations) {
   }
 }
 
+// matmul, matmul_accumulate and matmul_swiglu (gate and up both dw) of dx against the
+// expected product of dx and dw.
+void expect_plain_accumulate_and_swiglu(Backend& device, const Tensor& dx, const Tensor& dw,
+                                        const std::vector<float>& expect, double tol, const std::string& what,
+                                        uint32_t seed) {
+  const int64_t m = dx.size(0), n = dw.size(0);
+  Tensor dy = poisoned(device, {m, n});
+  device.matmul(dy, dx, dw);
+  EXPECT_LT(relative_error(dense_rows(device.download(dy)), expect), tol) << what;
+  const Tensor base = random_host({m, n}, seed);
+  Tensor acc = device.upload(base);
+  device.matmul_accumulate(acc, dx, dw);
+  std::vector<float> expect_acc = expect;
+  for (size_t i = 0; i < expect_acc.size(); ++i) expect_acc[i] += base.data<float>()[i];
+  EXPECT_LT(relative_error(dense_rows(device.download(acc)), expect_acc), tol) << what << " accumulate";
+  Tensor gate = poisoned(device, {m, n}), up = poisoned(device, {m, n});
+  device.matmul_swiglu(gate, up, dx, dw, dw);
+  std::vector<float> expect_glu = expect;
+  for (float& v : expect_glu) v = v / (1.f + std::exp(-v)) * v;
+  EXPECT_LT(relative_error(dense_rows(device.download(gate)), expect_glu), std::max(tol, 1e-5)) << what << " swiglu";
+}
+
 // The default GEMV of block-quantized weights computes the product of the int16-rounded
 // activations (up to f32 summation order), at every batch size, for the plain, the
 // accumulating and the SwiGLU launches, at widths that leave partial unrolled steps.
@@ -344,21 +367,69 @@ TEST_F(CudaMatmul, SplitGemvMatchesInt16RoundedActivations) {
         // Q4_1's min multiplies the exact sum of each group (as on the CPU), which the
         // reference replaces by the sum of the rounded values: ~1e-5 apart.
         const double tol = dtype == DType::Q4_1 ? 1e-4 : 2e-6;
-        Tensor dy = poisoned(*gpu, {m, n});
-        gpu->matmul(dy, dx, dw);
-        EXPECT_LT(relative_error(dense_rows(gpu->download(dy)), expect), tol) << what;
-        const Tensor base = random_host({m, n}, seed++);
-        Tensor acc = gpu->upload(base);
-        gpu->matmul_accumulate(acc, dx, dw);
-        std::vector<float> expect_acc = expect;
-        for (size_t i = 0; i < expect_acc.size(); ++i) expect_acc[i] += base.data<float>()[i];
-        EXPECT_LT(relative_error(dense_rows(gpu->download(acc)), expect_acc), tol) << what << " accumulate";
-        Tensor gate = poisoned(*gpu, {m, n}), up = poisoned(*gpu, {m, n});
-        gpu->matmul_swiglu(gate, up, dx, dw, dw);
-        std::vector<float> expect_glu = expect;
-        for (float& v : expect_glu) v = v / (1.f + std::exp(-v)) * v;
-        EXPECT_LT(relative_error(dense_rows(gpu->download(gate)), expect_glu), std::max(tol, 1e-5)) << what << " swiglu";
+        expect_plain_accumulate_and_swiglu(*gpu, dx, dw, expect, tol, what, seed++);
       }
+    }
+  }
+}
+
+// x rounded to f16 value by value: what the f16-activation GEMV multiplies (it scales each
+// group of 32 by a power of two first, which changes no rounding of these normal values).
+Tensor f16_rounded(const Tensor& x) {
+  Tensor out = Tensor::empty({x.size(0), x.size(1)}, DType::F32);
+  for (int64_t i = 0; i < x.size(0); ++i)
+    for (int64_t c = 0; c < x.size(1); ++c)
+      out.data<float>()[i * x.size(1) + c] = fp16_to_fp32(fp32_to_fp16(x.data<float>()[i * x.stride(0) + c]));
+  return out;
+}
+
+// The f16-activation GEMV (Q4_0, one row, on the tensor cores) computes the exact product of
+// the f16-rounded activations (up to f32 summation order): plain, accumulating, SwiGLU and
+// with the norm folded, at row counts that leave partial 16-row tiles, widths of 1 to 112
+// chunks of 128 (a warp's share from none to 14 chunks, partial rounds of 4), and groups of
+// very different magnitudes (each group's own power-of-two scale). More rows than one, and
+// widths it does not take, fall back to the int16 GEMV.
+TEST_F(CudaMatmul, HalfGemvMatchesF16RoundedActivations) {
+  const std::unique_ptr<Backend> half = gemv_backend(CudaBackendOptions::QuantizedActivations::F16);
+  uint32_t seed = 900;
+  for (auto [n, k] : {std::pair<int64_t, int64_t>{1000, 1024}, {37, 14336}, {300, 4096}, {64, 128}, {24, 640},
+                      {40, 576}}) {
+    const HostWeight w = make_weight(DType::Q4_0, n, k, seed++);
+    const Tensor dw = half->upload(w.tensor);
+    const bool takes = k % 128 == 0;
+    for (int64_t m : {1, 2}) {
+      Tensor x = random_host({m, k}, seed++, -3.f, 3.f);
+      for (int64_t c = 0; c < k; ++c) x.data<float>()[c] *= c < 32 ? 0.f : (c / 32 % 3 == 0 ? 1e-3f : c / 32 % 3 == 1 ? 1.f : 300.f);
+      const Tensor dx = half->upload(x);
+      const bool on_tensor_cores = takes && m == 1;
+      const std::vector<float> expect = reference(on_tensor_cores ? f16_rounded(x) : int16_rounded(x), w.values, n);
+      const std::string what = "n=" + std::to_string(n) + " k=" + std::to_string(k) + " m=" + std::to_string(m);
+      const double tol = on_tensor_cores ? 1e-5 : 2e-6;
+      expect_plain_accumulate_and_swiglu(*half, dx, dw, expect, tol, what, seed++);
+      Tensor dy = poisoned(*half, {m, n});
+      half->matmul(dy, dx, dw);
+      EXPECT_LT(relative_error(dense_rows(half->download(dy)), reference(x, w.values, n)), 2e-3) << what << " exact";
+      // The norm folded: x * weight rounded to f16, the sum scaled by 1 / rms of x.
+      const Tensor norm_weight = random_host({k}, seed++, 0.5f, 1.5f);
+      Tensor scaled = Tensor::empty({m, k}, DType::F32);
+      for (int64_t i = 0; i < m; ++i) {
+        double squares = 0;
+        for (int64_t c = 0; c < k; ++c) squares += double{x.data<float>()[i * k + c]} * x.data<float>()[i * k + c];
+        const double inv_rms = 1.0 / std::sqrt(squares / static_cast<double>(k) + 1e-5);
+        for (int64_t c = 0; c < k; ++c) {
+          const float v = x.data<float>()[i * k + c] * norm_weight.data<float>()[c];
+          const float rounded = on_tensor_cores ? fp16_to_fp32(fp32_to_fp16(v)) : v;
+          scaled.data<float>()[i * k + c] = static_cast<float>(rounded * inv_rms);
+        }
+      }
+      const Tensor dnorm = half->upload(norm_weight);
+      Tensor normed = poisoned(*half, {m, k}), got = poisoned(*half, {m, n});
+      const Tensor* wp = &dw;
+      const MatmulTarget target{&got, wp};
+      half->norm_matmul_many(NormedInput{dx, dnorm, 1e-5f, normed}, std::span(&target, 1));
+      const std::vector<float> expect_norm = reference(on_tensor_cores ? scaled : int16_rounded(scaled), w.values, n);
+      EXPECT_LT(relative_error(dense_rows(half->download(got)), expect_norm), on_tensor_cores ? 1e-5 : 1e-4)
+          << what << " norm";
     }
   }
 }

@@ -60,7 +60,8 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : device_(options.de
     if (mode == "int16") quantized_activations_ = Activations::Int16;
     else if (mode == "int8") quantized_activations_ = Activations::Int8;
     else if (mode == "f32") quantized_activations_ = Activations::F32;
-    else throw Error("STRATA_CUDA_GEMV=" + mode + ": expected int16, int8 or f32");
+    else if (mode == "f16") quantized_activations_ = Activations::F16;
+    else throw Error("STRATA_CUDA_GEMV=" + mode + ": expected int16, int8, f32 or f16");
   }
   fuse_products_ = !switched_off("STRATA_CUDA_FUSE");
   rope_epilogue_ = fuse_products_ && !switched_off("STRATA_CUDA_ROPE_EPILOGUE");

@@ -14,9 +14,11 @@ struct CudaBackendOptions {
   // The activations of small-batch products of Q8_0/Q4_0/Q4_1 weights (dp4a kernels):
   // Int16 (default) rounds them as the CPU backend does, to int16 groups of 32 (~1e-5);
   // Int8 to int8 blocks, faster but coarse enough to flip near-tie tokens
-  // (bench/cuda/NOTES.md); F32 keeps them (weights decoded to floats, the slowest).
-  // STRATA_CUDA_GEMV=int16, =int8 or =f32 overrides this.
-  enum class QuantizedActivations { Int16, Int8, F32 };
+  // (bench/cuda/NOTES.md); F32 keeps them (weights decoded to floats, the slowest); F16
+  // reads them as f32 and rounds them to f16 inside the product, on the tensor cores, for
+  // one row of Q4_0 weights (no quantization kernel before it; else as Int16).
+  // STRATA_CUDA_GEMV=int16, =int8, =f32 or =f16 overrides this.
+  enum class QuantizedActivations { Int16, Int8, F32, F16 };
   QuantizedActivations quantized_activations = QuantizedActivations::Int16;
   // Every row's arithmetic independent of the batch it runs in (vLLM's batch-invariant
   // mode): products of any number of rows through the GEMV kernels, eight rows a launch,

@@ -145,9 +145,10 @@ class CudaBackend : public Backend {
   bool quantized_gemv_reads(CudaBackendOptions::QuantizedActivations mode, const WeightRef& w) const;
   // Whether a product with this weight takes the int8-activation GEMV (opt-in).
   bool takes_integer_gemv(const WeightRef& w) const;
-  // Whether a small product with this weight reads split int16 activations (the default
-  // for block-quantized weights).
-  bool takes_split_gemv(const WeightRef& w) const;
+  // Whether a small product of m rows with this weight reads split int16 activations (the
+  // default for block-quantized weights), or f32 ones rounded to f16 on the tensor cores.
+  bool takes_split_gemv(const WeightRef& w, int64_t m) const;
+  bool takes_half_gemv(const WeightRef& w, int64_t m) const;
   // x (normalized first when norm.weight is set) as split int16 rows for weights of that
   // format, in activations_split_.
   SplitRows split_input(const Tensor& x, DType weights, const GemvNorm& norm);
@@ -156,6 +157,7 @@ class CudaBackend : public Backend {
   struct GemvInput {
     GemvNorm norm;
     std::optional<SplitRows> split;
+    bool half = false;  // takes_half_gemv
     const SplitRows* split_rows() const { return split ? &*split : nullptr; }
   };
   GemvInput gemv_input(const Tensor& x, const WeightRef& w, const GemvNorm& norm);

@@ -99,9 +99,10 @@ void CudaBackend::run_products(const Tensor& x, std::span<const MatmulTarget> ta
       num_pending = 0;
       return;
     }
-    if (takes_split_gemv(pending[0].w) && !x_split) x_split = split_input(x, pending[0].w.dtype, GemvNorm{});
+    const bool split = takes_split_gemv(pending[0].w, x.size(0));
+    if (split && !x_split) x_split = split_input(x, pending[0].w.dtype, GemvNorm{});
     launch_gemv_many(pending, num_pending, x.data<float>(), x.stride(0), x.size(0), launch_stream(), GemvNorm{},
-                     takes_split_gemv(pending[0].w) ? &*x_split : nullptr);
+                     split ? &*x_split : nullptr, nullptr, takes_half_gemv(pending[0].w, x.size(0)));
     num_pending = 0;
   };
   for (const MatmulTarget& target : targets) {
@@ -147,8 +148,14 @@ bool CudaBackend::takes_integer_gemv(const WeightRef& w) const {
   return quantized_gemv_reads(CudaBackendOptions::QuantizedActivations::Int8, w);
 }
 
-bool CudaBackend::takes_split_gemv(const WeightRef& w) const {
-  return quantized_gemv_reads(CudaBackendOptions::QuantizedActivations::Int16, w);
+bool CudaBackend::takes_split_gemv(const WeightRef& w, int64_t m) const {
+  return quantized_gemv_reads(CudaBackendOptions::QuantizedActivations::Int16, w) ||
+         (quantized_gemv_reads(CudaBackendOptions::QuantizedActivations::F16, w) && !takes_half_gemv(w, m));
+}
+
+bool CudaBackend::takes_half_gemv(const WeightRef& w, int64_t m) const {
+  return quantized_activations_ == CudaBackendOptions::QuantizedActivations::F16 &&
+         gemv_half_mma_takes(w.dtype, m, w.cols);
 }
 
 SplitRows CudaBackend::split_input(const Tensor& x, DType weights, const GemvNorm& norm) {
@@ -161,8 +168,9 @@ SplitRows CudaBackend::split_input(const Tensor& x, DType weights, const GemvNor
 
 CudaBackend::GemvInput CudaBackend::gemv_input(const Tensor& x, const WeightRef& w, const GemvNorm& norm) {
   GemvInput in;
-  if (takes_split_gemv(w)) in.split = split_input(x, w.dtype, norm);  // normalized as it is quantized
+  if (takes_split_gemv(w, x.size(0))) in.split = split_input(x, w.dtype, norm);  // normalized as it is quantized
   else in.norm = norm;
+  in.half = takes_half_gemv(w, x.size(0));
   return in;
 }
 
@@ -174,8 +182,11 @@ std::optional<GemvNorm> CudaBackend::folded_norm(const NormedInput& in, std::spa
   if (x.size(0) == 0 || !gemv_fits(x, cols)) return std::nullopt;
   for (const WeightRef& w : weights)
     if (w.dtype != weights[0].dtype || w.cols != cols || w.rows == 0 || takes_integer_gemv(w)) return std::nullopt;
-  // Split activations take the norm in their quantization kernel, at any size.
-  if (!takes_split_gemv(weights[0]) && !gemv_norm_folds(weights[0].dtype, x.size(0), cols)) return std::nullopt;
+  // Split activations take the norm in their quantization kernel, the f16 ones in the
+  // product's staging, at any size.
+  if (!takes_split_gemv(weights[0], x.size(0)) && !takes_half_gemv(weights[0], x.size(0)) &&
+      !gemv_norm_folds(weights[0].dtype, x.size(0), cols))
+    return std::nullopt;
   return GemvNorm{dense_f32(in.weight, cols, "rms_norm", "weight"), in.eps};
 }
 
@@ -203,7 +214,7 @@ void CudaBackend::norm_matmul_many(const NormedInput& in, std::span<const Matmul
   if (record_gemv(gemv, static_cast<int>(targets.size()), in.x, *norm)) return;
   const GemvInput input = gemv_input(in.x, weights[0], *norm);
   launch_gemv_many(gemv, static_cast<int>(targets.size()), in.x.data<float>(), in.x.stride(0), in.x.size(0),
-                   launch_stream(), input.norm, input.split_rows());
+                   launch_stream(), input.norm, input.split_rows(), nullptr, input.half);
 }
 
 void CudaBackend::norm_qkv_rope_store(const NormedInput& in, const QkvProducts& p, KVStorage& kv, int layer,
@@ -235,7 +246,7 @@ void CudaBackend::norm_qkv_rope_store(const NormedInput& in, const QkvProducts& 
       if (record_gemv(gemv, 3, in.x, *norm, &rope)) return;
       const GemvInput input = gemv_input(in.x, weights[0], *norm);
       launch_gemv_many(gemv, 3, in.x.data<float>(), in.x.stride(0), in.x.size(0), launch_stream(), input.norm,
-                       input.split_rows(), &rope);
+                       input.split_rows(), &rope, input.half);
       return;
     }
   }
@@ -282,7 +293,7 @@ void CudaBackend::swiglu(Tensor& gate, Tensor& up, const Tensor& x, const Tensor
   if (record_gemv(&gate_target, 1, x, norm.value_or(GemvNorm{}), nullptr, &u)) return;
   const GemvInput input = gemv_input(x, g, norm.value_or(GemvNorm{}));
   launch_gemv_swiglu(gate.data<float>(), gate.stride(0), x.data<float>(), x.stride(0), x.size(0), g, u, launch_stream(),
-                     input.norm, input.split_rows());
+                     input.norm, input.split_rows(), input.half);
 }
 
 // On the tensor cores: the gate and up products' f32 rows go through one kernel to the

@@ -85,19 +85,20 @@ void assign_blocks(GemvBatch& b) {
 namespace {
 
 void check_activations(const float* x, int64_t x_stride, int64_t m, DType weights, int64_t cols,
-                       const GemvNorm& norm, const SplitRows* split) {
+                       const GemvNorm& norm, const SplitRows* split, bool half) {
   if (m > kMaxGemvRows) throw Error("gemv: " + std::to_string(m) + " rows exceed " + std::to_string(kMaxGemvRows));
   if (split && (split->rows != m || split->cols != cols || norm.weight))
     throw Error("gemv: split activations of another shape, or with a norm to fold");
   if (x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0)
     throw Error("gemv: needs 16-byte aligned activation rows");
-  if (norm.weight && !gemv_norm_folds(weights, m, cols))
+  if (norm.weight && !half && !gemv_norm_folds(weights, m, cols))
     throw Error("gemv: " + std::to_string(m) + " normalized rows of " + std::to_string(cols) +
                 " exceed the shared memory of a norm folded into block-quantized products");
 }
 
 void launch_for_batch(const GemvBatch& b, int64_t m, cudaStream_t stream) {
-  if (m == 1) launch_for_rows<1>(b, stream);
+  if (b.half_mma) launch_gemv_half_mma(b, stream);
+  else if (m == 1) launch_for_rows<1>(b, stream);
   else if (m == 2) launch_for_rows<2>(b, stream);
   else if (m <= 4) launch_for_rows<4>(b, stream);
   else launch_for_rows<8>(b, stream);
@@ -124,13 +125,14 @@ bool gemv_norm_folds(DType weights, int64_t m, int64_t cols) {
 }
 
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
-                      cudaStream_t stream, GemvNorm norm, const SplitRows* split, const GemvRope* rope) {
+                      cudaStream_t stream, GemvNorm norm, const SplitRows* split, const GemvRope* rope, bool half) {
   if (m <= 0 || count <= 0) return;
-  check_activations(x, x_stride, m, targets[0].w.dtype, targets[0].w.cols, norm, split);
+  half = half && !split && gemv_half_mma_takes(targets[0].w.dtype, m, targets[0].w.cols);
+  check_activations(x, x_stride, m, targets[0].w.dtype, targets[0].w.cols, norm, split, half);
   if (count > kMaxGemvTargets) throw Error("gemv: more than " + std::to_string(kMaxGemvTargets) + " products");
   if (rope) check_rope(targets, count, *rope);
   GemvBatch b{x, x_stride, static_cast<int>(m), 0, {}, {}, false, {}, norm, split ? *split : SplitRows{}, 1,
-              rope ? *rope : GemvRope{}, early_loads_enabled()};
+              rope ? *rope : GemvRope{}, early_loads_enabled(), half};
   for (int i = 0; i < count; ++i) {
     const WeightRef& w = targets[i].w;
     if (w.cols % 8 != 0 || w.dtype != targets[0].w.dtype || w.cols != targets[0].w.cols)
@@ -144,13 +146,14 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
 }
 
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
-                        WeightRef up, cudaStream_t stream, GemvNorm norm, const SplitRows* split) {
+                        WeightRef up, cudaStream_t stream, GemvNorm norm, const SplitRows* split, bool half) {
   if (m <= 0 || gate.rows == 0) return;
-  check_activations(x, x_stride, m, gate.dtype, gate.cols, norm, split);
+  half = half && !split && gemv_half_mma_takes(gate.dtype, m, gate.cols);
+  check_activations(x, x_stride, m, gate.dtype, gate.cols, norm, split, half);
   if (gate.cols % 8 != 0 || gate.dtype != up.dtype || gate.rows != up.rows || gate.cols != up.cols)
     throw Error("gemv_swiglu: gate and up need one dtype and shape, rows of a multiple of 8");
   GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}, 1,
-              GemvRope{}, early_loads_enabled()};
+              GemvRope{}, early_loads_enabled(), half};
   b.targets[0] = GemvTarget{y, y_stride, gate, false};
   assign_blocks(b);
   launch_for_batch(b, m, stream);

@@ -59,6 +59,8 @@ struct GemvBatch {
   // The first weight loads go out before waiting for the previous kernel (dependent
   // launch); STRATA_CUDA_EARLY_LOADS=0 issues them after it, for A/B runs.
   bool early_loads;
+  // gemv_half_mma.cu's kernel takes the launch (f32 x, Q4_0 weights, one row).
+  bool half_mma;
 };
 
 // How a launch's products see a folded RMSNorm: not at all (they read x), as the block's
@@ -612,6 +614,9 @@ void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
   if (b.split_k > 1) launch_for_rows<MaxM, kWarpsPerBlock>(b, stream);
   else launch_for_rows<MaxM, 1>(b, stream);
 }
+
+// The tensor-core kernel of f16 activations and Q4_0 weights (gemv_half_mma.cu).
+void launch_gemv_half_mma(const GemvBatch& b, cudaStream_t stream);
 
 // Defined in gemv_rows_<MaxM>.cu.
 extern template void launch_for_rows<1>(const GemvBatch& b, cudaStream_t stream);

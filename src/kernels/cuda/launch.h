@@ -134,14 +134,20 @@ struct GemvRope;
 // `split`: the products read these split activations of x instead (block-quantized
 // weights only; norm must then be none, the split rows being normalized already).
 // `rope`: the three targets are q, k and v of the attention block (see GemvRope).
+// `half`: products that gemv_half_mma_takes() run on the tensor cores with x rounded to f16
+// (the norm folded at any size); the rest as without it.
 void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int64_t x_stride, int64_t m,
                       cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr,
-                      const GemvRope* rope = nullptr);
+                      const GemvRope* rope = nullptr, bool half = false);
+// Whether the f16-activation tensor-core GEMV takes m rows of these weights (Q4_0, one
+// row, columns a multiple of 128 up to 16,384).
+bool gemv_half_mma_takes(DType weights, int64_t m, int64_t cols);
 
 // y[m, n] = silu(x[m] · gate[n]) * (x[m] · up[n]) in one pass over both weights (a warp
 // reads gate row n beside up row n); gate and up of one dtype and shape, m <= kMaxGemvRows.
 void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t m, WeightRef gate,
-                        WeightRef up, cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr);
+                        WeightRef up, cudaStream_t stream, GemvNorm norm = {}, const SplitRows* split = nullptr,
+                        bool half = false);
 
 // Activation rows quantized to int8 blocks of 32 (the integer GEMV's input): `quants`
 // [rows, cols] dense, `scales` [rows, cols / 32] of (d, d * sum of the block's quants),
