@@ -9,7 +9,7 @@
 // decoded exactly (1024 + q as an f16 bit pattern, minus 1032), and each of the chunk's 8
 // mma.m16n8k16 takes from every lane 4 of its group's 32 values: the k dimension of one
 // mma covers the four groups of the chunk, one per c. The activation operand (B) of
-// column n holds the x values of group n only (lane n * 4 + c loads them when c == n,
+// column n holds the x values of group n only (lane n * 4 + c takes them when c == n,
 // zeros otherwise), so column n of the accumulator is the dot product of group n alone and
 // each group's f16 scale multiplies it afterwards in f32.
 //
@@ -114,7 +114,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 2) gemv_half_mma_kernel(GemvBa
   extern __shared__ float4 dynamic_shared[];
   __shared__ float parts[kMmaWarps][kTileRows];
   __shared__ float warp_squares[kMmaWarps];
-  __shared__ uint4 zeros[4];
   int64_t block;
   const GemvArgs a = resolve(batch, block);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, r = lane / 4, c = lane % 4;
@@ -149,12 +148,11 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 2) gemv_half_mma_kernel(GemvBa
     }
   };
   first_loads_then_wait(batch, range.first < range.end, [&] { load_round(range.first); });
-  if (threadIdx.x < 4) zeros[threadIdx.x] = make_uint4(0, 0, 0, 0);
   __half* staged = reinterpret_cast<__half*>(dynamic_shared);
   float* inv_scale = reinterpret_cast<float*>(staged + cols);
   float squares = 0.f;
   stage_activations<Normed>(batch, range, staged, inv_scale, squares);
-  __syncthreads();  // the zeros (each warp reads only its own staged slice)
+  __syncwarp();  // each warp reads only its own staged slice
   float sum[2] = {0.f, 0.f};  // rows r and r + 8, this lane's two groups of each chunk
   for (int t0 = range.first; t0 < range.end; t0 += kChunksInFlight) {
     if (t0 != range.first) load_round(t0);
@@ -162,14 +160,14 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 2) gemv_half_mma_kernel(GemvBa
     for (int u = 0; u < kChunksInFlight; ++u) {
       const int t = t0 + u;
       if (t >= range.end) break;
-      // B: the lanes of column c == r read group c's staged values, the rest zeros.
-      const uint4* xb = r == c ? reinterpret_cast<const uint4*>(staged + (t * kGroupsPerChunk + c) * 32) : zeros;
+      // B: the lanes of column c == r take group c's staged values, the rest zeros.
+      const uint4* xb = reinterpret_cast<const uint4*>(staged + (t * kGroupsPerChunk + c) * 32);
       float d[4] = {0.f, 0.f, 0.f, 0.f};
       const uint32_t* w0 = reinterpret_cast<const uint32_t*>(&quants[u][0]);
       const uint32_t* w1 = reinterpret_cast<const uint32_t*>(&quants[u][1]);
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const uint4 bx = xb[j];
+        const uint4 bx = r == c ? xb[j] : make_uint4(0, 0, 0, 0);
         // Word j's low nibbles, then its high ones: values (j, s) of the staged order.
         const uint32_t lo[4] = {nibble_pair(w0[j], 0), nibble_pair(w1[j], 0), nibble_pair(w0[j], 8),
                                 nibble_pair(w1[j], 8)};
