@@ -4,7 +4,8 @@
 // weights meet f32 activations (read from L1/L2, they are small); block-quantized weights
 // meet the split int16 activations (gemv_split_kernel, dp4a), or with STRATA_CUDA_GEMV=f32
 // f32 ones (gemv_quant_kernel, quants decoded to floats), or with STRATA_CUDA_GEMV=int8 the
-// int8 ones of gemv_q8.cu.
+// int8 ones of gemv_q8.cu, or with STRATA_CUDA_GEMV=f16 (one row of Q4_0) f32 ones rounded to
+// f16 on the tensor cores (gemv_half_mma.cu).
 // The f32 weight path needs 32-byte aligned rows, which every multiple-of-8 row gives.
 #include <string>
 

@@ -18,6 +18,8 @@
 // by a power of two that puts its largest value near 2^14 (no f16 overflow or underflow
 // whatever the activations' size; undone in f32 with the weight scale). The products'
 // only rounding besides f32 sums is x to f16 (2^-11 relative).
+// tools/check_half_mma_layout.py checks this operand layout against the PTX fragment
+// layouts on the CPU. Opt-in until measured on a GPU (written in session 22 without one).
 #include <cuda_fp16.h>
 
 #include "kernels/cuda/gemv_kernels.cuh"
