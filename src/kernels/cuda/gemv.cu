@@ -57,14 +57,7 @@ constexpr int kSplitBelowBlocksPerSm = 4;
 void assign_blocks(GemvBatch& b) {
   const bool swiglu = b.swiglu;
   const auto blocks = [&](int split_k) {
-    const int rows_per_block = (swiglu ? 1 : kRowsPerWarp) * (split_k > 1 ? 1 : kWarpsPerBlock);
-    int32_t total = 0;
-    for (int i = 0; i < b.count; ++i) {
-      b.first_block[i] = total;
-      total += static_cast<int32_t>(blocks_for(b.targets[i].w.rows, rows_per_block));
-    }
-    b.first_block[b.count] = total;
-    return total;
+    return lay_out_blocks(b, (swiglu ? 1 : kRowsPerWarp) * (split_k > 1 ? 1 : kWarpsPerBlock));
   };
   const bool can_split = b.split.hi || is_float(b.targets[0].w.dtype);
   // A thread's loads of a row: 16-byte chunks of float weights, 32-weight blocks of
@@ -97,9 +90,11 @@ void check_activations(const float* x, int64_t x_stride, int64_t m, DType weight
                 " exceed the shared memory of a norm folded into block-quantized products");
 }
 
-void launch_for_batch(const GemvBatch& b, int64_t m, cudaStream_t stream) {
-  if (b.half_mma) launch_gemv_half_mma(b, stream);
-  else if (m == 1) launch_for_rows<1>(b, stream);
+// The grid laid out for the kernel that takes the launch, then the launch.
+void launch_for_batch(GemvBatch& b, int64_t m, cudaStream_t stream) {
+  if (b.half_mma) return launch_gemv_half_mma(b, stream);
+  assign_blocks(b);
+  if (m == 1) launch_for_rows<1>(b, stream);
   else if (m == 2) launch_for_rows<2>(b, stream);
   else if (m <= 4) launch_for_rows<4>(b, stream);
   else launch_for_rows<8>(b, stream);
@@ -142,7 +137,6 @@ void launch_gemv_many(const GemvTarget* targets, int count, const float* x, int6
     b.targets[b.count++] = targets[i];
   }
   if (b.count == 0) return;
-  assign_blocks(b);
   launch_for_batch(b, m, stream);
 }
 
@@ -156,7 +150,6 @@ void launch_gemv_swiglu(float* y, int64_t y_stride, const float* x, int64_t x_st
   GemvBatch b{x, x_stride, static_cast<int>(m), 1, {}, {}, true, up, norm, split ? *split : SplitRows{}, 1,
               GemvRope{}, early_loads_enabled(), half};
   b.targets[0] = GemvTarget{y, y_stride, gate, false};
-  assign_blocks(b);
   launch_for_batch(b, m, stream);
 }
 

@@ -35,6 +35,13 @@ constexpr int kChunkCols = 128;
 constexpr int kGroupsPerChunk = 4;
 // Chunks of both rows a lane loads in one round: 8B rows of 4,096 columns in one.
 constexpr int kChunksInFlight = 4;
+// Rows up to this long: the staged copy (f16 values and a float a group) then fits the 48 KB
+// of shared memory a launch gets without opting in to more.
+constexpr int64_t kMaxCols = 16384;
+constexpr size_t staged_bytes(int64_t cols) {
+  return static_cast<size_t>(cols) * sizeof(__half) + static_cast<size_t>(cols / 32) * sizeof(float);
+}
+static_assert(staged_bytes(kMaxCols) <= 48 * 1024);
 
 struct ChunkRange {
   int first, end;
@@ -226,18 +233,9 @@ __global__ void __launch_bounds__(kMmaWarps * 32, 2) gemv_half_mma_kernel(GemvBa
 
 }  // namespace
 
-void launch_gemv_half_mma(const GemvBatch& batch, cudaStream_t stream) {
-  GemvBatch b = batch;
-  const int64_t rows_per_block = b.swiglu ? kTileRows / 2 : kTileRows;
-  int32_t total = 0;
-  for (int i = 0; i < b.count; ++i) {
-    b.first_block[i] = total;
-    total += static_cast<int32_t>(blocks_for(b.targets[i].w.rows, static_cast<int>(rows_per_block)));
-  }
-  b.first_block[b.count] = total;
-  const int64_t cols = b.targets[0].w.cols;
-  const size_t shared = static_cast<size_t>(cols) * sizeof(__half) + static_cast<size_t>(cols / 32) * sizeof(float);
-  const dim3 grid(static_cast<unsigned>(total));
+void launch_gemv_half_mma(GemvBatch b, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(lay_out_blocks(b, b.swiglu ? kTileRows / 2 : kTileRows)));
+  const size_t shared = staged_bytes(b.targets[0].w.cols);
   if (b.norm.weight) launch_kernel(gemv_half_mma_kernel<true>, grid, kMmaWarps * 32, shared, stream, b);
   else launch_kernel(gemv_half_mma_kernel<false>, grid, kMmaWarps * 32, shared, stream, b);
 }
@@ -246,10 +244,8 @@ void launch_gemv_half_mma(const GemvBatch& batch, cudaStream_t stream) {
 
 namespace strata::cuda {
 
-// Rows up to 16,384 columns: the staged copy then fits the 48 KB of shared memory a launch
-// gets without opting in to more.
 bool gemv_half_mma_takes(DType weights, int64_t m, int64_t cols) {
-  return weights == DType::Q4_0 && m == 1 && cols % gemv_detail::kChunkCols == 0 && cols <= 16384;
+  return weights == DType::Q4_0 && m == 1 && cols % gemv_detail::kChunkCols == 0 && cols <= gemv_detail::kMaxCols;
 }
 
 }  // namespace strata::cuda

@@ -615,8 +615,21 @@ void launch_for_rows(const GemvBatch& b, cudaStream_t stream) {
   else launch_for_rows<MaxM, 1>(b, stream);
 }
 
-// The tensor-core kernel of f16 activations and Q4_0 weights (gemv_half_mma.cu).
-void launch_gemv_half_mma(const GemvBatch& b, cudaStream_t stream);
+// Lays out the grid: target i takes blocks [first_block[i], first_block[i + 1]), one per
+// rows_per_block of its rows. Returns the grid's blocks.
+inline int32_t lay_out_blocks(GemvBatch& b, int64_t rows_per_block) {
+  int32_t total = 0;
+  for (int i = 0; i < b.count; ++i) {
+    b.first_block[i] = total;
+    total += static_cast<int32_t>(blocks_for(b.targets[i].w.rows, static_cast<int>(rows_per_block)));
+  }
+  b.first_block[b.count] = total;
+  return total;
+}
+
+// The tensor-core kernel of f16 activations and Q4_0 weights (gemv_half_mma.cu); it lays
+// out its own grid.
+void launch_gemv_half_mma(GemvBatch b, cudaStream_t stream);
 
 // Defined in gemv_rows_<MaxM>.cu.
 extern template void launch_for_rows<1>(const GemvBatch& b, cudaStream_t stream);
