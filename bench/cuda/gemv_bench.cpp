@@ -8,7 +8,9 @@
 //   pipelined: a layer's launches back to back for `layers` layers of their own weights,
 //             captured in a CUDA graph as the backend's decode steps are (dependent launch
 //             between the kernels), the median replay divided by the layers; for Q4_0 also
-//             with the split rows made once before (the quantization kernels' share), for
+//             with the split rows made once before (the quantization kernels' share) and
+//             with f16 activations on the tensor cores (no quantization kernels; each
+//             product alone too: STRATA_CUDA_GEMV=f16's kernel, gemv_half_mma.cu), for
 //             BF16 also through the step program as batch-1 decode runs them by default (a
 //             layer's wo, gate/up, down and q/k/v one program launch: its launch boundaries
 //             stand where decode's attention kernel splits the program), and each kind of
