@@ -28,6 +28,9 @@ struct TokenLogprob {
   int32_t token = 0;
   float logprob = 0.0f;
   std::vector<std::pair<int32_t, float>> top;  // top alternatives, most likely first
+  // The text this token completes, as the choice's text has it: empty for a special token
+  // or one that ends partway through a character (the token completing it carries it).
+  std::string text;
 };
 
 // One increment of one choice's output. Text deltas never split a UTF-8 character.

@@ -32,14 +32,19 @@ std::optional<FinishReason> ActiveRequest::accept(int index, const SampleResult&
   ChoiceDelta& d = delta(index);
   ++output_.completion_tokens;
   d.token_ids.push_back(sample.token);
-  if (request_.sampling.logprobs || request_.sampling.top_logprobs > 0)
-    d.logprobs.push_back(TokenLogprob{sample.token, sample.logprob, sample.top_logprobs});
+  const bool wants_logprobs = request_.sampling.logprobs || request_.sampling.top_logprobs > 0;
   const std::string piece = c.detokenizer.push(sample.token);
+  if (wants_logprobs)
+    d.logprobs.push_back(TokenLogprob{sample.token, sample.logprob, sample.top_logprobs, piece});
   StopDecision decision = c.stop.append(sample.token, piece);
   d.text += decision.text;
   if (!decision.finish) return std::nullopt;
   // Bytes of an unfinished character are part of the output when it ends by length.
-  if (*decision.finish == FinishReason::Length) d.text += c.detokenizer.flush();
+  if (*decision.finish == FinishReason::Length) {
+    const std::string rest = c.detokenizer.flush();
+    d.text += rest;
+    if (wants_logprobs) d.logprobs.back().text += rest;
+  }
   d.finish = decision.finish;
   d.matched_stop = decision.matched_stop;
   c.finished = true;

@@ -38,6 +38,13 @@ nlohmann::json chat_token_json(const Tokenizer& tokenizer, int32_t id, float log
 
 }  // namespace
 
+size_t character_count(std::string_view utf8_text) {
+  // Every character has exactly one byte that is not a continuation byte (10xxxxxx).
+  size_t count = 0;
+  for (unsigned char c : utf8_text) count += (c & 0xC0) != 0x80;
+  return count;
+}
+
 nlohmann::json chat_logprob_entries(const Tokenizer& tokenizer,
                                     const std::vector<TokenLogprob>& logprobs) {
   nlohmann::json entries = nlohmann::json::array();
@@ -57,17 +64,17 @@ nlohmann::json completion_logprobs(const Tokenizer& tokenizer,
   nlohmann::json tokens = nlohmann::json::array(), token_logprobs = nlohmann::json::array(),
                  top_logprobs = nlohmann::json::array(), offsets = nlohmann::json::array();
   for (const auto& lp : logprobs) {
-    // A sampled token as the returned text has it: the text leaves special tokens out, so
-    // their entry is empty and the offsets stay within the text. The alternatives keep
-    // their names (an end-of-text token among them stays recognisable).
-    const std::string bytes = tokenizer.is_special(lp.token) ? std::string() : token_bytes(tokenizer, lp.token);
-    tokens.push_back(utf8_lossy(bytes));
+    // A sampled token as the returned text has it (lp.text): special tokens are left out of
+    // the text and a character split across tokens belongs to the token completing it, so
+    // the entries joined give the text. The alternatives keep their names (an end-of-text
+    // token among them stays recognisable).
+    tokens.push_back(lp.text);
     token_logprobs.push_back(lp.logprob);
     nlohmann::json top = nlohmann::json::object();
     for (const auto& [id, value] : lp.top) top[utf8_lossy(token_bytes(tokenizer, id))] = value;
     top_logprobs.push_back(std::move(top));
     offsets.push_back(text_offset);
-    text_offset += bytes.size();
+    text_offset += character_count(lp.text);
   }
   return {{"tokens", std::move(tokens)}, {"token_logprobs", std::move(token_logprobs)},
           {"top_logprobs", std::move(top_logprobs)}, {"text_offset", std::move(offsets)}};

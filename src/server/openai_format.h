@@ -3,6 +3,7 @@
 // ({"content": [{token, logprob, bytes, top_logprobs}]}) and for legacy completions
 // ({tokens, token_logprobs, top_logprobs, text_offset}).
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -17,13 +18,18 @@ const char* openai_finish_reason(FinishReason reason);
 
 nlohmann::json usage_json(int prompt_tokens, int completion_tokens, int cached_prompt_tokens);
 
+// Characters (code points) in valid UTF-8 text.
+size_t character_count(std::string_view utf8_text);
+
 // One chat logprobs entry per token.
 nlohmann::json chat_logprob_entries(const Tokenizer& tokenizer,
                                     const std::vector<TokenLogprob>& logprobs);
 
-// Legacy completions logprobs for tokens whose text starts at byte `text_offset`;
-// advances `text_offset` past them. `tokens` joined give the returned text, which has no
-// special tokens: a sampled special token's entry is empty (its name stays in top_logprobs).
+// Legacy completions logprobs for tokens whose text starts at character `text_offset`
+// (offsets count characters, as Python indexes the returned string); advances
+// `text_offset` past them. `tokens` are the tokens' TokenLogprob::text, so joined they give
+// the returned text: a sampled special token's entry is empty (its name stays in
+// top_logprobs), and so is that of a token ending partway through a character.
 nlohmann::json completion_logprobs(const Tokenizer& tokenizer,
                                    const std::vector<TokenLogprob>& logprobs,
                                    size_t& text_offset);

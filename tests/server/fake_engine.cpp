@@ -156,7 +156,7 @@ class FakeStream : public RequestStream {
           choice.pending.clear();
         }
         ++completion_tokens_;
-        if (request_.sampling.logprobs) delta.logprobs.push_back(logprob_for(byte, c));
+        if (request_.sampling.logprobs) delta.logprobs.push_back(logprob_for(byte, c, delta.text));
       }
       if (choice.emitted == choice.bytes.size()) {
         choice.done = true;
@@ -172,8 +172,8 @@ class FakeStream : public RequestStream {
     return out;
   }
 
-  TokenLogprob logprob_for(int32_t token, int c) const {
-    TokenLogprob lp{token, -0.25f * float(c + 1), {}};
+  TokenLogprob logprob_for(int32_t token, int c, const std::string& text) const {
+    TokenLogprob lp{token, -0.25f * float(c + 1), {}, text};
     for (int k = 0; k < request_.sampling.top_logprobs; ++k) {
       lp.top.emplace_back(k == 0 ? token : (token + k) % 256, -0.25f * float(c + 1) - float(k));
     }

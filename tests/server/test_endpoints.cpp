@@ -172,6 +172,23 @@ TEST_F(ServerTest, CompletionEchoAndLogprobs) {
   ASSERT_EQ(lp["top_logprobs"].size(), 3u);
   EXPECT_EQ(lp["top_logprobs"][0].size(), 2u);
   EXPECT_TRUE(lp["top_logprobs"][0].contains("C"));
+
+  // One byte per token: "é" is split over two tokens, and the one completing it carries it,
+  // so the tokens joined are the text. Offsets count characters of the returned text, as
+  // Python indexes it. (The SDK conformance test once sampled two CJK characters split over
+  // four tokens and found U+FFFD entries where the text had the characters.)
+  r = post("/v1/completions", json{{"prompt", "Say: "}, {"max_tokens", 14}, {"logprobs", 1}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  lp = r.json()["choices"][0]["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), 14u);
+  EXPECT_EQ(lp["tokens"][11], "");
+  EXPECT_EQ(lp["tokens"][12], "\xC3\xA9");
+  std::string joined;
+  for (const auto& t : lp["tokens"]) joined += t.get<std::string>();
+  EXPECT_EQ(joined, r.json()["choices"][0]["text"]);
+  EXPECT_EQ(lp["text_offset"][11], 11);
+  EXPECT_EQ(lp["text_offset"][12], 11);
+  EXPECT_EQ(lp["text_offset"][13], 12);  // "l" after "é": 12 characters, 13 bytes
 }
 
 // A sampled special token (generated with ignore_eos) adds nothing to a completion's text,
@@ -180,8 +197,9 @@ TEST_F(ServerTest, CompletionEchoAndLogprobs) {
 // found the tokens joined longer than the text.)
 TEST(CompletionLogprobs, SpecialTokensFollowTheText) {
   const strata::testing::FakeTokenizer tokenizer;
-  const std::vector<TokenLogprob> logprobs = {
-      {'a', -0.1f, {{'a', -0.1f}, {259, -2.f}}}, {259, -0.5f, {{259, -0.5f}, {'b', -1.f}}}, {'b', -0.2f, {}}};
+  const std::vector<TokenLogprob> logprobs = {{'a', -0.1f, {{'a', -0.1f}, {259, -2.f}}, "a"},
+                                              {259, -0.5f, {{259, -0.5f}, {'b', -1.f}}, ""},
+                                              {'b', -0.2f, {}, "b"}};
   size_t offset = 4;
   const json lp = completion_logprobs(tokenizer, logprobs, offset);
   EXPECT_EQ(lp["tokens"], json::array({"a", "", "b"}));
