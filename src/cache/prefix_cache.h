@@ -37,7 +37,7 @@ struct PrefixCacheStats {
   int64_t evictions = 0;       // blocks evicted
 };
 
-class PrefixCache : private BlockRefObserver {
+class PrefixCache final : private BlockRefObserver {
  public:
   PrefixCache(BlockAllocator& allocator, int block_size);
   ~PrefixCache();

@@ -33,11 +33,10 @@ std::shared_ptr<SafetensorsFile> parse(const std::vector<uint8_t>& bytes) {
 // A file from a header text and a data section; `header_length` overrides the prefix.
 std::vector<uint8_t> make_file(const std::string& header, size_t data_bytes,
                                std::optional<uint64_t> header_length = std::nullopt) {
-  std::vector<uint8_t> bytes(8);
+  std::vector<uint8_t> bytes(8 + header.size() + data_bytes, 0);
   const uint64_t length = header_length.value_or(header.size());
   std::memcpy(bytes.data(), &length, 8);
-  bytes.insert(bytes.end(), header.begin(), header.end());
-  bytes.resize(bytes.size() + data_bytes, 0);
+  std::memcpy(bytes.data() + 8, header.data(), header.size());
   return bytes;
 }
 
@@ -289,8 +288,11 @@ TEST(SafetensorsCorrupt, SeededByteFlipSweep) {
     for (int f = flips(rng); f > 0; --f) bytes[position(rng)] = static_cast<uint8_t>(byte(rng));
     try {
       auto file = parse(bytes);
-      for (const auto& info : file->tensor_infos())
-        if (info.dtype) EXPECT_LE(file->tensor(info.name).byte_offset() + info.nbytes, bytes.size());
+      for (const auto& info : file->tensor_infos()) {
+        if (info.dtype) {
+          EXPECT_LE(file->tensor(info.name).byte_offset() + info.nbytes, bytes.size());
+        }
+      }
       ++parsed;
     } catch (const Error&) {
       ++rejected;
