@@ -1,5 +1,7 @@
 #include "server/openai_format.h"
 
+#include <string_view>
+
 #include "server/json_body.h"
 #include "tokenizer/tokenizer.h"
 
@@ -36,14 +38,15 @@ nlohmann::json chat_token_json(const Tokenizer& tokenizer, int32_t id, float log
   return {{"token", utf8_lossy(bytes)}, {"logprob", logprob}, {"bytes", std::move(byte_list)}};
 }
 
-}  // namespace
-
+// Characters (code points) in valid UTF-8 text: every character has exactly one byte
+// that is not a continuation byte (10xxxxxx).
 size_t character_count(std::string_view utf8_text) {
-  // Every character has exactly one byte that is not a continuation byte (10xxxxxx).
   size_t count = 0;
   for (unsigned char c : utf8_text) count += (c & 0xC0) != 0x80;
   return count;
 }
+
+}  // namespace
 
 nlohmann::json chat_logprob_entries(const Tokenizer& tokenizer,
                                     const std::vector<TokenLogprob>& logprobs) {

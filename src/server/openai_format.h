@@ -3,7 +3,6 @@
 // ({"content": [{token, logprob, bytes, top_logprobs}]}) and for legacy completions
 // ({tokens, token_logprobs, top_logprobs, text_offset}).
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -17,9 +16,6 @@ class Tokenizer;
 const char* openai_finish_reason(FinishReason reason);
 
 nlohmann::json usage_json(int prompt_tokens, int completion_tokens, int cached_prompt_tokens);
-
-// Characters (code points) in valid UTF-8 text.
-size_t character_count(std::string_view utf8_text);
 
 // One chat logprobs entry per token.
 nlohmann::json chat_logprob_entries(const Tokenizer& tokenizer,
