@@ -2,34 +2,11 @@
 // entries joined are the choice's text even where a character is split across tokens.
 #include <gtest/gtest.h>
 
+#include "byte_tokenizer.h"
 #include "engine/request_state.h"
 
 namespace strata {
 namespace {
-
-// Ids 0-255 are bytes; 256 is the end-of-text token.
-class ByteTokenizer final : public Tokenizer {
- public:
-  ByteTokenizer() {
-    special_.eos = 256;
-    special_.end_of_generation = {256};
-  }
-  std::vector<int32_t> encode(std::string_view text, bool, bool) const override {
-    return {text.begin(), text.end()};
-  }
-  std::string decode_bytes(std::span<const int32_t> ids, bool skip_special) const override {
-    std::string out;
-    for (int32_t id : ids)
-      if (!(skip_special && is_special(id))) out += token_text(id);
-    return out;
-  }
-  int32_t vocab_size() const override { return 257; }
-  std::string token_text(int32_t id) const override {
-    return id < 256 ? std::string(1, static_cast<char>(id)) : "</s>";
-  }
-  bool is_special(int32_t id) const override { return id == 256; }
-  std::optional<int32_t> token_id(std::string_view) const override { return std::nullopt; }
-};
 
 struct Accepted {
   std::string text;
@@ -38,7 +15,7 @@ struct Accepted {
 };
 
 Accepted accept_all(const std::string& bytes, int max_tokens, std::vector<int32_t> extra = {}) {
-  const ByteTokenizer tokenizer;
+  const strata::testing::ByteTokenizer tokenizer;
   GenerationRequest request;
   request.request_id = "r";
   request.sampling.logprobs = true;
@@ -74,7 +51,7 @@ std::string joined(const std::vector<TokenLogprob>& logprobs) {
 TEST(ActiveRequestLogprobs, SplitCharactersBelongToTheTokenCompletingThem) {
   // "幸" is E5 B9 B8: three tokens, the last carrying the character; the special token adds
   // nothing to the text.
-  const Accepted a = accept_all("a\xE5\xB9\xB8" "b", 10, {256, 'c'});
+  const Accepted a = accept_all("a\xE5\xB9\xB8" "b", 10, {257, 'c'});
   ASSERT_EQ(a.logprobs.size(), 7u);
   EXPECT_EQ(a.text, "a\xE5\xB9\xB8" "bc");
   EXPECT_EQ(a.logprobs[1].text, "");

@@ -1,8 +1,8 @@
 #pragma once
-// Test doubles for the server: a byte-level tokenizer, a chat formatter in ChatML, and an
-// engine that "generates" a fixed, known text per choice with a configurable delay per
-// token, honours max_tokens and stop strings, and counts aborts. Everything the server
-// does can then be checked without a model.
+// Test doubles for the server: a chat formatter in ChatML, and an engine that "generates" a
+// fixed, known text per choice (one byte a token, through ByteTokenizer's ids) with a
+// configurable delay per token, honours max_tokens and stop strings, and counts aborts.
+// Everything the server does can then be checked without a model.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -12,23 +12,10 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "../engine/byte_tokenizer.h"
 #include "server/chat_prompt.h"
-#include "tokenizer/tokenizer.h"
 
 namespace strata::testing {
-
-// Ids 0-255 are bytes; 256 <s>, 257 </s>, 258 <|im_start|>, 259 <|im_end|>; 260-299 unused.
-class FakeTokenizer : public Tokenizer {
- public:
-  static constexpr int kVocab = 300;
-  FakeTokenizer();
-  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const override;
-  std::string decode_bytes(std::span<const int32_t> ids, bool skip_special) const override;
-  int32_t vocab_size() const override { return kVocab; }
-  std::string token_text(int32_t id) const override;
-  bool is_special(int32_t id) const override { return id >= 256; }
-  std::optional<int32_t> token_id(std::string_view text) const override;
-};
 
 class ChatMLFormatter : public ChatFormatter {
  public:
@@ -52,7 +39,7 @@ class FakeEngine : public Engine {
   EngineStats stats() const override;
   const Tokenizer& tokenizer() const override { return tokenizer_; }
   int context_length() const override { return options_.context_length; }
-  int vocab_size() const override { return FakeTokenizer::kVocab; }
+  int vocab_size() const override { return ByteTokenizer::kVocab; }
   void shutdown(std::chrono::milliseconds) override {}
 
   int aborts() const { return aborts_.load(); }
@@ -66,7 +53,7 @@ class FakeEngine : public Engine {
 
  private:
   FakeEngineOptions options_;
-  FakeTokenizer tokenizer_;
+  ByteTokenizer tokenizer_;
   std::atomic<int> aborts_{0};
   std::atomic<int> live_{0};
   mutable std::mutex mutex_;

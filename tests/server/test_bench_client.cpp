@@ -22,7 +22,7 @@ TEST_F(ServerTest, ServingBenchmarkCountsAndLatencies) {
   config.requests = 12;
   config.input_len = 8;
   config.output_len = 10;
-  config.max_token_id = FakeTokenizer::kVocab;
+  config.max_token_id = ByteTokenizer::kVocab;
   ServingBenchResult r = run_serving_benchmark(config);
   EXPECT_EQ(r.completed, 12) << r.first_error;
   EXPECT_EQ(r.failed, 0);
@@ -47,7 +47,7 @@ TEST_F(ServerTest, ServingBenchmarkReportsHttpErrors) {
   config.url = "http://127.0.0.1:" + std::to_string(port());
   config.requests = 2;
   config.input_len = 300;  // longer than the fake's context: 400
-  config.max_token_id = FakeTokenizer::kVocab;
+  config.max_token_id = ByteTokenizer::kVocab;
   EXPECT_THROW(run_serving_benchmark(config), strata::Error);  // the warm-up request fails first
   config.warmup = false;
   ServingBenchResult r = run_serving_benchmark(config);

@@ -191,12 +191,13 @@ TEST_F(ServerTest, CompletionEchoAndLogprobs) {
   EXPECT_EQ(lp["text_offset"][13], 12);  // "l" after "é": 12 characters, 13 bytes
 }
 
-// A sampled special token (generated with ignore_eos) adds nothing to a completion's text,
-// so its logprobs entry is empty and the offsets stay within the text; the alternatives
-// keep the special token's name. (The SDK conformance test once sampled <|im_end|> and
-// found the tokens joined longer than the text.)
+// A sampled special token (generated with ignore_eos) adds nothing to a completion's text:
+// the engine gives it empty text (ActiveRequestLogprobs in test_engine), its entry stays
+// empty and the offsets within the text, and the alternatives keep the special token's
+// name. (The SDK conformance test once sampled <|im_end|> and found the tokens joined
+// longer than the text.)
 TEST(CompletionLogprobs, SpecialTokensFollowTheText) {
-  const strata::testing::FakeTokenizer tokenizer;
+  const strata::testing::ByteTokenizer tokenizer;
   const std::vector<TokenLogprob> logprobs = {{'a', -0.1f, {{'a', -0.1f}, {259, -2.f}}, "a"},
                                               {259, -0.5f, {{259, -0.5f}, {'b', -1.f}}, ""},
                                               {'b', -0.2f, {}, "b"}};
